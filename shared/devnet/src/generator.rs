@@ -1,0 +1,246 @@
+//! The block generator.
+
+use crate::{
+    DevnetConfig,
+    genesis::{GAS_LIMIT, genesis_json},
+    keys::{self, Role},
+};
+use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, SignableTransaction, TxEip1559, TxEip2930, TxEnvelope, TxLegacy};
+use alloy_eips::{eip1559::BaseFeeParams, eip2718::Encodable2718, eip2930::{AccessList, AccessListItem}};
+use alloy_primitives::{Address, B256, Bloom, Bytes, Log, LogData, TxKind, U256, keccak256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use hypasis_chain::{
+    Block, BlockBody, ChainSpec, RawTx, Receipt, SealedHeader,
+    bor::{self, Validator},
+    genesis::GenesisDoc,
+    receipt::receipts_root,
+};
+
+/// Priority fee paid by devnet transactions: 1 gwei.
+const TIP: u128 = 1_000_000_000;
+/// Intrinsic gas of a plain transfer.
+const TRANSFER_GAS: u64 = 21_000;
+/// Intrinsic gas of a transfer with one access-list address and one storage key (EIP-2930).
+const ACCESS_LIST_TRANSFER_GAS: u64 = 21_000 + 2_400 + 1_900;
+/// Voting power given to every devnet validator.
+const VALIDATOR_POWER: u64 = 100;
+
+/// A devnet: its spec, its keys and a cursor that produces the next block.
+#[derive(Debug)]
+pub struct Devnet {
+    config: DevnetConfig,
+    spec: ChainSpec,
+    validators: Vec<PrivateKeySigner>,
+    accounts: Vec<PrivateKeySigner>,
+    nonces: Vec<u64>,
+    tip: Block,
+}
+
+impl Devnet {
+    /// Builds the devnet's genesis; [`Devnet::next_block`] then produces block 1, 2, …
+    ///
+    /// # Panics
+    /// Never for configs with at least one validator and one account; those are checked by the
+    /// node's config validation.
+    pub fn new(config: DevnetConfig) -> Self {
+        let validators: Vec<_> = (0..config.validators.max(1)).map(|i| keys::derive(config.seed, Role::Validator, i)).collect();
+        let accounts: Vec<_> = (0..config.accounts.max(2)).map(|i| keys::derive(config.seed, Role::Account, i)).collect();
+        let json = genesis_json(&config, &addresses(&validators), &addresses(&accounts));
+        let doc = GenesisDoc::from_json(json).expect("the devnet genesis is well-formed");
+        let spec = ChainSpec::from_genesis("devnet", doc).expect("the devnet config is well-formed");
+        let header = spec.genesis_header.clone().expect("genesis header is computed from the genesis file");
+        let total_difficulty = header.difficulty;
+        let tip = Block { header, body: BlockBody::default(), receipts: Vec::new(), total_difficulty };
+        let nonces = vec![0; accounts.len()];
+        Self { config, spec, validators, accounts, nonces, tip }
+    }
+
+    /// The chain spec (genesis JSON, ids, fork schedule, Bor parameters).
+    pub fn spec(&self) -> &ChainSpec {
+        &self.spec
+    }
+
+    /// The config this devnet was built from.
+    pub fn config(&self) -> &DevnetConfig {
+        &self.config
+    }
+
+    /// The latest block produced (genesis before the first call to [`Devnet::next_block`]).
+    pub fn tip(&self) -> &Block {
+        &self.tip
+    }
+
+    /// Addresses of the validators, in rotation order.
+    pub fn validator_addresses(&self) -> Vec<Address> {
+        addresses(&self.validators)
+    }
+
+    /// Produces the next block.
+    pub fn next_block(&mut self) -> Block {
+        let parent = self.tip.header.clone();
+        let number = parent.number() + 1;
+        let base_fee = parent.next_block_base_fee(BaseFeeParams::ethereum()).unwrap_or(crate::genesis::GENESIS_BASE_FEE);
+        let (transactions, receipts) = self.transactions(number, base_fee);
+        let logs_bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom());
+        let gas_used = receipts.last().map_or(0, |r| r.cumulative_gas_used);
+        let bor = self.spec.bor.as_ref().expect("the devnet is a Bor chain");
+        let set: Vec<Validator> = if bor.is_sprint_end(number) {
+            self.validator_addresses().into_iter().map(|address| Validator { address, power: VALIDATOR_POWER }).collect()
+        } else {
+            Vec::new()
+        };
+        let mut vanity = [0u8; bor::EXTRA_VANITY];
+        vanity[..14].copy_from_slice(b"hypasis-devnet");
+        let body = BlockBody { transactions, ommers: Vec::new(), withdrawals: None };
+        let difficulty = U256::from(self.validators.len());
+        let mut header = Header {
+            parent_hash: parent.hash(),
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary: Address::ZERO,
+            state_root: parent.state_root,
+            transactions_root: body.transactions_root(),
+            receipts_root: receipts_root(&receipts),
+            logs_bloom,
+            difficulty,
+            number,
+            gas_limit: GAS_LIMIT,
+            gas_used,
+            timestamp: self.config.genesis_timestamp + number * self.config.block_time,
+            extra_data: bor::build_extra(vanity, &set, bor.extra_layout(number)),
+            base_fee_per_gas: Some(base_fee),
+            ..Default::default()
+        };
+        let producer = &self.validators[((number / bor.sprint_length(number)) as usize) % self.validators.len()];
+        let seal_hash = bor::seal_hash(&header).expect("extra data has room for the seal");
+        let signature = producer.sign_hash_sync(&seal_hash).expect("signing a hash cannot fail with a local key");
+        bor::set_seal(&mut header, &signature).expect("extra data has room for the seal");
+        let block = Block { header: SealedHeader::seal(header), body, receipts, total_difficulty: self.tip.total_difficulty + difficulty };
+        self.tip = block.clone();
+        block
+    }
+
+    /// Produces the next `count` blocks.
+    pub fn next_blocks(&mut self, count: usize) -> Vec<Block> {
+        (0..count).map(|_| self.next_block()).collect()
+    }
+
+    fn transactions(&mut self, number: u64, base_fee: u64) -> (Vec<RawTx>, Vec<Receipt>) {
+        let count = 2 + (number % 4) as usize;
+        let mut txs = Vec::with_capacity(count);
+        let mut receipts = Vec::with_capacity(count);
+        let mut cumulative = 0;
+        for j in 0..count {
+            let from = (number as usize * 7 + j) % self.accounts.len();
+            let to = self.accounts[(from + 1) % self.accounts.len()].address();
+            let nonce = self.nonces[from];
+            self.nonces[from] += 1;
+            let value = U256::from(number * 1_000 + j as u64);
+            let (envelope, gas) = self.sign(from, (number as usize + j) % 3, nonce, to, value, base_fee);
+            cumulative += gas;
+            let logs = if envelope.tx_type() as u8 == 1 { vec![transfer_log(self.accounts[from].address(), to, value)] } else { Vec::new() };
+            receipts.push(Receipt { tx_type: envelope.tx_type() as u8, status: true.into(), cumulative_gas_used: cumulative, logs });
+            txs.push(RawTx::new(Bytes::from(envelope.encoded_2718())).expect("an encoded envelope is a valid raw transaction"));
+        }
+        (txs, receipts)
+    }
+
+    fn sign(&self, from: usize, kind: usize, nonce: u64, to: Address, value: U256, base_fee: u64) -> (TxEnvelope, u64) {
+        let key = &self.accounts[from];
+        let chain_id = self.config.chain_id;
+        let price = u128::from(base_fee) + TIP;
+        let sign = |hash: B256| key.sign_hash_sync(&hash).expect("signing a hash cannot fail with a local key");
+        match kind {
+            0 => {
+                let tx = TxLegacy { chain_id: Some(chain_id), nonce, gas_price: price, gas_limit: TRANSFER_GAS, to: TxKind::Call(to), value, input: Bytes::new() };
+                let sig = sign(tx.signature_hash());
+                (tx.into_signed(sig).into(), TRANSFER_GAS)
+            }
+            1 => {
+                let access_list = AccessList(vec![AccessListItem { address: to, storage_keys: vec![B256::with_last_byte(1)] }]);
+                let tx = TxEip2930 { chain_id, nonce, gas_price: price, gas_limit: ACCESS_LIST_TRANSFER_GAS, to: TxKind::Call(to), value, access_list, input: Bytes::new() };
+                let sig = sign(tx.signature_hash());
+                (tx.into_signed(sig).into(), ACCESS_LIST_TRANSFER_GAS)
+            }
+            _ => {
+                let tx = TxEip1559 {
+                    chain_id,
+                    nonce,
+                    gas_limit: TRANSFER_GAS,
+                    max_fee_per_gas: u128::from(base_fee) * 2 + TIP,
+                    max_priority_fee_per_gas: TIP,
+                    to: TxKind::Call(to),
+                    value,
+                    access_list: AccessList::default(),
+                    input: Bytes::new(),
+                };
+                let sig = sign(tx.signature_hash());
+                (tx.into_signed(sig).into(), TRANSFER_GAS)
+            }
+        }
+    }
+}
+
+/// A synthetic `DevnetTransfer(address,address,uint256)` log, so receipts exercise logs and
+/// blooms.
+fn transfer_log(from: Address, to: Address, value: U256) -> Log {
+    let topic0 = keccak256("DevnetTransfer(address,address,uint256)");
+    let topics = vec![topic0, from.into_word(), to.into_word()];
+    Log { address: to, data: LogData::new_unchecked(topics, Bytes::from(value.to_be_bytes::<32>().to_vec())) }
+}
+
+fn addresses(keys: &[PrivateKeySigner]) -> Vec<Address> {
+    keys.iter().map(PrivateKeySigner::address).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::transaction::SignerRecoverable;
+    use alloy_eips::Decodable2718;
+    use hypasis_chain::bor::ExtraLayout;
+
+    #[test]
+    fn same_seed_same_chain_other_seed_other_chain() {
+        let a = Devnet::new(DevnetConfig::default()).next_blocks(20);
+        let b = Devnet::new(DevnetConfig::default()).next_blocks(20);
+        assert_eq!(a, b);
+        let c = Devnet::new(DevnetConfig { seed: 1, ..Default::default() }).next_blocks(1);
+        assert_ne!(a[0].hash(), c[0].hash());
+    }
+
+    #[test]
+    fn blocks_link_verify_and_are_sealed_by_the_in_turn_validator() {
+        let mut devnet = Devnet::new(DevnetConfig::default());
+        let validators = devnet.validator_addresses();
+        let mut parent = devnet.tip().clone();
+        let mut tx_types = std::collections::BTreeSet::new();
+        for block in devnet.next_blocks(100) {
+            assert_eq!(block.header.parent_hash(), parent.hash());
+            block.verify().unwrap();
+            assert_eq!(block.total_difficulty, parent.total_difficulty + block.header.difficulty);
+            let signer = bor::recover_signer(&block.header).unwrap();
+            assert_eq!(signer, validators[((block.number() / 16) as usize) % 3]);
+            let layout = if block.number() >= 64 { ExtraLayout::Rlp } else { ExtraLayout::Raw };
+            let set = bor::validators(&block.header, layout).unwrap();
+            assert_eq!(set.len(), if (block.number() + 1) % 16 == 0 { 3 } else { 0 }, "block {}", block.number());
+            for raw in &block.body.transactions {
+                tx_types.insert(raw.tx_type());
+                let tx = TxEnvelope::decode_2718(&mut raw.as_bytes().as_ref()).unwrap();
+                tx.recover_signer().unwrap();
+            }
+            parent = block;
+        }
+        assert_eq!(tx_types.into_iter().collect::<Vec<_>>(), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn genesis_hash_matches_the_served_genesis_json() {
+        let devnet = Devnet::new(DevnetConfig::default());
+        let json = devnet.spec().genesis.as_ref().unwrap().json().clone();
+        let reparsed = GenesisDoc::from_json(serde_json::from_str(&json.to_string()).unwrap()).unwrap();
+        assert_eq!(reparsed.hash(), devnet.spec().genesis_hash);
+        assert_eq!(devnet.spec().chain_id, 1337);
+        assert_eq!(devnet.spec().fork_id(0, 0).next, 64);
+    }
+}
