@@ -1,0 +1,71 @@
+//! The REST API (`/api/v1/…`), health endpoints and `/metrics`.
+
+mod genesis;
+mod health;
+mod status;
+
+use crate::{metrics, progress::SyncProgress};
+use axum::{
+    Json, Router,
+    extract::{MatchedPath, Request},
+    http::StatusCode,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use hypasis_chain::ChainSpec;
+use hypasis_store::BlockStore;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::{sync::Arc, time::Instant};
+
+/// What the handlers read.
+#[derive(Debug)]
+pub struct ApiState {
+    /// Instance name.
+    pub instance_id: String,
+    /// The chain served.
+    pub spec: ChainSpec,
+    /// The block cache.
+    pub store: Arc<dyn BlockStore>,
+    /// Sync progress.
+    pub progress: Arc<SyncProgress>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// Our enode URL, once devp2p is up.
+    pub enode: Option<String>,
+    /// When the node started.
+    pub started: Instant,
+}
+
+/// The router with every endpoint.
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/api/v1/status", get(status::status))
+        .route("/api/v1/genesis", get(genesis::genesis))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/metrics", get(render_metrics))
+        .fallback(not_found)
+        .layer(middleware::from_fn(count_requests))
+        .with_state(state)
+}
+
+async fn render_metrics(axum::extract::State(state): axum::extract::State<Arc<ApiState>>) -> impl IntoResponse {
+    ([("content-type", "text/plain; version=0.0.4")], state.metrics.render())
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "no such endpoint; see docs/ARCHITECTURE.md for the API")
+}
+
+async fn count_requests(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    metrics::api_request(route, response.status().as_u16());
+    response
+}
+
+/// A JSON error body: `{"error": "…"}`.
+pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
+}

@@ -1,0 +1,74 @@
+//! Command-line flags. Every value is taken as text here and checked in one place
+//! ([`super::Settings::resolve`]) so that all problems are reported together.
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// Hypasis Sync node: serves verified Polygon blocks to Bor nodes over devp2p, with a REST API
+/// and Prometheus metrics.
+///
+/// Run with no arguments to start in embedded mode: a built-in devnet chain, an in-memory
+/// cache, the REST API on 127.0.0.1:8080. Precedence: flags, then environment, then the config
+/// file, then defaults.
+#[derive(Debug, Parser)]
+#[command(name = "hypasis-sync", version, about, long_about = None)]
+pub struct Cli {
+    /// YAML config file (keys are the flag names with `_` for `-`).
+    #[arg(long, env = "HYPASIS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Name of this instance in the cluster [default: host name].
+    #[arg(long, env = "INSTANCE_ID")]
+    pub instance_id: Option<String>,
+    /// Chain: devnet, polygon-mainnet, polygon-amoy, or a path to a geth-style genesis JSON
+    /// [default: devnet].
+    #[arg(long, env = "CHAIN")]
+    pub chain: Option<String>,
+    /// Address the REST API and JSON-RPC listen on [default: 127.0.0.1].
+    #[arg(long, env = "BIND_ADDR", value_name = "IP")]
+    pub bind: Option<String>,
+    /// REST API port; 0 picks a free port [default: 8080].
+    #[arg(long, env = "API_PORT", value_name = "PORT")]
+    pub api_port: Option<String>,
+    /// JSON-RPC port [default: 8545].
+    #[arg(long, env = "RPC_PORT", value_name = "PORT")]
+    pub rpc_port: Option<String>,
+    /// devp2p port, TCP (RLPx) and UDP (discv4) [default: 30303].
+    #[arg(long, env = "P2P_PORT", value_name = "PORT")]
+    pub p2p_port: Option<String>,
+    /// Redis URL for the shared cluster cache (redis://, rediss://); absent = in-memory cache.
+    #[arg(long, env = "REDIS_URL", value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// Redis password (overrides one in the URL).
+    #[arg(long, env = "REDIS_PASSWORD", hide_env_values = true)]
+    pub redis_password: Option<String>,
+    /// Upstream Polygon JSON-RPC endpoint; repeat for failover. Also POLYGON_RPC_1..9.
+    #[arg(long = "upstream", value_name = "URL")]
+    pub upstreams: Vec<String>,
+    /// Ethereum L1 JSON-RPC endpoint, for checkpoints from the RootChain contract.
+    #[arg(long, env = "ETH_L1_RPC_URL", value_name = "URL")]
+    pub eth_l1_rpc_url: Option<String>,
+    /// Secret for admin API tokens (at least 32 characters).
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Seconds between devnet blocks [default: 2].
+    #[arg(long, env = "DEVNET_BLOCK_TIME", value_name = "SECONDS")]
+    pub devnet_block_time: Option<String>,
+    /// Devnet seed; same seed, same chain [default: 0].
+    #[arg(long, env = "DEVNET_SEED")]
+    pub devnet_seed: Option<String>,
+    /// Devnet blocks generated at start-up, before the clock-driven ones [default: 0].
+    #[arg(long, env = "DEVNET_PREFILL", value_name = "BLOCKS")]
+    pub devnet_prefill: Option<String>,
+    /// Most blocks the in-memory cache holds [default: 100000].
+    #[arg(long, env = "CACHE_MAX_BLOCKS")]
+    pub cache_max_blocks: Option<String>,
+    /// Most megabytes the in-memory cache holds [default: 2048].
+    #[arg(long, env = "CACHE_MAX_MB")]
+    pub cache_max_mb: Option<String>,
+    /// Log format: text or json [default: text].
+    #[arg(long, env = "LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Seconds to wait for in-flight work on shutdown [default: 10].
+    #[arg(long, env = "SHUTDOWN_GRACE", value_name = "SECONDS")]
+    pub shutdown_grace: Option<String>,
+}

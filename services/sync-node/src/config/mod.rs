@@ -1,0 +1,404 @@
+//! Settings: flags, environment and YAML file merged, checked up front, every problem reported
+//! at once.
+
+mod cli;
+mod file;
+
+pub use cli::Cli;
+
+use file::FileValue;
+use hypasis_chain::{ChainSpec, genesis::GenesisDoc};
+use hypasis_devnet::DevnetConfig;
+use hypasis_store::MemoryStoreLimits;
+use std::{collections::BTreeMap, fmt, net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
+use url::Url;
+
+/// Setting names accepted in the YAML file.
+pub const KEYS: &[&str] = &[
+    "instance_id", "chain", "bind", "api_port", "rpc_port", "p2p_port", "redis_url", "redis_password", "upstreams",
+    "eth_l1_rpc_url", "jwt_secret", "devnet_block_time", "devnet_seed", "devnet_prefill", "cache_max_blocks",
+    "cache_max_mb", "log_format", "shutdown_grace",
+];
+
+/// Most upstreams read from `POLYGON_RPC_1` … `POLYGON_RPC_9`.
+const MAX_ENV_UPSTREAMS: usize = 9;
+/// Shortest accepted JWT secret.
+const MIN_JWT_SECRET_LEN: usize = 32;
+
+/// One problem with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Setting name.
+    pub key: String,
+    /// Where the value came from.
+    pub origin: String,
+    /// What is wrong and what to change.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, origin: &str, message: String) -> Self {
+        Self { key: key.to_owned(), origin: origin.to_owned(), message }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (from {}): {}", self.key, self.origin, self.message)
+    }
+}
+
+/// All configuration problems found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration ({} problem{}):", self.0.len(), if self.0.len() == 1 { "" } else { "s" })?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Which chain to serve.
+#[derive(Debug, Clone)]
+pub enum ChainChoice {
+    /// The built-in devnet.
+    Devnet(DevnetConfig),
+    /// A built-in network or a genesis file, with its spec.
+    Spec(Box<ChainSpec>),
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Devnet-only settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevnetSettings {
+    /// Blocks generated at start-up.
+    pub prefill: u64,
+}
+
+/// The checked configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Instance name.
+    pub instance_id: String,
+    /// Chain to serve.
+    pub chain: ChainChoice,
+    /// Listen address of the HTTP endpoints.
+    pub bind: IpAddr,
+    /// REST API port (0 = any free port).
+    pub api_port: u16,
+    /// JSON-RPC port.
+    pub rpc_port: u16,
+    /// devp2p port.
+    pub p2p_port: u16,
+    /// Redis URL, when clustered.
+    pub redis_url: Option<Url>,
+    /// Redis password.
+    pub redis_password: Option<String>,
+    /// Upstream JSON-RPC endpoints in priority order.
+    pub upstreams: Vec<Url>,
+    /// Ethereum L1 endpoint.
+    pub eth_l1_rpc_url: Option<Url>,
+    /// Admin token secret.
+    pub jwt_secret: Option<String>,
+    /// Devnet settings (used when the chain is the devnet).
+    pub devnet: DevnetSettings,
+    /// In-memory cache limits.
+    pub cache: MemoryStoreLimits,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Shutdown grace period.
+    pub shutdown_grace: Duration,
+}
+
+/// The merged raw values, with where each came from.
+struct Raw {
+    values: BTreeMap<&'static str, (String, String)>,
+    upstreams: (Vec<String>, String),
+    errors: Vec<ConfigError>,
+}
+
+impl Raw {
+    fn get(&self, key: &str) -> Option<(&str, &str)> {
+        self.values.get(key).map(|(v, o)| (v.as_str(), o.as_str()))
+    }
+
+    /// Parses `key` with `parse`, falling back to `default`; a failure is recorded.
+    fn parse<T>(&mut self, key: &'static str, default: T, parse: impl FnOnce(&str) -> Result<T, String>) -> T {
+        match self.values.get(key) {
+            None => default,
+            Some((value, origin)) => match parse(value) {
+                Ok(v) => v,
+                Err(message) => {
+                    let origin = origin.clone();
+                    self.errors.push(ConfigError::new(key, &origin, message));
+                    default
+                }
+            },
+        }
+    }
+}
+
+impl Settings {
+    /// Resolves settings from the parsed command line, the process environment and the config
+    /// file it names.
+    ///
+    /// # Errors
+    /// [`ConfigErrors`] listing every problem found.
+    pub fn resolve(cli: Cli) -> Result<Self, ConfigErrors> {
+        Self::resolve_with_env(cli, |name| std::env::var(name).ok())
+    }
+
+    fn resolve_with_env(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigErrors> {
+        let mut errors = Vec::new();
+        let file = cli.config.as_ref().map(|p| (file::read(p, &mut errors), p.display().to_string())).unwrap_or_default();
+        let mut raw = Raw { values: BTreeMap::new(), upstreams: (Vec::new(), String::new()), errors };
+        let (file_values, file_name) = file;
+        for (key, value) in &file_values {
+            let Some(key) = KEYS.iter().find(|k| **k == key) else { continue };
+            match value {
+                FileValue::Scalar(s) if *key != "upstreams" => {
+                    raw.values.insert(key, (s.clone(), format!("{key} in {file_name}")));
+                }
+                FileValue::List(l) if *key == "upstreams" => raw.upstreams = (l.clone(), format!("upstreams in {file_name}")),
+                FileValue::Scalar(s) => raw.upstreams = (vec![s.clone()], format!("upstreams in {file_name}")),
+                FileValue::List(_) => raw.errors.push(ConfigError::new(key, &file_name, "expected a single value, found a list".into())),
+            }
+        }
+        let flags: [(&'static str, &'static str, Option<String>); 17] = [
+            ("instance_id", "--instance-id / INSTANCE_ID", cli.instance_id),
+            ("chain", "--chain / CHAIN", cli.chain),
+            ("bind", "--bind / BIND_ADDR", cli.bind),
+            ("api_port", "--api-port / API_PORT", cli.api_port),
+            ("rpc_port", "--rpc-port / RPC_PORT", cli.rpc_port),
+            ("p2p_port", "--p2p-port / P2P_PORT", cli.p2p_port),
+            ("redis_url", "--redis-url / REDIS_URL", cli.redis_url),
+            ("redis_password", "--redis-password / REDIS_PASSWORD", cli.redis_password),
+            ("eth_l1_rpc_url", "--eth-l1-rpc-url / ETH_L1_RPC_URL", cli.eth_l1_rpc_url),
+            ("jwt_secret", "--jwt-secret / JWT_SECRET", cli.jwt_secret),
+            ("devnet_block_time", "--devnet-block-time / DEVNET_BLOCK_TIME", cli.devnet_block_time),
+            ("devnet_seed", "--devnet-seed / DEVNET_SEED", cli.devnet_seed),
+            ("devnet_prefill", "--devnet-prefill / DEVNET_PREFILL", cli.devnet_prefill),
+            ("cache_max_blocks", "--cache-max-blocks / CACHE_MAX_BLOCKS", cli.cache_max_blocks),
+            ("cache_max_mb", "--cache-max-mb / CACHE_MAX_MB", cli.cache_max_mb),
+            ("log_format", "--log-format / LOG_FORMAT", cli.log_format),
+            ("shutdown_grace", "--shutdown-grace / SHUTDOWN_GRACE", cli.shutdown_grace),
+        ];
+        for (key, origin, value) in flags {
+            // An empty environment variable (common in compose files) means "not set".
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                raw.values.insert(key, (v, origin.to_owned()));
+            }
+        }
+        if !cli.upstreams.is_empty() {
+            raw.upstreams = (cli.upstreams, "--upstream".into());
+        } else {
+            let from_env: Vec<String> = (1..=MAX_ENV_UPSTREAMS).filter_map(|i| env(&format!("POLYGON_RPC_{i}"))).filter(|v| !v.is_empty()).collect();
+            if !from_env.is_empty() {
+                raw.upstreams = (from_env, "POLYGON_RPC_n".into());
+            }
+        }
+        Self::check(raw)
+    }
+
+    fn check(mut raw: Raw) -> Result<Self, ConfigErrors> {
+        let instance_id = raw.parse("instance_id", default_instance_id(), |v| {
+            if v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                Ok(v.to_owned())
+            } else {
+                Err(format!("{v:?} is not a valid instance id; use up to 64 letters, digits, '-', '_' or '.'"))
+            }
+        });
+        let bind = raw.parse("bind", IpAddr::from([127, 0, 0, 1]), |v| v.parse().map_err(|_| format!("{v:?} is not an IP address; use e.g. 127.0.0.1 or 0.0.0.0")));
+        let api_port = raw.parse("api_port", 8080, |v| port(v, true));
+        let rpc_port = raw.parse("rpc_port", 8545, |v| port(v, false));
+        let p2p_port = raw.parse("p2p_port", 30303, |v| port(v, false));
+        let redis_url = raw.parse("redis_url", None, |v| url(v, &["redis", "rediss", "redis-cluster", "redis-sentinel"]).map(Some));
+        let redis_password = raw.get("redis_password").map(|(v, _)| v.to_owned());
+        let eth_l1_rpc_url = raw.parse("eth_l1_rpc_url", None, |v| url(v, &["http", "https", "ws", "wss"]).map(Some));
+        let jwt_secret = raw.parse("jwt_secret", None, |v| {
+            if v.len() >= MIN_JWT_SECRET_LEN { Ok(Some(v.to_owned())) } else { Err(format!("is {} characters; use at least {MIN_JWT_SECRET_LEN} (e.g. `openssl rand -hex 32`)", v.len())) }
+        });
+        let block_time = raw.parse("devnet_block_time", 2, |v| number(v, 1, 3600));
+        let seed = raw.parse("devnet_seed", 0, |v| number(v, 0, u64::MAX));
+        let prefill = raw.parse("devnet_prefill", 0, |v| number(v, 0, 10_000_000));
+        let max_blocks = raw.parse("cache_max_blocks", MemoryStoreLimits::default().max_blocks as u64, |v| number(v, 16, 100_000_000));
+        let max_mb = raw.parse("cache_max_mb", (MemoryStoreLimits::default().max_bytes >> 20) as u64, |v| number(v, 16, 1 << 24));
+        let log_format = raw.parse("log_format", LogFormat::Text, |v| match v {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("{v:?} is not a log format; use text or json")),
+        });
+        let grace = raw.parse("shutdown_grace", 10, |v| number(v, 0, 600));
+        let (upstream_texts, upstream_origin) = std::mem::take(&mut raw.upstreams);
+        let mut upstreams = Vec::new();
+        for text in &upstream_texts {
+            match url(text, &["http", "https", "ws", "wss"]) {
+                Ok(u) => upstreams.push(u),
+                Err(message) => raw.errors.push(ConfigError::new("upstreams", &upstream_origin, message)),
+            }
+        }
+        let devnet = DevnetConfig { seed, block_time, ..DevnetConfig::default() };
+        let chain = raw.parse("chain", ChainChoice::Devnet(devnet.clone()), |v| chain(v, devnet.clone()));
+        if redis_url.is_some() {
+            raw.errors.push(ConfigError::new(
+                "redis_url",
+                raw.get("redis_url").map_or("", |(_, o)| o),
+                "the Redis-backed cluster store is not available in this build yet; remove it to run with the in-memory cache".into(),
+            ));
+        }
+        if !raw.errors.is_empty() {
+            return Err(ConfigErrors(raw.errors));
+        }
+        Ok(Self {
+            instance_id,
+            chain,
+            bind,
+            api_port,
+            rpc_port,
+            p2p_port,
+            redis_url,
+            redis_password,
+            upstreams,
+            eth_l1_rpc_url,
+            jwt_secret,
+            devnet: DevnetSettings { prefill },
+            cache: MemoryStoreLimits { max_blocks: max_blocks as usize, max_bytes: (max_mb as usize) << 20 },
+            log_format,
+            shutdown_grace: Duration::from_secs(grace),
+        })
+    }
+}
+
+fn default_instance_id() -> String {
+    std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty() && h.len() <= 64).unwrap_or_else(|| "hypasis-local".into())
+}
+
+fn port(v: &str, zero_ok: bool) -> Result<u16, String> {
+    let min = u16::from(!zero_ok);
+    match v.parse::<u64>() {
+        Ok(p) if p >= u64::from(min) && p <= 65_535 => Ok(p as u16),
+        Ok(p) => Err(format!("{p} is out of range; use a port from {min} to 65535")),
+        Err(_) => Err(format!("{v:?} is not a port number; use a port from {min} to 65535")),
+    }
+}
+
+fn number(v: &str, min: u64, max: u64) -> Result<u64, String> {
+    match u64::from_str(v) {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        Ok(n) => Err(format!("{n} is out of range; use a value from {min} to {max}")),
+        Err(_) => Err(format!("{v:?} is not a whole number; use a value from {min} to {max}")),
+    }
+}
+
+fn url(v: &str, schemes: &[&str]) -> Result<Url, String> {
+    let parsed = Url::parse(v).map_err(|e| format!("{v:?} is not a valid URL ({e}); use e.g. {}://host:port", schemes[0]))?;
+    if !schemes.contains(&parsed.scheme()) {
+        return Err(format!("URL scheme {:?} is not supported here; use one of {}", parsed.scheme(), schemes.join(", ")));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{v:?} has no host"));
+    }
+    Ok(parsed)
+}
+
+fn chain(v: &str, devnet: DevnetConfig) -> Result<ChainChoice, String> {
+    if v == "devnet" {
+        return Ok(ChainChoice::Devnet(devnet));
+    }
+    if let Some(spec) = ChainSpec::builtin(v) {
+        return Ok(ChainChoice::Spec(Box::new(spec)));
+    }
+    let path = PathBuf::from(v);
+    if !path.exists() {
+        return Err(format!("{v:?} is neither a known chain (devnet, polygon-mainnet, polygon-amoy) nor an existing genesis file"));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read genesis file {v}: {e}"))?;
+    let doc = GenesisDoc::parse(&text).map_err(|e| format!("genesis file {v}: {e}"))?;
+    let name = path.file_stem().map_or_else(|| v.to_owned(), |s| s.to_string_lossy().into_owned());
+    let spec = ChainSpec::from_genesis(name, doc).map_err(|e| format!("genesis file {v}: {e}"))?;
+    Ok(ChainChoice::Spec(Box::new(spec)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn resolve(args: &[&str]) -> Result<Settings, ConfigErrors> {
+        let cli = Cli::try_parse_from(std::iter::once("hypasis-sync").chain(args.iter().copied())).unwrap();
+        Settings::resolve_with_env(cli, |_| None)
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_mode() {
+        let s = resolve(&[]).unwrap();
+        assert!(matches!(s.chain, ChainChoice::Devnet(_)));
+        assert_eq!((s.api_port, s.rpc_port, s.p2p_port), (8080, 8545, 30303));
+        assert_eq!(s.bind.to_string(), "127.0.0.1");
+        assert!(s.redis_url.is_none() && s.upstreams.is_empty());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = resolve(&["--api-port", "99999", "--eth-l1-rpc-url", "not a url", "--upstream", "ftp://x", "--log-format", "xml", "--chain", "/nope.json"]).unwrap_err();
+        let keys: Vec<_> = err.0.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, vec!["api_port", "eth_l1_rpc_url", "log_format", "upstreams", "chain"], "{err}");
+        let text = err.to_string();
+        assert!(text.contains("99999 is out of range; use a port from 0 to 65535"), "{text}");
+        assert!(text.contains("--api-port"), "{text}");
+    }
+
+    #[test]
+    fn env_upstreams_are_collected_in_order() {
+        let cli = Cli::try_parse_from(["hypasis-sync"]).unwrap();
+        let s = Settings::resolve_with_env(cli, |k| match k {
+            "POLYGON_RPC_1" => Some("https://a.example".into()),
+            "POLYGON_RPC_2" => Some("https://b.example".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.upstreams.iter().map(Url::as_str).collect::<Vec<_>>(), vec!["https://a.example/", "https://b.example/"]);
+    }
+
+    #[test]
+    fn file_values_apply_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(&path, "api_port: 9000\nrpc_port: 9001\nupstreams:\n  - https://a.example\n").unwrap();
+        let s = resolve(&["--config", path.to_str().unwrap(), "--rpc-port", "9999"]).unwrap();
+        assert_eq!((s.api_port, s.rpc_port, s.upstreams.len()), (9000, 9999, 1));
+    }
+
+    #[test]
+    fn unknown_file_keys_name_the_nearest_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(&path, "api_prot: 9000\np2p_port: [1]\n").unwrap();
+        let err = resolve(&["--config", path.to_str().unwrap()]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("unknown setting `api_prot`; did you mean `api_port`?"), "{text}");
+        assert!(text.contains("p2p_port"), "{text}");
+    }
+
+    #[test]
+    fn a_genesis_file_is_a_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mychain.json");
+        std::fs::write(&path, r#"{"config":{"chainId":99,"londonBlock":5},"gasLimit":"0x1388","difficulty":"0x1","alloc":{}}"#).unwrap();
+        let s = resolve(&["--chain", path.to_str().unwrap()]).unwrap();
+        let ChainChoice::Spec(spec) = s.chain else { panic!("expected a spec") };
+        assert_eq!((spec.name.as_str(), spec.chain_id, spec.forks.blocks.clone()), ("mychain", 99, vec![5]));
+    }
+}

@@ -1,0 +1,40 @@
+//! The Prometheus recorder and the node-level metrics.
+
+use metrics::{counter, gauge};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Installs the global Prometheus recorder and returns the handle that renders `/metrics`.
+///
+/// # Errors
+/// When a recorder is already installed.
+pub fn install() -> Result<PrometheusHandle, String> {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+    Ok(handle)
+}
+
+/// Publishes `hypasis_build_info` (always 1; the labels carry the information).
+pub fn build_info(chain: &str) {
+    gauge!("hypasis_build_info", "version" => env!("CARGO_PKG_VERSION"), "chain" => chain.to_owned()).set(1.0);
+}
+
+/// The served head moved.
+pub fn head(number: u64) {
+    gauge!("hypasis_chain_head_block").set(number as f64);
+}
+
+/// A devnet block was produced.
+pub fn devnet_block() {
+    counter!("hypasis_devnet_blocks_produced_total").increment(1);
+}
+
+/// A block failed verification and was not stored.
+pub fn rejected_block(source: &'static str) {
+    counter!("hypasis_blocks_rejected_total", "source" => source).increment(1);
+}
+
+/// An HTTP request was answered.
+pub fn api_request(route: String, status: u16) {
+    counter!("hypasis_api_requests_total", "route" => route, "status" => status.to_string()).increment(1);
+}

@@ -1,0 +1,115 @@
+//! Wiring: build the components from [`Settings`], run them, drain on shutdown.
+
+use crate::{
+    api::{self, ApiState},
+    config::{ChainChoice, Settings},
+    devnet_source, metrics,
+    progress::SyncProgress,
+};
+use hypasis_chain::{Block, BlockBody, ChainSpec};
+use hypasis_devnet::Devnet;
+use hypasis_store::{BlockStore, ChainHead, MemoryStore};
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+/// Why the node stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}; choose another address with {flag}")]
+    Bind {
+        /// Address tried.
+        addr: SocketAddr,
+        /// Flag that sets it.
+        flag: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The block store failed at start-up.
+    #[error("block store: {0}")]
+    Store(#[from] hypasis_store::StoreError),
+}
+
+/// Runs the node until `shutdown` resolves, then drains for at most the grace period.
+///
+/// # Errors
+/// [`NodeError`] when start-up fails.
+pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
+    let (spec, devnet) = match settings.chain.clone() {
+        ChainChoice::Devnet(config) => {
+            let devnet = Devnet::new(config);
+            (devnet.spec().clone(), Some(devnet))
+        }
+        ChainChoice::Spec(spec) => (*spec, None),
+    };
+    metrics::build_info(&spec.name);
+    let store: Arc<dyn BlockStore> = Arc::new(MemoryStore::new(settings.cache));
+    let progress = Arc::new(SyncProgress::new(settings.cache.max_blocks as u64));
+
+    let api_addr = SocketAddr::new(settings.bind, settings.api_port);
+    let listener = TcpListener::bind(api_addr).await.map_err(|source| NodeError::Bind { addr: api_addr, flag: "--api-port / --bind", source })?;
+    let api_addr = listener.local_addr().map_err(|source| NodeError::Bind { addr: api_addr, flag: "--api-port / --bind", source })?;
+
+    let cancel = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    match devnet {
+        Some(devnet) => {
+            tasks.spawn(devnet_source::run(devnet, store.clone(), progress.clone(), settings.devnet.prefill, cancel.child_token()));
+        }
+        None => seed_genesis(&spec, &*store).await?,
+    }
+
+    let state = Arc::new(ApiState {
+        instance_id: settings.instance_id.clone(),
+        spec: spec.clone(),
+        store,
+        progress,
+        metrics: metrics_handle,
+        enode: None,
+        started: Instant::now(),
+    });
+    let api_cancel = cancel.child_token();
+    tasks.spawn(async move {
+        let serve = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move { api_cancel.cancelled().await });
+        if let Err(e) = serve.await {
+            tracing::error!(target: "api", error = %e, "REST API server failed");
+        }
+    });
+
+    tracing::info!(
+        instance = %settings.instance_id, chain = %spec.name, chain_id = spec.chain_id, genesis = %spec.genesis_hash,
+        "hypasis-sync started"
+    );
+    println!("hypasis-sync {} serving chain {} (chain id {})", env!("CARGO_PKG_VERSION"), spec.name, spec.chain_id);
+    println!("REST API listening on http://{api_addr} (status: http://{api_addr}/api/v1/status, metrics: http://{api_addr}/metrics)");
+    println!("JSON-RPC (port {}) and devp2p (port {}) are not served by this build yet", settings.rpc_port, settings.p2p_port);
+
+    shutdown.await;
+    tracing::info!(grace_secs = settings.shutdown_grace.as_secs(), "shutting down");
+    cancel.cancel();
+    let drained = tokio::time::timeout(settings.shutdown_grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!("grace period over; aborting the remaining tasks");
+        tasks.abort_all();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Stores the genesis block of a non-devnet chain when its genesis file is known, so the node
+/// has a head to report; other blocks come from the upstream sync.
+async fn seed_genesis(spec: &ChainSpec, store: &dyn BlockStore) -> Result<(), NodeError> {
+    match &spec.genesis_header {
+        Some(header) => {
+            let block = Block { header: header.clone(), body: BlockBody::default(), receipts: Vec::new(), total_difficulty: header.difficulty };
+            let head = ChainHead::of(&block);
+            store.insert(vec![block]).await?;
+            store.advance_head(head).await?;
+        }
+        None => tracing::warn!(chain = %spec.name, "genesis file not bundled; the head stays unknown until blocks are synced"),
+    }
+    tracing::warn!(chain = %spec.name, "upstream sync is not in this build yet: only the devnet produces new blocks");
+    Ok(())
+}
