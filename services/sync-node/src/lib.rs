@@ -1,13 +1,13 @@
 //! The Hypasis Sync node: configuration, wiring, REST API, metrics and shutdown. The
 //! `hypasis-sync` binary (`main.rs`) is a thin shell over this crate.
 //!
-//! - [`config`]: flags, environment and YAML merged and checked, every error at once.
-//! - [`node`]: builds the components and runs them until shutdown.
-//! - [`api`]: REST API, health endpoints and `/metrics`.
-//! - [`devnet_source`]: the embedded block source (the built-in devnet).
-//! - [`progress`]: sync progress (`status.sync`).
-//! - [`metrics`]: the Prometheus recorder and node metrics.
-//! - [`shutdown`]: SIGINT/SIGTERM.
+//! - [`config`] — flags, environment and YAML merged and checked, every error at once.
+//! - [`node`] — builds the components and runs them until shutdown.
+//! - [`api`] — REST API, health endpoints and `/metrics`.
+//! - [`devnet_source`] — the embedded block source (the built-in devnet).
+//! - [`progress`] — sync progress (`status.sync`).
+//! - [`metrics`] — the Prometheus recorder and node metrics.
+//! - [`shutdown`] — SIGINT/SIGTERM.
 
 pub mod api;
 pub mod config;

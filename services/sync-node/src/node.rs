@@ -49,7 +49,8 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     let progress = Arc::new(SyncProgress::new(settings.cache.max_blocks as u64));
 
     let api_addr = SocketAddr::new(settings.bind, settings.api_port);
-    let listener = TcpListener::bind(api_addr).await.map_err(|source| NodeError::Bind { addr: api_addr, flag: "--api-port / --bind", source })?;
+    let listener =
+        TcpListener::bind(api_addr).await.map_err(|source| NodeError::Bind { addr: api_addr, flag: "--api-port / --bind", source })?;
     let api_addr = listener.local_addr().map_err(|source| NodeError::Bind { addr: api_addr, flag: "--api-port / --bind", source })?;
 
     let cancel = CancellationToken::new();
@@ -103,7 +104,8 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
 async fn seed_genesis(spec: &ChainSpec, store: &dyn BlockStore) -> Result<(), NodeError> {
     match &spec.genesis_header {
         Some(header) => {
-            let block = Block { header: header.clone(), body: BlockBody::default(), receipts: Vec::new(), total_difficulty: header.difficulty };
+            let block =
+                Block { header: header.clone(), body: BlockBody::default(), receipts: Vec::new(), total_difficulty: header.difficulty };
             let head = ChainHead::of(&block);
             store.insert(vec![block]).await?;
             store.advance_head(head).await?;

@@ -3,7 +3,10 @@
 use hypasis_store::StoredRange;
 use parking_lot::Mutex;
 use serde::Serialize;
-use std::{collections::VecDeque, time::{Duration, Instant}};
+use std::{
+    collections::VecDeque,
+    time::{Duration, Instant},
+};
 
 /// Window over which the block rate is measured.
 const RATE_WINDOW: Duration = Duration::from_secs(30);
@@ -80,7 +83,13 @@ impl SyncProgress {
         let target = highest.map_or(0, |h| (h + 1).min(self.capacity));
         let percentage = if target == 0 { 0.0 } else { (held.min(target) as f64 / target as f64 * 100.0 * 100.0).round() / 100.0 };
         let missing = target.saturating_sub(held);
-        let eta_seconds = if missing == 0 { Some(0) } else if rate > 0.0 { Some((missing as f64 / rate).ceil() as u64) } else { None };
+        let eta_seconds = if missing == 0 {
+            Some(0)
+        } else if rate > 0.0 {
+            Some((missing as f64 / rate).ceil() as u64)
+        } else {
+            None
+        };
         SyncStatus { lowest: range.map(|r| r.lowest), highest, percentage, blocks_per_second: (rate * 100.0).round() / 100.0, eta_seconds }
     }
 }

@@ -233,7 +233,10 @@ impl Decodable for BlockBody {
         let ommers = Vec::<Header>::decode(&mut payload)?;
         let withdrawals = if payload.is_empty() { None } else { Some(Vec::<Withdrawal>::decode(&mut payload)?) };
         if !payload.is_empty() {
-            return Err(alloy_rlp::Error::ListLengthMismatch { expected: header.payload_length, got: header.payload_length - payload.len() });
+            return Err(alloy_rlp::Error::ListLengthMismatch {
+                expected: header.payload_length,
+                got: header.payload_length - payload.len(),
+            });
         }
         *buf = rest;
         Ok(Self { transactions, ommers, withdrawals })

@@ -185,10 +185,8 @@ mod tests {
 
     #[test]
     fn extra_layouts_round_trip_validators() {
-        let set = vec![
-            Validator { address: Address::repeat_byte(1), power: 100 },
-            Validator { address: Address::repeat_byte(2), power: 7 },
-        ];
+        let set =
+            vec![Validator { address: Address::repeat_byte(1), power: 100 }, Validator { address: Address::repeat_byte(2), power: 7 }];
         for layout in [ExtraLayout::Raw, ExtraLayout::Rlp] {
             let header = Header { extra_data: build_extra([9; 32], &set, layout), ..Default::default() };
             assert_eq!(validators(&header, layout).unwrap(), set);

@@ -71,7 +71,11 @@ impl Receipt {
     /// Malformed RLP, an empty input, or a bloom that does not match the logs.
     pub fn decode_2718(bytes: &[u8]) -> alloy_rlp::Result<Self> {
         let first = *bytes.first().ok_or(alloy_rlp::Error::InputTooShort)?;
-        let (tx_type, mut rest) = if first >= 0xc0 { (0, bytes) } else if first < 0x80 { (first, &bytes[1..]) } else {
+        let (tx_type, mut rest) = if first >= 0xc0 {
+            (0, bytes)
+        } else if first < 0x80 {
+            (first, &bytes[1..])
+        } else {
             return Err(alloy_rlp::Error::Custom("receipt is neither typed nor an RLP list"));
         };
         let receipt = Self::decode_consensus_list(tx_type, &mut rest)?;
@@ -231,7 +235,8 @@ mod tests {
     use alloy_primitives::{Address, Bytes, LogData};
 
     fn sample(tx_type: u8) -> Receipt {
-        let log = Log { address: Address::repeat_byte(7), data: LogData::new_unchecked(vec![B256::repeat_byte(1)], Bytes::from_static(b"hi")) };
+        let log =
+            Log { address: Address::repeat_byte(7), data: LogData::new_unchecked(vec![B256::repeat_byte(1)], Bytes::from_static(b"hi")) };
         Receipt { tx_type, status: true.into(), cumulative_gas_used: 21_000, logs: vec![log] }
     }
 

@@ -63,7 +63,11 @@ pub enum RpcJsonError {
 ///
 /// # Errors
 /// [`RpcJsonError`] when the JSON is malformed or any hash or root does not match.
-pub fn block_from_rpc(block: &serde_json::Value, receipts: &serde_json::Value, total_difficulty: Option<U256>) -> Result<Block, RpcJsonError> {
+pub fn block_from_rpc(
+    block: &serde_json::Value,
+    receipts: &serde_json::Value,
+    total_difficulty: Option<U256>,
+) -> Result<Block, RpcJsonError> {
     let block: RpcBlock = serde_json::from_value(block.clone())?;
     let receipts: Vec<TransactionReceipt> = serde_json::from_value(receipts.clone())?;
     let number = block.header.inner.number;
@@ -78,7 +82,8 @@ pub fn block_from_rpc(block: &serde_json::Value, receipts: &serde_json::Value, t
     let mut transactions = Vec::with_capacity(txs.len());
     for (index, tx) in txs.iter().enumerate() {
         let envelope = tx.inner.inner();
-        let raw = RawTx::new(Bytes::from(envelope.encoded_2718())).map_err(|e| RpcJsonError::Receipt { number, index, reason: e.to_string() })?;
+        let raw =
+            RawTx::new(Bytes::from(envelope.encoded_2718())).map_err(|e| RpcJsonError::Receipt { number, index, reason: e.to_string() })?;
         let claimed = *envelope.tx_hash();
         if raw.hash() != claimed {
             return Err(RpcJsonError::TxHash { number, index, computed: raw.hash(), claimed });
@@ -89,7 +94,8 @@ pub fn block_from_rpc(block: &serde_json::Value, receipts: &serde_json::Value, t
         .iter()
         .enumerate()
         .map(|(index, r)| {
-            let inner = r.inner.as_receipt().ok_or_else(|| RpcJsonError::Receipt { number, index, reason: "unsupported receipt type".into() })?;
+            let inner =
+                r.inner.as_receipt().ok_or_else(|| RpcJsonError::Receipt { number, index, reason: "unsupported receipt type".into() })?;
             Ok(Receipt {
                 tx_type: r.inner.tx_type() as u8,
                 status: inner.status,

@@ -1,7 +1,12 @@
 //! Chain specs: what identifies a chain on the network (ids, genesis, fork id) and the Bor
 //! parameters needed to check its headers.
 
-use crate::{ForkSchedule, SealedHeader, bor::ExtraLayout, forks::ForkError, genesis::{GenesisDoc, GenesisError}};
+use crate::{
+    ForkSchedule, SealedHeader,
+    bor::ExtraLayout,
+    forks::ForkError,
+    genesis::{GenesisDoc, GenesisError},
+};
 use alloy_eip2124::ForkId;
 use alloy_primitives::{B256, b256};
 use serde_json::Value;
@@ -52,7 +57,7 @@ impl BorSpec {
     /// land).
     pub fn is_sprint_end(&self, number: u64) -> bool {
         let len = self.sprint_length(number).max(1);
-        (number + 1) % len == 0
+        (number + 1).is_multiple_of(len)
     }
 
     /// The extra-data layout at `number`.
@@ -67,21 +72,24 @@ impl BorSpec {
             Some(Value::Object(map)) => {
                 let mut v = Vec::with_capacity(map.len());
                 for (from, len) in map {
-                    let from = from.parse::<u64>().map_err(|e| ChainSpecError::Bor { key: "sprint", reason: format!("key {from:?}: {e}") })?;
-                    let len = len.as_u64().filter(|l| *l > 0).ok_or_else(|| ChainSpecError::Bor { key: "sprint", reason: format!("length {len} is not a positive integer") })?;
+                    let from =
+                        from.parse::<u64>().map_err(|e| ChainSpecError::Bor { key: "sprint", reason: format!("key {from:?}: {e}") })?;
+                    let len = len
+                        .as_u64()
+                        .filter(|l| *l > 0)
+                        .ok_or_else(|| ChainSpecError::Bor { key: "sprint", reason: format!("length {len} is not a positive integer") })?;
                     v.push((from, len));
                 }
                 v.sort_unstable();
                 v
             }
-            Some(other) => return Err(ChainSpecError::Bor { key: "sprint", reason: format!("expected an object of block → length, found {other}") }),
+            Some(other) => {
+                let reason = format!("expected an object of block → length, found {other}");
+                return Err(ChainSpecError::Bor { key: "sprint", reason });
+            }
         };
         let block = |v: Option<&Value>| v.and_then(Value::as_u64);
-        Ok(Some(Self {
-            sprints,
-            cancun_block: block(config.get("cancunBlock")),
-            madhugiri_block: block(bor.get("madhugiriBlock")),
-        }))
+        Ok(Some(Self { sprints, cancun_block: block(config.get("cancunBlock")), madhugiri_block: block(bor.get("madhugiriBlock")) }))
     }
 }
 
@@ -126,7 +134,11 @@ impl ChainSpec {
             genesis_hash: POLYGON_MAINNET_GENESIS,
             // Istanbul/Muir Glacier, Berlin, London, Shanghai, Cancun, Prague (Bor block forks).
             forks: ForkSchedule::new(vec![3_395_000, 14_750_000, 23_850_000, 50_523_000, 54_876_000, 73_440_256], vec![], 0),
-            bor: Some(BorSpec { sprints: vec![(0, 64), (38_189_056, 16)], cancun_block: Some(54_876_000), madhugiri_block: Some(80_084_800) }),
+            bor: Some(BorSpec {
+                sprints: vec![(0, 64), (38_189_056, 16)],
+                cancun_block: Some(54_876_000),
+                madhugiri_block: Some(80_084_800),
+            }),
             genesis: None,
             genesis_header: None,
         }

@@ -6,7 +6,11 @@ use crate::{
     keys::{self, Role},
 };
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, SignableTransaction, TxEip1559, TxEip2930, TxEnvelope, TxLegacy};
-use alloy_eips::{eip1559::BaseFeeParams, eip2718::Encodable2718, eip2930::{AccessList, AccessListItem}};
+use alloy_eips::{
+    eip1559::BaseFeeParams,
+    eip2718::Encodable2718,
+    eip2930::{AccessList, AccessListItem},
+};
 use alloy_primitives::{Address, B256, Bloom, Bytes, Log, LogData, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
@@ -138,7 +142,8 @@ impl Devnet {
             let value = U256::from(number * 1_000 + j as u64);
             let (envelope, gas) = self.sign(from, (number as usize + j) % 3, nonce, to, value, base_fee);
             cumulative += gas;
-            let logs = if envelope.tx_type() as u8 == 1 { vec![transfer_log(self.accounts[from].address(), to, value)] } else { Vec::new() };
+            let logs =
+                if envelope.tx_type() as u8 == 1 { vec![transfer_log(self.accounts[from].address(), to, value)] } else { Vec::new() };
             receipts.push(Receipt { tx_type: envelope.tx_type() as u8, status: true.into(), cumulative_gas_used: cumulative, logs });
             txs.push(RawTx::new(Bytes::from(envelope.encoded_2718())).expect("an encoded envelope is a valid raw transaction"));
         }
@@ -152,13 +157,30 @@ impl Devnet {
         let sign = |hash: B256| key.sign_hash_sync(&hash).expect("signing a hash cannot fail with a local key");
         match kind {
             0 => {
-                let tx = TxLegacy { chain_id: Some(chain_id), nonce, gas_price: price, gas_limit: TRANSFER_GAS, to: TxKind::Call(to), value, input: Bytes::new() };
+                let tx = TxLegacy {
+                    chain_id: Some(chain_id),
+                    nonce,
+                    gas_price: price,
+                    gas_limit: TRANSFER_GAS,
+                    to: TxKind::Call(to),
+                    value,
+                    input: Bytes::new(),
+                };
                 let sig = sign(tx.signature_hash());
                 (tx.into_signed(sig).into(), TRANSFER_GAS)
             }
             1 => {
                 let access_list = AccessList(vec![AccessListItem { address: to, storage_keys: vec![B256::with_last_byte(1)] }]);
-                let tx = TxEip2930 { chain_id, nonce, gas_price: price, gas_limit: ACCESS_LIST_TRANSFER_GAS, to: TxKind::Call(to), value, access_list, input: Bytes::new() };
+                let tx = TxEip2930 {
+                    chain_id,
+                    nonce,
+                    gas_price: price,
+                    gas_limit: ACCESS_LIST_TRANSFER_GAS,
+                    to: TxKind::Call(to),
+                    value,
+                    access_list,
+                    input: Bytes::new(),
+                };
                 let sig = sign(tx.signature_hash());
                 (tx.into_signed(sig).into(), ACCESS_LIST_TRANSFER_GAS)
             }
@@ -223,7 +245,7 @@ mod tests {
             assert_eq!(signer, validators[((block.number() / 16) as usize) % 3]);
             let layout = if block.number() >= 64 { ExtraLayout::Rlp } else { ExtraLayout::Raw };
             let set = bor::validators(&block.header, layout).unwrap();
-            assert_eq!(set.len(), if (block.number() + 1) % 16 == 0 { 3 } else { 0 }, "block {}", block.number());
+            assert_eq!(set.len(), if (block.number() + 1).is_multiple_of(16) { 3 } else { 0 }, "block {}", block.number());
             for raw in &block.body.transactions {
                 tx_types.insert(raw.tx_type());
                 let tx = TxEnvelope::decode_2718(&mut raw.as_bytes().as_ref()).unwrap();

@@ -4,9 +4,7 @@
 //! which every peer handshake names). A sync node's hot data is the tip and the newest history,
 //! so the oldest block is the one least likely to be asked for again.
 
-use crate::{
-    BlockStore, ChainHead, HeadUpdate, Parts, StoreError, StoredBlock, StoredRange, metrics::StoreMetrics,
-};
+use crate::{BlockStore, ChainHead, HeadUpdate, Parts, StoreError, StoredBlock, StoredRange, metrics::StoreMetrics};
 use alloy_primitives::{B256, U256, map::HashMap};
 use alloy_rlp::Encodable;
 use hypasis_chain::{Block, BlockBody, Receipt, SealedHeader};
@@ -40,7 +38,13 @@ struct Entry {
 impl Entry {
     fn new(block: Block) -> Self {
         let size = block.header.rlp_len() + block.body.length() + block.receipts.iter().map(Encodable::length).sum::<usize>();
-        Self { header: block.header, total_difficulty: block.total_difficulty, body: Arc::new(block.body), receipts: Arc::new(block.receipts), size }
+        Self {
+            header: block.header,
+            total_difficulty: block.total_difficulty,
+            body: Arc::new(block.body),
+            receipts: Arc::new(block.receipts),
+            size,
+        }
     }
 
     fn read(&self, parts: Parts) -> StoredBlock {

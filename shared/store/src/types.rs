@@ -147,7 +147,14 @@ pub trait BlockStore: Send + Sync + fmt::Debug + 'static {
     ///
     /// # Errors
     /// [`StoreError`] when the backend fails.
-    async fn by_range(&self, start: u64, count: u64, skip: u64, reverse: bool, parts: Parts) -> Result<Vec<Option<StoredBlock>>, StoreError> {
+    async fn by_range(
+        &self,
+        start: u64,
+        count: u64,
+        skip: u64,
+        reverse: bool,
+        parts: Parts,
+    ) -> Result<Vec<Option<StoredBlock>>, StoreError> {
         let numbers = range_numbers(start, count, skip, reverse);
         self.by_numbers(&numbers, parts).await
     }

@@ -1,7 +1,12 @@
 //! `GET /api/v1/genesis`: the chain's geth-style genesis JSON.
 
 use super::{ApiState, error};
-use axum::{Json, extract::State, http::StatusCode, response::{IntoResponse, Response}};
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
 use std::sync::Arc;
 
 pub(super) async fn genesis(State(state): State<Arc<ApiState>>) -> Response {

@@ -1,7 +1,12 @@
 //! Liveness and readiness.
 
 use super::{ApiState, error};
-use axum::{Json, extract::State, http::StatusCode, response::{IntoResponse, Response}};
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
 use std::sync::Arc;
 
 /// The process is up and answering.

@@ -3,7 +3,12 @@
 use super::{ApiState, error};
 use crate::progress::SyncStatus;
 use alloy_primitives::{B256, U256};
-use axum::{Json, extract::State, http::StatusCode, response::{IntoResponse, Response}};
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
 use hypasis_store::ChainHead;
 use serde::Serialize;
 use std::sync::Arc;
@@ -45,7 +50,12 @@ pub(super) async fn status(State(state): State<Arc<ApiState>>) -> Response {
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };
     let head = head.or_else(|| {
-        state.spec.genesis_header.as_ref().map(|g| ChainHead { number: 0, hash: g.hash(), total_difficulty: g.difficulty, timestamp: g.timestamp })
+        state.spec.genesis_header.as_ref().map(|g| ChainHead {
+            number: 0,
+            hash: g.hash(),
+            total_difficulty: g.difficulty,
+            timestamp: g.timestamp,
+        })
     });
     let fork_id = head.map_or_else(|| state.spec.fork_id(0, 0), |h| state.spec.fork_id(h.number, h.timestamp));
     Json(Status {
@@ -56,7 +66,12 @@ pub(super) async fn status(State(state): State<Arc<ApiState>>) -> Response {
         network_id: state.spec.network_id,
         genesis_hash: state.spec.genesis_hash,
         fork_id: ForkIdJson { hash: format!("0x{}", hex_bytes(&fork_id.hash.0)), next: fork_id.next },
-        head: head.map(|h| HeadJson { number: h.number, hash: h.hash, total_difficulty: decimal(h.total_difficulty), timestamp: h.timestamp }),
+        head: head.map(|h| HeadJson {
+            number: h.number,
+            hash: h.hash,
+            total_difficulty: decimal(h.total_difficulty),
+            timestamp: h.timestamp,
+        }),
         enode: state.enode.clone(),
         peers: 0,
         sync: state.progress.status(range),

@@ -19,7 +19,11 @@ pub(super) fn read(path: &Path, errors: &mut Vec<ConfigError>) -> BTreeMap<Strin
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            errors.push(ConfigError::new("config", "--config", format!("cannot read {}: {e}; check the path given to --config", path.display())));
+            errors.push(ConfigError::new(
+                "config",
+                "--config",
+                format!("cannot read {}: {e}; check the path given to --config", path.display()),
+            ));
             return BTreeMap::new();
         }
     };

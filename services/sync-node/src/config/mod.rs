@@ -15,9 +15,24 @@ use url::Url;
 
 /// Setting names accepted in the YAML file.
 pub const KEYS: &[&str] = &[
-    "instance_id", "chain", "bind", "api_port", "rpc_port", "p2p_port", "redis_url", "redis_password", "upstreams",
-    "eth_l1_rpc_url", "jwt_secret", "devnet_block_time", "devnet_seed", "devnet_prefill", "cache_max_blocks",
-    "cache_max_mb", "log_format", "shutdown_grace",
+    "instance_id",
+    "chain",
+    "bind",
+    "api_port",
+    "rpc_port",
+    "p2p_port",
+    "redis_url",
+    "redis_password",
+    "upstreams",
+    "eth_l1_rpc_url",
+    "jwt_secret",
+    "devnet_block_time",
+    "devnet_seed",
+    "devnet_prefill",
+    "cache_max_blocks",
+    "cache_max_mb",
+    "log_format",
+    "shutdown_grace",
 ];
 
 /// Most upstreams read from `POLYGON_RPC_1` … `POLYGON_RPC_9`.
@@ -204,7 +219,8 @@ impl Settings {
         if !cli.upstreams.is_empty() {
             raw.upstreams = (cli.upstreams, "--upstream".into());
         } else {
-            let from_env: Vec<String> = (1..=MAX_ENV_UPSTREAMS).filter_map(|i| env(&format!("POLYGON_RPC_{i}"))).filter(|v| !v.is_empty()).collect();
+            let from_env: Vec<String> =
+                (1..=MAX_ENV_UPSTREAMS).filter_map(|i| env(&format!("POLYGON_RPC_{i}"))).filter(|v| !v.is_empty()).collect();
             if !from_env.is_empty() {
                 raw.upstreams = (from_env, "POLYGON_RPC_n".into());
             }
@@ -220,7 +236,9 @@ impl Settings {
                 Err(format!("{v:?} is not a valid instance id; use up to 64 letters, digits, '-', '_' or '.'"))
             }
         });
-        let bind = raw.parse("bind", IpAddr::from([127, 0, 0, 1]), |v| v.parse().map_err(|_| format!("{v:?} is not an IP address; use e.g. 127.0.0.1 or 0.0.0.0")));
+        let bind = raw.parse("bind", IpAddr::from([127, 0, 0, 1]), |v| {
+            v.parse().map_err(|_| format!("{v:?} is not an IP address; use e.g. 127.0.0.1 or 0.0.0.0"))
+        });
         let api_port = raw.parse("api_port", 8080, |v| port(v, true));
         let rpc_port = raw.parse("rpc_port", 8545, |v| port(v, false));
         let p2p_port = raw.parse("p2p_port", 30303, |v| port(v, false));
@@ -228,7 +246,11 @@ impl Settings {
         let redis_password = raw.get("redis_password").map(|(v, _)| v.to_owned());
         let eth_l1_rpc_url = raw.parse("eth_l1_rpc_url", None, |v| url(v, &["http", "https", "ws", "wss"]).map(Some));
         let jwt_secret = raw.parse("jwt_secret", None, |v| {
-            if v.len() >= MIN_JWT_SECRET_LEN { Ok(Some(v.to_owned())) } else { Err(format!("is {} characters; use at least {MIN_JWT_SECRET_LEN} (e.g. `openssl rand -hex 32`)", v.len())) }
+            if v.len() >= MIN_JWT_SECRET_LEN {
+                Ok(Some(v.to_owned()))
+            } else {
+                Err(format!("is {} characters; use at least {MIN_JWT_SECRET_LEN} (e.g. `openssl rand -hex 32`)", v.len()))
+            }
         });
         let block_time = raw.parse("devnet_block_time", 2, |v| number(v, 1, 3600));
         let seed = raw.parse("devnet_seed", 0, |v| number(v, 0, u64::MAX));
@@ -352,7 +374,19 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_at_once() {
-        let err = resolve(&["--api-port", "99999", "--eth-l1-rpc-url", "not a url", "--upstream", "ftp://x", "--log-format", "xml", "--chain", "/nope.json"]).unwrap_err();
+        let err = resolve(&[
+            "--api-port",
+            "99999",
+            "--eth-l1-rpc-url",
+            "not a url",
+            "--upstream",
+            "ftp://x",
+            "--log-format",
+            "xml",
+            "--chain",
+            "/nope.json",
+        ])
+        .unwrap_err();
         let keys: Vec<_> = err.0.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, vec!["api_port", "eth_l1_rpc_url", "log_format", "upstreams", "chain"], "{err}");
         let text = err.to_string();

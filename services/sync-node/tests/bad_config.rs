@@ -1,0 +1,70 @@
+//! Bad configuration: exit 64 with a message naming the key and what to change; never a panic.
+
+mod support;
+
+use support::run_to_exit;
+
+const EXIT_CONFIG: i32 = 64;
+
+fn assert_config_error(args: &[&str], needles: &[&str]) {
+    let (code, stderr) = run_to_exit(args);
+    assert_eq!(code, EXIT_CONFIG, "args {args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "args {args:?}: expected {n:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn port_out_of_range() {
+    assert_config_error(&["--p2p-port", "70000"], &["p2p_port", "--p2p-port", "70000 is out of range", "use a port from 1 to 65535"]);
+}
+
+#[test]
+fn bad_urls() {
+    assert_config_error(&["--eth-l1-rpc-url", "localhost:8545"], &["eth_l1_rpc_url", "use one of http, https"]);
+    assert_config_error(&["--upstream", "not a url"], &["upstreams", "is not a valid URL"]);
+}
+
+#[test]
+fn missing_files() {
+    assert_config_error(&["--config", "/definitely/missing.yaml"], &["config", "cannot read /definitely/missing.yaml", "--config"]);
+    assert_config_error(&["--chain", "/definitely/missing-genesis.json"], &["chain", "neither a known chain"]);
+}
+
+#[test]
+fn unknown_keys_and_every_error_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("hypasis.yaml");
+    std::fs::write(&path, "api_prot: 8080\nrpc_port: 0\nlog_format: xml\n").expect("write");
+    let (code, stderr) = run_to_exit(&["--config", path.to_str().expect("utf-8"), "--devnet-block-time", "0"]);
+    assert_eq!(code, EXIT_CONFIG, "{stderr}");
+    for needle in ["4 problems", "unknown setting `api_prot`; did you mean `api_port`?", "rpc_port", "log_format", "devnet_block_time"] {
+        assert!(stderr.contains(needle), "expected {needle:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn malformed_yaml_and_genesis() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yaml = dir.path().join("bad.yaml");
+    std::fs::write(&yaml, "api_port: [unclosed\n").expect("write");
+    assert_config_error(&["--config", yaml.to_str().expect("utf-8")], &["not valid YAML"]);
+    let genesis = dir.path().join("genesis.json");
+    std::fs::write(&genesis, "{\"config\": 5}").expect("write");
+    assert_config_error(&["--chain", genesis.to_str().expect("utf-8")], &["chain", "genesis"]);
+}
+
+#[test]
+fn unknown_flags_are_usage_errors() {
+    assert_config_error(&["--no-such-flag"], &["--no-such-flag"]);
+}
+
+#[test]
+fn a_port_in_use_names_the_flag() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let (code, stderr) = run_to_exit(&["--api-port", &port]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("choose another address with --api-port"), "{stderr}");
+}

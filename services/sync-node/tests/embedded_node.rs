@@ -1,0 +1,64 @@
+//! The binary in embedded mode: devnet chain, in-memory cache, REST API.
+
+mod support;
+
+use hypasis_chain::genesis::GenesisDoc;
+use std::time::Duration;
+use support::{Node, eventually};
+
+fn head_number(node: &Node) -> Option<u64> {
+    node.get_json("/api/v1/status")["head"]["number"].as_u64()
+}
+
+#[test]
+fn embedded_node_serves_a_rising_devnet_head_and_its_genesis() {
+    let node = Node::start(&["--devnet-block-time", "1"]);
+    let first = eventually(Duration::from_secs(30), "a devnet head above 0", || head_number(&node).filter(|n| *n > 0));
+    eventually(Duration::from_secs(30), "the head to keep rising", || head_number(&node).filter(|n| *n > first));
+
+    let status = node.get_json("/api/v1/status");
+    assert_eq!(status["chain"], "devnet");
+    assert_eq!(status["chain_id"], 1337);
+    assert_eq!(status["network_id"], 1337);
+    for key in ["instance_id", "genesis_hash", "fork_id", "head", "enode", "peers", "sync"] {
+        assert!(status.get(key).is_some(), "status lacks {key}: {status}");
+    }
+    for key in ["lowest", "highest", "percentage", "blocks_per_second", "eta_seconds"] {
+        assert!(status["sync"].get(key).is_some(), "status.sync lacks {key}: {status}");
+    }
+    assert_eq!(status["sync"]["lowest"], 0);
+    assert!(status["head"]["total_difficulty"].as_str().is_some_and(|td| td.parse::<u64>().is_ok_and(|td| td > 1)));
+    assert!(status["fork_id"]["hash"].as_str().is_some_and(|h| h.len() == 10 && h.starts_with("0x")));
+
+    let genesis = node.get_json("/api/v1/genesis");
+    let doc = GenesisDoc::from_json(genesis).expect("served genesis is a geth-style genesis");
+    assert_eq!(format!("{:#x}", doc.hash()), status["genesis_hash"].as_str().expect("genesis_hash"));
+
+    let (code, metrics) = node.get("/metrics");
+    assert_eq!(code, 200);
+    assert!(metrics.contains("hypasis_build_info{"), "{metrics}");
+    assert!(metrics.contains("hypasis_chain_head_block"), "{metrics}");
+    assert_eq!(node.get("/health/ready").0, 200);
+    assert_eq!(node.get("/health/live").0, 200);
+    let (code, body) = node.get("/api/v1/nope");
+    assert_eq!(code, 404);
+    assert!(body.contains("\"error\""));
+
+    let status = node.terminate(Duration::from_secs(15));
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+}
+
+#[test]
+fn same_seed_same_chain_across_runs() {
+    // A long block time keeps the head at the prefilled block 50 while we look.
+    let a = Node::start(&["--devnet-prefill", "50", "--devnet-seed", "7", "--devnet-block-time", "3600"]);
+    let b = Node::start(&["--devnet-prefill", "50", "--devnet-seed", "7", "--devnet-block-time", "3600"]);
+    let c = Node::start(&["--devnet-prefill", "50", "--devnet-seed", "8", "--devnet-block-time", "3600"]);
+    let at_50 = |n: &Node| {
+        eventually(Duration::from_secs(30), "prefill", || head_number(n).filter(|h| *h == 50));
+        let status = n.get_json("/api/v1/status");
+        (status["genesis_hash"].clone(), status["head"]["hash"].clone())
+    };
+    assert_eq!(at_50(&a), at_50(&b));
+    assert_ne!(at_50(&a), at_50(&c));
+}
