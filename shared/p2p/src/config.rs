@@ -1,0 +1,70 @@
+//! Network limits and timeouts.
+
+use hypasis_rlpx::NodeId;
+use std::{collections::HashSet, net::SocketAddr, time::Duration};
+
+/// Default peer cap per instance.
+pub const DEFAULT_MAX_PEERS: usize = 500;
+/// Default number of connections that may wait for a free slot.
+pub const DEFAULT_ADMISSION_QUEUE: usize = 64;
+/// Default time a connection waits for a free slot before `TooManyPeers`.
+pub const DEFAULT_ADMISSION_WAIT: Duration = Duration::from_secs(5);
+/// Default limit for the RLPx handshake plus Hello and Status.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default interval after which an idle peer is pinged.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(15);
+/// Default time a peer may stay silent (no message, no pong) before it is dropped.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+/// Default soft limit on a response's size (geth/Bor: 2 MiB).
+pub const DEFAULT_SOFT_RESPONSE_LIMIT: usize = 2 * 1024 * 1024;
+/// Default largest incoming frame.
+pub const DEFAULT_MAX_INGRESS_FRAME: usize = hypasis_rlpx::codec::DEFAULT_MAX_INGRESS_FRAME;
+
+/// Configuration of the devp2p server.
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    /// TCP listen address.
+    pub listen: SocketAddr,
+    /// Host name or IP put in enode URLs.
+    pub public_host: String,
+    /// Most peers at once.
+    pub max_peers: usize,
+    /// Connections that may wait for a slot.
+    pub admission_queue: usize,
+    /// How long they wait.
+    pub admission_wait: Duration,
+    /// Handshake (RLPx + Hello + Status) deadline.
+    pub handshake_timeout: Duration,
+    /// Ping idle peers after this long.
+    pub ping_interval: Duration,
+    /// Drop peers silent for this long.
+    pub idle_timeout: Duration,
+    /// Soft response size limit.
+    pub soft_response_limit: usize,
+    /// Largest incoming frame.
+    pub max_ingress_frame: usize,
+    /// Peers admitted even when full.
+    pub trusted: HashSet<NodeId>,
+    /// Client id sent in Hello.
+    pub client_id: String,
+}
+
+impl NetworkConfig {
+    /// Defaults, listening on `listen`.
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            public_host: listen.ip().to_string(),
+            max_peers: DEFAULT_MAX_PEERS,
+            admission_queue: DEFAULT_ADMISSION_QUEUE,
+            admission_wait: DEFAULT_ADMISSION_WAIT,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            ping_interval: DEFAULT_PING_INTERVAL,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            soft_response_limit: DEFAULT_SOFT_RESPONSE_LIMIT,
+            max_ingress_frame: DEFAULT_MAX_INGRESS_FRAME,
+            trusted: HashSet::new(),
+            client_id: format!("hypasis-sync/v{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}

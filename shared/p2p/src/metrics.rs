@@ -1,0 +1,36 @@
+//! `hypasis_p2p_*` metrics. Label values come from small fixed sets, never peer ids.
+
+use metrics::{counter, gauge, histogram};
+use std::time::Duration;
+
+/// Current peer count and its peak.
+pub(crate) fn peers(count: usize, peak: usize) {
+    gauge!("hypasis_p2p_peers").set(count as f64);
+    gauge!("hypasis_p2p_peers_peak").set(peak as f64);
+}
+
+/// A handshake finished with `result` (`ok` or an error kind).
+pub(crate) fn handshake(result: &'static str) {
+    counter!("hypasis_p2p_handshakes_total", "result" => result).increment(1);
+}
+
+/// A connection was turned away (`full`, `queue_full`, `shutting_down`).
+pub(crate) fn rejected(reason: &'static str) {
+    counter!("hypasis_p2p_admission_rejected_total", "reason" => reason).increment(1);
+}
+
+/// A message went in or out.
+pub(crate) fn message(kind: &'static str, direction: &'static str, bytes: usize) {
+    counter!("hypasis_p2p_messages_total", "kind" => kind, "direction" => direction).increment(1);
+    counter!("hypasis_p2p_bytes_total", "kind" => kind, "direction" => direction).increment(bytes as u64);
+}
+
+/// Time to answer a request.
+pub(crate) fn serve_latency(kind: &'static str, took: Duration) {
+    histogram!("hypasis_p2p_serve_seconds", "kind" => kind).record(took.as_secs_f64());
+}
+
+/// A session ended for `reason`.
+pub(crate) fn session_end(reason: &'static str) {
+    counter!("hypasis_p2p_sessions_ended_total", "reason" => reason).increment(1);
+}
