@@ -6,16 +6,24 @@ use hypasis_chain::Block;
 use hypasis_devnet::Devnet;
 use hypasis_store::{BlockStore, ChainHead};
 use std::{sync::Arc, time::Duration};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// Blocks generated per batch while pre-filling.
 const PREFILL_BATCH: u64 = 1_000;
 
 /// Runs the devnet until `cancel` fires.
-pub async fn run(mut devnet: Devnet, store: Arc<dyn BlockStore>, progress: Arc<SyncProgress>, prefill: u64, cancel: CancellationToken) {
+pub async fn run(
+    mut devnet: Devnet,
+    store: Arc<dyn BlockStore>,
+    progress: Arc<SyncProgress>,
+    heads: watch::Sender<Option<ChainHead>>,
+    prefill: u64,
+    cancel: CancellationToken,
+) {
     let block_time = Duration::from_secs(devnet.config().block_time);
     let genesis = devnet.tip().clone();
-    if !store_blocks(&*store, &progress, vec![genesis]).await {
+    if !store_blocks(&*store, &progress, &heads, vec![genesis]).await {
         return;
     }
     let mut remaining = prefill;
@@ -34,7 +42,7 @@ pub async fn run(mut devnet: Devnet, store: Arc<dyn BlockStore>, progress: Arc<S
             }
         };
         devnet = returned;
-        if !store_blocks(&*store, &progress, blocks).await {
+        if !store_blocks(&*store, &progress, &heads, blocks).await {
             return;
         }
         remaining -= batch;
@@ -49,7 +57,7 @@ pub async fn run(mut devnet: Devnet, store: Arc<dyn BlockStore>, progress: Arc<S
                 let block = devnet.next_block();
                 metrics::devnet_block();
                 tracing::debug!(target: "devnet", number = block.number(), hash = %block.hash(), txs = block.body.transactions.len(), "new block");
-                if !store_blocks(&*store, &progress, vec![block]).await {
+                if !store_blocks(&*store, &progress, &heads, vec![block]).await {
                     break;
                 }
             }
@@ -58,7 +66,12 @@ pub async fn run(mut devnet: Devnet, store: Arc<dyn BlockStore>, progress: Arc<S
 }
 
 /// Verifies and stores blocks, then advances the head. Returns `false` when the store is gone.
-async fn store_blocks(store: &dyn BlockStore, progress: &SyncProgress, blocks: Vec<Block>) -> bool {
+async fn store_blocks(
+    store: &dyn BlockStore,
+    progress: &SyncProgress,
+    heads: &watch::Sender<Option<ChainHead>>,
+    blocks: Vec<Block>,
+) -> bool {
     let mut verified = Vec::with_capacity(blocks.len());
     for block in blocks {
         match block.verify() {
@@ -81,5 +94,6 @@ async fn store_blocks(store: &dyn BlockStore, progress: &SyncProgress, blocks: V
     }
     progress.stored(count, last.number);
     metrics::head(last.number);
+    heads.send_replace(Some(last));
     true
 }

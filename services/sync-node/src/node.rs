@@ -8,10 +8,11 @@ use crate::{
 };
 use hypasis_chain::{Block, BlockBody, ChainSpec};
 use hypasis_devnet::Devnet;
+use hypasis_p2p::{NetworkConfig, identity};
 use hypasis_store::{BlockStore, ChainHead, MemoryStore};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
-use tokio::{net::TcpListener, task::JoinSet};
+use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 /// Why the node stopped with an error.
@@ -30,6 +31,9 @@ pub enum NodeError {
     /// The block store failed at start-up.
     #[error("block store: {0}")]
     Store(#[from] hypasis_store::StoreError),
+    /// A node key file is unusable.
+    #[error(transparent)]
+    Key(#[from] hypasis_p2p::identity::KeyFileError),
 }
 
 /// Runs the node until `shutdown` resolves, then drains for at most the grace period.
@@ -55,12 +59,36 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
 
     let cancel = CancellationToken::new();
     let mut tasks = JoinSet::new();
+    let (heads_tx, heads) = watch::channel(None);
     match devnet {
         Some(devnet) => {
-            tasks.spawn(devnet_source::run(devnet, store.clone(), progress.clone(), settings.devnet.prefill, cancel.child_token()));
+            tasks.spawn(devnet_source::run(
+                devnet,
+                store.clone(),
+                progress.clone(),
+                heads_tx,
+                settings.devnet.prefill,
+                cancel.child_token(),
+            ));
         }
         None => seed_genesis(&spec, &*store).await?,
     }
+
+    let mut keys = Vec::new();
+    if let Some(path) = &settings.cluster_key_file {
+        keys.push(identity::load_or_create(path)?);
+    }
+    keys.push(identity::load_or_create(&settings.node_key_file)?);
+    let p2p_addr = SocketAddr::new(settings.bind, settings.p2p_port);
+    let mut p2p_config = NetworkConfig::new(p2p_addr);
+    p2p_config.public_host = settings.public_host.clone();
+    p2p_config.max_peers = settings.max_peers;
+    let (network, p2p_task) = hypasis_p2p::spawn(p2p_config, keys, Arc::new(spec.clone()), store.clone(), heads, cancel.child_token())
+        .await
+        .map_err(|source| NodeError::Bind { addr: p2p_addr, flag: "--p2p-port / --bind", source })?;
+    tasks.spawn(async move {
+        let _ = p2p_task.await;
+    });
 
     let state = Arc::new(ApiState {
         instance_id: settings.instance_id.clone(),
@@ -68,7 +96,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         store,
         progress,
         metrics: metrics_handle,
-        enode: None,
+        network: network.clone(),
         started: Instant::now(),
     });
     let api_cancel = cancel.child_token();
@@ -85,7 +113,11 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     );
     println!("hypasis-sync {} serving chain {} (chain id {})", env!("CARGO_PKG_VERSION"), spec.name, spec.chain_id);
     println!("REST API listening on http://{api_addr} (status: http://{api_addr}/api/v1/status, metrics: http://{api_addr}/metrics)");
-    println!("JSON-RPC (port {}) and devp2p (port {}) are not served by this build yet", settings.rpc_port, settings.p2p_port);
+    println!("devp2p (RLPx, eth/68 and eth/69) listening on {}", network.local_addr);
+    for enode in &network.enodes {
+        println!("enode: {enode}");
+    }
+    println!("JSON-RPC (port {}) and discv4 are not served by this build yet", settings.rpc_port);
 
     shutdown.await;
     tracing::info!(grace_secs = settings.shutdown_grace.as_secs(), "shutting down");

@@ -17,7 +17,7 @@ fn assert_config_error(args: &[&str], needles: &[&str]) {
 
 #[test]
 fn port_out_of_range() {
-    assert_config_error(&["--p2p-port", "70000"], &["p2p_port", "--p2p-port", "70000 is out of range", "use a port from 1 to 65535"]);
+    assert_config_error(&["--p2p-port", "70000"], &["p2p_port", "--p2p-port", "70000 is out of range", "use a port from 0 to 65535"]);
 }
 
 #[test]

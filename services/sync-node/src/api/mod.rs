@@ -31,8 +31,8 @@ pub struct ApiState {
     pub progress: Arc<SyncProgress>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
-    /// Our enode URL, once devp2p is up.
-    pub enode: Option<String>,
+    /// The devp2p server (peer counts, enode URLs).
+    pub network: hypasis_p2p::NetworkHandle,
     /// When the node started.
     pub started: Instant,
 }

@@ -24,7 +24,9 @@ struct Status {
     fork_id: ForkIdJson,
     head: Option<HeadJson>,
     enode: Option<String>,
-    peers: u64,
+    enodes: Vec<String>,
+    peers: usize,
+    peers_peak: usize,
     sync: SyncStatus,
     uptime_seconds: u64,
 }
@@ -72,8 +74,10 @@ pub(super) async fn status(State(state): State<Arc<ApiState>>) -> Response {
             total_difficulty: decimal(h.total_difficulty),
             timestamp: h.timestamp,
         }),
-        enode: state.enode.clone(),
-        peers: 0,
+        enode: state.network.enodes.first().cloned(),
+        enodes: state.network.enodes.clone(),
+        peers: state.network.peer_count(),
+        peers_peak: state.network.peak_peers(),
         sync: state.progress.status(range),
         uptime_seconds: state.started.elapsed().as_secs(),
     })

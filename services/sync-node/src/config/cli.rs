@@ -71,4 +71,16 @@ pub struct Cli {
     /// Seconds to wait for in-flight work on shutdown [default: 10].
     #[arg(long, env = "SHUTDOWN_GRACE", value_name = "SECONDS")]
     pub shutdown_grace: Option<String>,
+    /// This instance's devp2p key file; created (mode 0600) when absent [default: data/node.key].
+    #[arg(long, env = "NODE_KEY_FILE", value_name = "FILE")]
+    pub node_key_file: Option<String>,
+    /// The cluster's shared devp2p key file (same on every instance behind the load balancer).
+    #[arg(long, env = "CLUSTER_KEY_FILE", value_name = "FILE")]
+    pub cluster_key_file: Option<String>,
+    /// Host name or IP to put in enode URLs [default: the --bind address].
+    #[arg(long, env = "PUBLIC_HOST")]
+    pub public_host: Option<String>,
+    /// Most devp2p peers at once [default: 500].
+    #[arg(long, env = "MAX_PEERS")]
+    pub max_peers: Option<String>,
 }

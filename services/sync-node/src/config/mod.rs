@@ -33,6 +33,10 @@ pub const KEYS: &[&str] = &[
     "cache_max_mb",
     "log_format",
     "shutdown_grace",
+    "node_key_file",
+    "cluster_key_file",
+    "public_host",
+    "max_peers",
 ];
 
 /// Most upstreams read from `POLYGON_RPC_1` … `POLYGON_RPC_9`.
@@ -135,6 +139,14 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Shutdown grace period.
     pub shutdown_grace: Duration,
+    /// This instance's node key file (created when absent).
+    pub node_key_file: PathBuf,
+    /// The cluster's shared node key file, when behind a load balancer.
+    pub cluster_key_file: Option<PathBuf>,
+    /// Host name or IP written into enode URLs.
+    pub public_host: String,
+    /// Most devp2p peers.
+    pub max_peers: usize,
 }
 
 /// The merged raw values, with where each came from.
@@ -191,7 +203,7 @@ impl Settings {
                 FileValue::List(_) => raw.errors.push(ConfigError::new(key, &file_name, "expected a single value, found a list".into())),
             }
         }
-        let flags: [(&'static str, &'static str, Option<String>); 17] = [
+        let flags: [(&'static str, &'static str, Option<String>); 21] = [
             ("instance_id", "--instance-id / INSTANCE_ID", cli.instance_id),
             ("chain", "--chain / CHAIN", cli.chain),
             ("bind", "--bind / BIND_ADDR", cli.bind),
@@ -209,6 +221,10 @@ impl Settings {
             ("cache_max_mb", "--cache-max-mb / CACHE_MAX_MB", cli.cache_max_mb),
             ("log_format", "--log-format / LOG_FORMAT", cli.log_format),
             ("shutdown_grace", "--shutdown-grace / SHUTDOWN_GRACE", cli.shutdown_grace),
+            ("node_key_file", "--node-key-file / NODE_KEY_FILE", cli.node_key_file),
+            ("cluster_key_file", "--cluster-key-file / CLUSTER_KEY_FILE", cli.cluster_key_file),
+            ("public_host", "--public-host / PUBLIC_HOST", cli.public_host),
+            ("max_peers", "--max-peers / MAX_PEERS", cli.max_peers),
         ];
         for (key, origin, value) in flags {
             // An empty environment variable (common in compose files) means "not set".
@@ -241,7 +257,7 @@ impl Settings {
         });
         let api_port = raw.parse("api_port", 8080, |v| port(v, true));
         let rpc_port = raw.parse("rpc_port", 8545, |v| port(v, false));
-        let p2p_port = raw.parse("p2p_port", 30303, |v| port(v, false));
+        let p2p_port = raw.parse("p2p_port", 30303, |v| port(v, true));
         let redis_url = raw.parse("redis_url", None, |v| url(v, &["redis", "rediss", "redis-cluster", "redis-sentinel"]).map(Some));
         let redis_password = raw.get("redis_password").map(|(v, _)| v.to_owned());
         let eth_l1_rpc_url = raw.parse("eth_l1_rpc_url", None, |v| url(v, &["http", "https", "ws", "wss"]).map(Some));
@@ -263,6 +279,16 @@ impl Settings {
             _ => Err(format!("{v:?} is not a log format; use text or json")),
         });
         let grace = raw.parse("shutdown_grace", 10, |v| number(v, 0, 600));
+        let node_key_file = raw.parse("node_key_file", PathBuf::from(DEFAULT_NODE_KEY_FILE), key_file);
+        let cluster_key_file = raw.parse("cluster_key_file", None, |v| key_file(v).map(Some));
+        let public_host = raw.parse("public_host", bind.to_string(), |v| {
+            if !v.is_empty() && v.len() <= 253 && !v.contains(['/', '@', ' ']) {
+                Ok(v.to_owned())
+            } else {
+                Err(format!("{v:?} is not a host name or IP address"))
+            }
+        });
+        let max_peers = raw.parse("max_peers", 500, |v| number(v, 1, 100_000));
         let (upstream_texts, upstream_origin) = std::mem::take(&mut raw.upstreams);
         let mut upstreams = Vec::new();
         for text in &upstream_texts {
@@ -299,8 +325,24 @@ impl Settings {
             cache: MemoryStoreLimits { max_blocks: max_blocks as usize, max_bytes: (max_mb as usize) << 20 },
             log_format,
             shutdown_grace: Duration::from_secs(grace),
+            node_key_file,
+            cluster_key_file,
+            public_host,
+            max_peers: max_peers as usize,
         })
     }
+}
+
+/// Where the instance key lives unless told otherwise.
+const DEFAULT_NODE_KEY_FILE: &str = "data/node.key";
+
+/// A key file path: an existing file, or one whose directory can be created.
+fn key_file(v: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(v);
+    if path.is_dir() {
+        return Err(format!("{v} is a directory; give a file path (it is created with mode 0600 when absent)"));
+    }
+    Ok(path)
 }
 
 fn default_instance_id() -> String {

@@ -14,14 +14,19 @@ use std::{
 pub struct Node {
     pub child: Child,
     pub api: SocketAddr,
+    pub p2p: SocketAddr,
+    pub enodes: Vec<String>,
+    _data: tempfile::TempDir,
 }
 
 impl Node {
     /// Starts the binary with `args` plus `--api-port 0` and waits for its listen line.
     pub fn start(args: &[&str]) -> Self {
+        let data = tempfile::tempdir().expect("tempdir");
+        let key = data.path().join("node.key");
         let mut child = Command::new(env!("CARGO_BIN_EXE_hypasis-sync"))
             .args(args)
-            .args(["--api-port", "0"])
+            .args(["--api-port", "0", "--p2p-port", "0", "--node-key-file", key.to_str().expect("utf-8")])
             .env_remove("REDIS_URL")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -32,14 +37,26 @@ impl Node {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("REST API listening on http://") {
-                    let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
-                    let _ = tx.send(addr);
-                }
+                let _ = tx.send(line);
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("node printed its REST API address");
-        Self { child, api: addr.parse().expect("socket address") }
+        let (mut api, mut p2p, mut enodes) = (None, None, Vec::new());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while api.is_none() || p2p.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx.recv_timeout(left).expect("node printed its listen addresses");
+            if let Some(rest) = line.strip_prefix("REST API listening on http://") {
+                api = rest.split_whitespace().next().map(|a| a.parse().expect("socket address"));
+            } else if let Some(rest) = line.split_once(" listening on ").filter(|(l, _)| l.starts_with("devp2p")) {
+                p2p = Some(rest.1.trim().parse().expect("socket address"));
+            }
+        }
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            if let Some(enode) = line.strip_prefix("enode: ") {
+                enodes.push(enode.to_owned());
+            }
+        }
+        Self { child, api: api.expect("api"), p2p: p2p.expect("p2p"), enodes, _data: data }
     }
 
     /// `GET path` → (status, body).

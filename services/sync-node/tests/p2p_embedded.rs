@@ -1,0 +1,93 @@
+//! The binary's devp2p port, driven by our own initiator: RLPx, Hello, Status, headers.
+
+mod support;
+
+use hypasis_chain::SealedHeader;
+use hypasis_eth_wire::{
+    Capability, Hello,
+    conn::P2pConn,
+    eth::{
+        id,
+        messages::{self, BlockId, GetBlockHeaders},
+    },
+};
+use hypasis_rlpx::{FrameCodec, NodeId, keys};
+use std::time::Duration;
+use support::{Node, eventually};
+use tokio::net::TcpStream;
+use tokio_util::codec::Framed;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_downloads_the_chain_from_the_node() {
+    let node = Node::start(&["--devnet-prefill", "100", "--devnet-block-time", "3600"]);
+    eventually(Duration::from_secs(30), "prefill", || node.get_json("/api/v1/status")["head"]["number"].as_u64().filter(|n| *n == 100));
+    let status = node.get_json("/api/v1/status");
+    let enode = status["enode"].as_str().expect("status.enode is set").to_owned();
+    assert_eq!(node.enodes.first(), Some(&enode));
+    let id_hex = enode.trim_start_matches("enode://").split('@').next().expect("id");
+    let server_id = NodeId::from_slice(&hex::decode(id_hex).expect("hex"));
+
+    let me = keys::random_secret();
+    let mut stream = TcpStream::connect(node.p2p).await.expect("connect");
+    let secrets = hypasis_rlpx::initiate(&mut stream, &me, server_id).await.expect("rlpx");
+    let framed = Framed::new(stream, FrameCodec::new(secrets, 16 << 20));
+    let hello = Hello {
+        protocol_version: 5,
+        client_id: "test".into(),
+        capabilities: vec![Capability::new("eth", 69)],
+        listen_port: 0,
+        id: keys::node_id(&me.public_key()),
+    };
+    let conn = P2pConn::handshake(framed, &hello, server_id).await.expect("hello");
+    // Mirror the server's Status back (same chain), as a peer on the same network would.
+    let mut theirs = None;
+    let mut eth = conn
+        .exchange_status(&placeholder_status(&status), true, |s| {
+            theirs = Some(s.clone());
+            Ok(())
+        })
+        .await
+        .expect("status");
+    let theirs = theirs.expect("server status");
+    assert_eq!(format!("{:#x}", theirs.genesis), status["genesis_hash"].as_str().expect("genesis"));
+    assert_eq!(theirs.range.map(|r| r.1), Some(100));
+
+    let req = GetBlockHeaders { request_id: 9, start: BlockId::Number(0), limit: 1024, skip: 0, reverse: false };
+    eth.send(id::GET_BLOCK_HEADERS, &req.encode()).await.expect("send");
+    let answer = eth.recv().await.expect("headers");
+    assert_eq!(answer.id, id::BLOCK_HEADERS);
+    let (_, headers) =
+        messages::decode_response(&answer.data, "BlockHeaders", <SealedHeader as alloy_rlp::Decodable>::decode).expect("decode");
+    assert_eq!(headers.len(), 101);
+    assert_eq!(format!("{:#x}", headers[0].hash()), status["genesis_hash"].as_str().expect("genesis"));
+    for pair in headers.windows(2) {
+        assert_eq!(pair[1].parent_hash(), pair[0].hash());
+    }
+    let peers = tokio::task::spawn_blocking(move || {
+        let peers =
+            eventually(Duration::from_secs(10), "peer count 1", || node.get_json("/api/v1/status")["peers"].as_u64().filter(|p| *p == 1));
+        drop(node);
+        peers
+    })
+    .await
+    .expect("join");
+    assert_eq!(peers, 1);
+}
+
+/// A Status for the node's chain built from its REST status.
+fn placeholder_status(status: &serde_json::Value) -> hypasis_eth_wire::eth::status::Status {
+    let hash = |v: &serde_json::Value| v.as_str().expect("hash").parse().expect("b256");
+    let fork_hash = u32::from_str_radix(status["fork_id"]["hash"].as_str().expect("fork hash").trim_start_matches("0x"), 16).expect("hex");
+    hypasis_eth_wire::eth::status::Status {
+        version: 69,
+        network_id: status["network_id"].as_u64().expect("network id"),
+        total_difficulty: Some(alloy_primitives::U256::from(1)),
+        genesis: hash(&status["genesis_hash"]),
+        fork_id: alloy_eip2124::ForkId {
+            hash: alloy_eip2124::ForkHash(fork_hash.to_be_bytes()),
+            next: status["fork_id"]["next"].as_u64().expect("next"),
+        },
+        head: hash(&status["genesis_hash"]),
+        range: Some((0, 0)),
+    }
+}
