@@ -83,11 +83,31 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     let mut p2p_config = NetworkConfig::new(p2p_addr);
     p2p_config.public_host = settings.public_host.clone();
     p2p_config.max_peers = settings.max_peers;
+    let discovery_key = keys[0].clone();
     let (network, p2p_task) = hypasis_p2p::spawn(p2p_config, keys, Arc::new(spec.clone()), store.clone(), heads, cancel.child_token())
         .await
         .map_err(|source| NodeError::Bind { addr: p2p_addr, flag: "--p2p-port / --bind", source })?;
     tasks.spawn(async move {
         let _ = p2p_task.await;
+    });
+    // discv4 on the same port number as RLPx, answering for the first (cluster) identity.
+    let udp_addr = SocketAddr::new(settings.bind, network.local_addr.port());
+    let public_ip = settings.public_host.parse::<std::net::Ipv4Addr>().ok().or(match settings.bind {
+        std::net::IpAddr::V4(v4) if !v4.is_unspecified() => Some(v4),
+        _ => None,
+    });
+    let discv4_config = hypasis_discv4::Discv4Config {
+        listen: udp_addr,
+        public_ip: public_ip.unwrap_or(std::net::Ipv4Addr::LOCALHOST),
+        tcp_port: network.local_addr.port(),
+        bootnodes: Vec::new(),
+        fork_id: spec.latest_fork_id(),
+    };
+    let (discovery, discv4_task) = hypasis_discv4::spawn(discv4_config, discovery_key, cancel.child_token())
+        .await
+        .map_err(|source| NodeError::Bind { addr: udp_addr, flag: "--p2p-port / --bind (UDP)", source })?;
+    tasks.spawn(async move {
+        let _ = discv4_task.await;
     });
 
     let state = Arc::new(ApiState {
@@ -97,6 +117,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         progress,
         metrics: metrics_handle,
         network: network.clone(),
+        enr: discovery.enr.clone(),
         started: Instant::now(),
     });
     let api_cancel = cancel.child_token();
@@ -117,7 +138,8 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     for enode in &network.enodes {
         println!("enode: {enode}");
     }
-    println!("JSON-RPC (port {}) and discv4 are not served by this build yet", settings.rpc_port);
+    println!("discv4 listening on udp://{} ({})", discovery.local_addr, discovery.enr);
+    println!("JSON-RPC (port {}) is not served by this build yet", settings.rpc_port);
 
     shutdown.await;
     tracing::info!(grace_secs = settings.shutdown_grace.as_secs(), "shutting down");

@@ -33,6 +33,8 @@ pub struct ApiState {
     pub metrics: PrometheusHandle,
     /// The devp2p server (peer counts, enode URLs).
     pub network: hypasis_p2p::NetworkHandle,
+    /// Our discovery record (`enr:…`).
+    pub enr: String,
     /// When the node started.
     pub started: Instant,
 }
