@@ -31,6 +31,9 @@ pub enum NodeError {
     /// The block store failed at start-up.
     #[error("block store: {0}")]
     Store(#[from] hypasis_store::StoreError),
+    /// The chain file could not be imported.
+    #[error("--import: {0}")]
+    Import(String),
     /// A node key file is unusable.
     #[error(transparent)]
     Key(#[from] hypasis_p2p::identity::KeyFileError),
@@ -71,7 +74,10 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
                 cancel.child_token(),
             ));
         }
-        None => seed_genesis(&spec, &*store).await?,
+        None => {
+            let head = seed_genesis(&spec, &*store, settings.import.as_deref(), &progress).await?;
+            heads_tx.send_replace(head);
+        }
     }
 
     let mut keys = Vec::new();
@@ -153,19 +159,43 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     Ok(())
 }
 
-/// Stores the genesis block of a non-devnet chain when its genesis file is known, so the node
-/// has a head to report; other blocks come from the upstream sync.
-async fn seed_genesis(spec: &ChainSpec, store: &dyn BlockStore) -> Result<(), NodeError> {
-    match &spec.genesis_header {
-        Some(header) => {
-            let block =
-                Block { header: header.clone(), body: BlockBody::default(), receipts: Vec::new(), total_difficulty: header.difficulty };
-            let head = ChainHead::of(&block);
-            store.insert(vec![block]).await?;
-            store.advance_head(head).await?;
+/// Blocks inserted per store call while importing.
+const IMPORT_BATCH: usize = 1_000;
+
+/// Stores the genesis block of a non-devnet chain when its genesis file is known, then the blocks
+/// of `import`, so the node has a head to serve; other blocks come from the upstream sync.
+async fn seed_genesis(
+    spec: &ChainSpec,
+    store: &dyn BlockStore,
+    import: Option<&std::path::Path>,
+    progress: &SyncProgress,
+) -> Result<Option<ChainHead>, NodeError> {
+    let Some(header) = &spec.genesis_header else {
+        tracing::warn!(chain = %spec.name, "genesis file not bundled; the head stays unknown until blocks are synced");
+        return Ok(None);
+    };
+    let genesis =
+        Block { header: header.clone(), body: BlockBody::default(), receipts: Some(Vec::new()), total_difficulty: header.difficulty };
+    let mut head = ChainHead::of(&genesis);
+    store.insert(vec![genesis]).await?;
+    if let Some(path) = import {
+        let bytes = std::fs::read(path).map_err(|e| NodeError::Import(format!("cannot read {}: {e}", path.display())))?;
+        let blocks = hypasis_chain::import::read_blocks(&bytes).map_err(|e| NodeError::Import(e.to_string()))?;
+        let blocks = hypasis_chain::import::link(header, header.difficulty, blocks).map_err(|e| NodeError::Import(e.to_string()))?;
+        let count = blocks.len();
+        if let Some(last) = blocks.last() {
+            head = ChainHead::of(last);
         }
-        None => tracing::warn!(chain = %spec.name, "genesis file not bundled; the head stays unknown until blocks are synced"),
+        let mut blocks = blocks.into_iter().peekable();
+        while blocks.peek().is_some() {
+            store.insert(blocks.by_ref().take(IMPORT_BATCH).collect()).await?;
+        }
+        progress.stored(count as u64 + 1, head.number);
+        tracing::info!(file = %path.display(), blocks = count, head = head.number, "imported chain file");
+    } else {
+        tracing::warn!(chain = %spec.name, "upstream sync is not in this build yet: only the devnet produces new blocks");
     }
-    tracing::warn!(chain = %spec.name, "upstream sync is not in this build yet: only the devnet produces new blocks");
-    Ok(())
+    store.advance_head(head).await?;
+    crate::metrics::head(head.number);
+    Ok(Some(head))
 }

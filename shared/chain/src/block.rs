@@ -10,8 +10,9 @@ pub struct Block {
     pub header: SealedHeader,
     /// The body.
     pub body: BlockBody,
-    /// Consensus receipts, one per transaction.
-    pub receipts: Vec<Receipt>,
+    /// Consensus receipts, one per transaction; `None` when not known (a chain imported from
+    /// `chain.rlp` carries no receipts).
+    pub receipts: Option<Vec<Receipt>>,
     /// Total difficulty up to and including this block.
     pub total_difficulty: U256,
 }
@@ -47,6 +48,18 @@ pub enum BlockError {
     },
 }
 
+/// Encodes a whole block, `[header, transactions, ommers(, withdrawals)]`, as in `chain.rlp`
+/// files and the eth `NewBlock` message.
+pub fn encode_block(header: &SealedHeader, body: &BlockBody, out: &mut dyn alloy_rlp::BufMut) {
+    use alloy_rlp::Encodable;
+    let body_rlp = alloy_rlp::encode(body);
+    let mut fields = &body_rlp[..];
+    alloy_rlp::Header::decode(&mut fields).expect("an encoded body starts with a list header");
+    alloy_rlp::Header { list: true, payload_length: header.length() + fields.len() }.encode(out);
+    header.encode(out);
+    out.put_slice(fields);
+}
+
 impl Block {
     /// Block number.
     pub fn number(&self) -> u64 {
@@ -58,16 +71,17 @@ impl Block {
         self.header.hash()
     }
 
-    /// Checks the body and receipts against the header's roots.
+    /// Checks the body and (when known) the receipts against the header's roots.
     ///
     /// # Errors
     /// The first [`BlockError`] found.
     pub fn verify(&self) -> Result<(), BlockError> {
         let number = self.number();
         self.body.verify(&self.header).map_err(|source| BlockError::Body { number, source })?;
-        if self.receipts.len() != self.body.transactions.len() {
-            return Err(BlockError::ReceiptCount { number, receipts: self.receipts.len(), transactions: self.body.transactions.len() });
+        let Some(receipts) = &self.receipts else { return Ok(()) };
+        if receipts.len() != self.body.transactions.len() {
+            return Err(BlockError::ReceiptCount { number, receipts: receipts.len(), transactions: self.body.transactions.len() });
         }
-        receipt::verify_receipts(&self.header, &self.receipts).map_err(|source| BlockError::Receipts { number, source })
+        receipt::verify_receipts(&self.header, receipts).map_err(|source| BlockError::Receipts { number, source })
     }
 }

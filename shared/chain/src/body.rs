@@ -228,17 +228,27 @@ impl Decodable for BlockBody {
         if buf.len() < header.payload_length {
             return Err(alloy_rlp::Error::InputTooShort);
         }
-        let (mut payload, rest) = buf.split_at(header.payload_length);
+        let (payload, rest) = buf.split_at(header.payload_length);
+        let body = Self::decode_fields(payload)?;
+        *buf = rest;
+        Ok(body)
+    }
+}
+
+impl BlockBody {
+    /// Decodes the body fields (`transactions, ommers[, withdrawals]`) that fill `payload`
+    /// exactly, as they follow the header inside a whole block's RLP list.
+    ///
+    /// # Errors
+    /// Malformed RLP or bytes left over.
+    pub fn decode_fields(mut payload: &[u8]) -> alloy_rlp::Result<Self> {
+        let total = payload.len();
         let transactions = Vec::<RawTx>::decode(&mut payload)?;
         let ommers = Vec::<Header>::decode(&mut payload)?;
         let withdrawals = if payload.is_empty() { None } else { Some(Vec::<Withdrawal>::decode(&mut payload)?) };
         if !payload.is_empty() {
-            return Err(alloy_rlp::Error::ListLengthMismatch {
-                expected: header.payload_length,
-                got: header.payload_length - payload.len(),
-            });
+            return Err(alloy_rlp::Error::ListLengthMismatch { expected: total, got: total - payload.len() });
         }
-        *buf = rest;
         Ok(Self { transactions, ommers, withdrawals })
     }
 }

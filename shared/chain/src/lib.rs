@@ -11,6 +11,7 @@
 //! - [`bor`]: Polygon Bor specifics: seal hash, signer recovery, extra-data layouts.
 //! - [`genesis`]: geth-style genesis JSON to genesis header.
 //! - [`forks`]: fork schedules and [EIP-2124] fork ids.
+//! - [`import`]: chains from `chain.rlp` files (as `geth import` reads them).
 //! - [`spec`]: chain specs for `polygon-mainnet`, `polygon-amoy`, the devnet and genesis files.
 //! - [`rpc_json`]: conversion of `eth_getBlockByNumber` / `eth_getBlockReceipts` JSON into
 //!   consensus form.
@@ -24,6 +25,7 @@ pub mod bor;
 pub mod forks;
 pub mod genesis;
 pub mod header;
+pub mod import;
 pub mod receipt;
 pub mod rpc_json;
 pub mod spec;

@@ -106,7 +106,7 @@ pub fn block_from_rpc(
         .collect::<Result<Vec<_>, RpcJsonError>>()?;
     let body = BlockBody { transactions, ommers: Vec::new(), withdrawals: block.withdrawals.map(|w| w.0) };
     let total_difficulty = block.header.total_difficulty.or(total_difficulty).unwrap_or_default();
-    let block = Block { header, body, receipts, total_difficulty };
+    let block = Block { header, body, receipts: Some(receipts), total_difficulty };
     block.verify()?;
     Ok(block)
 }

@@ -55,7 +55,7 @@ impl Devnet {
         let spec = ChainSpec::from_genesis("devnet", doc).expect("the devnet config is well-formed");
         let header = spec.genesis_header.clone().expect("genesis header is computed from the genesis file");
         let total_difficulty = header.difficulty;
-        let tip = Block { header, body: BlockBody::default(), receipts: Vec::new(), total_difficulty };
+        let tip = Block { header, body: BlockBody::default(), receipts: Some(Vec::new()), total_difficulty };
         let nonces = vec![0; accounts.len()];
         Self { config, spec, validators, accounts, nonces, tip }
     }
@@ -119,7 +119,12 @@ impl Devnet {
         let seal_hash = bor::seal_hash(&header).expect("extra data has room for the seal");
         let signature = producer.sign_hash_sync(&seal_hash).expect("signing a hash cannot fail with a local key");
         bor::set_seal(&mut header, &signature).expect("extra data has room for the seal");
-        let block = Block { header: SealedHeader::seal(header), body, receipts, total_difficulty: self.tip.total_difficulty + difficulty };
+        let block = Block {
+            header: SealedHeader::seal(header),
+            body,
+            receipts: Some(receipts),
+            total_difficulty: self.tip.total_difficulty + difficulty,
+        };
         self.tip = block.clone();
         block
     }

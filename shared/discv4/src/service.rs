@@ -80,7 +80,7 @@ struct Service {
     record: Enr<EnrKey>,
     record_rlp: Bytes,
     table: Table,
-    bonds: HashMap<NodeId, Instant>,
+    bonds: HashMap<(NodeId, IpAddr), Instant>,
     pending: HashMap<B256, (NodeId, SocketAddr, u16, Instant)>,
     table_len: Arc<AtomicUsize>,
 }
@@ -191,8 +191,9 @@ impl Service {
         self.pending.insert(hash, (id, to, tcp, Instant::now()));
     }
 
-    fn bonded(&self, id: &NodeId) -> bool {
-        self.bonds.get(id).is_some_and(|at| at.elapsed() < BOND_EXPIRY)
+    /// Whether `id` proved, from this IP, that it receives packets there.
+    fn bonded(&self, id: &NodeId, ip: IpAddr) -> bool {
+        self.bonds.get(&(*id, ip)).is_some_and(|at| at.elapsed() < BOND_EXPIRY)
     }
 
     async fn handle(&mut self, datagram: &[u8], from: SocketAddr) -> Result<(), PacketError> {
@@ -201,7 +202,9 @@ impl Service {
             return Ok(());
         }
         let message = Message::decode(packet.kind, packet.data)?;
-        if message.expiration().is_some_and(|e| e < now_secs()) {
+        // Expirations are compared as signed seconds, as geth does: a value past i64::MAX is a
+        // negative time, long expired.
+        if message.expiration().is_some_and(|e| i64::try_from(e).map_or(true, |e| e < now_secs() as i64)) {
             return Err(PacketError::Expired);
         }
         counted("in", message.label());
@@ -214,17 +217,17 @@ impl Service {
                     enr_seq: Some(self.record.seq()),
                 };
                 self.send(from, &pong).await;
-                if !self.bonded(&packet.sender) {
+                if !self.bonded(&packet.sender, from.ip()) {
                     self.ping(packet.sender, from, their.tcp).await;
                 }
             }
             Message::Pong { ping_hash, .. } => {
                 let Some((id, addr, tcp, _)) = self.pending.remove(&ping_hash) else { return Ok(()) };
-                if id != packet.sender {
+                if id != packet.sender || addr.ip() != from.ip() {
                     return Ok(());
                 }
                 prune(&mut self.bonds, |at| at.elapsed() > BOND_EXPIRY);
-                self.bonds.insert(id, Instant::now());
+                self.bonds.insert((id, from.ip()), Instant::now());
                 let node = NodeRecord { endpoint: Endpoint { ip: addr.ip(), udp: addr.port(), tcp }, id };
                 if let Added::Full(oldest) = self.table.add(node) {
                     // Simplified revalidation: the least recently seen node makes room.
@@ -234,7 +237,7 @@ impl Service {
                 self.table_len.store(self.table.len(), Ordering::Relaxed);
             }
             Message::FindNode { target, .. } => {
-                if !self.bonded(&packet.sender) {
+                if !self.bonded(&packet.sender, from.ip()) {
                     return Ok(());
                 }
                 let nodes = self.table.closest(&target, BUCKET_SIZE);
@@ -246,7 +249,7 @@ impl Service {
                 }
             }
             Message::EnrRequest { .. } => {
-                if self.bonded(&packet.sender) {
+                if self.bonded(&packet.sender, from.ip()) {
                     self.send(from, &Message::EnrResponse { request_hash: packet.hash, enr: self.record_rlp.clone() }).await;
                 }
             }

@@ -49,9 +49,16 @@ async fn run() {
     let (_heads_tx, heads) = watch::channel(Some(head));
     let cancel = CancellationToken::new();
     let server_key = keys::random_secret();
-    let (handle, _task) = spawn(NetworkConfig::new("127.0.0.1:0".parse().expect("addr")), vec![server_key.clone()], spec.clone(), store, heads, cancel.clone())
-        .await
-        .expect("spawn");
+    let (handle, _task) = spawn(
+        NetworkConfig::new("127.0.0.1:0".parse().expect("addr")),
+        vec![server_key.clone()],
+        spec.clone(),
+        store,
+        heads,
+        cancel.clone(),
+    )
+    .await
+    .expect("spawn");
 
     let me = keys::random_secret();
     let mut stream = TcpStream::connect(handle.local_addr).await.expect("connect");
@@ -59,7 +66,13 @@ async fn run() {
     let server_id = identity::node_id(&server_key);
     let secrets = hypasis_rlpx::initiate(&mut stream, &me, server_id).await.expect("rlpx");
     let framed = Framed::new(stream, FrameCodec::new(secrets, 16 << 20));
-    let hello = Hello { protocol_version: 5, client_id: "bench".into(), capabilities: vec![Capability::new("eth", 68)], listen_port: 0, id: identity::node_id(&me) };
+    let hello = Hello {
+        protocol_version: 5,
+        client_id: "bench".into(),
+        capabilities: vec![Capability::new("eth", 68)],
+        listen_port: 0,
+        id: identity::node_id(&me),
+    };
     let conn = P2pConn::handshake(framed, &hello, server_id).await.expect("hello");
     let status = Status {
         version: 68,
@@ -85,7 +98,8 @@ async fn run() {
     let mut bytes = 0usize;
     for i in 0..REQUESTS {
         let start = (i as u64 * 997) % (CHAIN as u64 - HEADERS_PER_REQUEST);
-        let req = GetBlockHeaders { request_id: i as u64, start: BlockId::Number(start), limit: HEADERS_PER_REQUEST, skip: 0, reverse: false };
+        let req =
+            GetBlockHeaders { request_id: i as u64, start: BlockId::Number(start), limit: HEADERS_PER_REQUEST, skip: 0, reverse: false };
         eth.send(id::GET_BLOCK_HEADERS, &req.encode()).await.expect("send");
         let answer = eth.recv().await.expect("answer");
         bytes += answer.data.len();
@@ -114,8 +128,18 @@ async fn run() {
     let served_rate = headers as f64 / served.as_secs_f64();
     let codec_rate = (REQUESTS as u64 * HEADERS_PER_REQUEST) as f64 / codec.as_secs_f64();
     println!("requests: {REQUESTS} x {HEADERS_PER_REQUEST} headers, {:.1} MiB of responses", bytes as f64 / (1 << 20) as f64);
-    println!("served over TCP:  {:>8.2} s  {:>12.0} headers/s  {:>8.1} MiB/s", served.as_secs_f64(), served_rate, bytes as f64 / (1 << 20) as f64 / served.as_secs_f64());
-    println!("frame codec only: {:>8.2} s  {:>12.0} headers/s  {:>8.1} MiB/s", codec.as_secs_f64(), codec_rate, (sample.len() * REQUESTS) as f64 / (1 << 20) as f64 / codec.as_secs_f64());
+    println!(
+        "served over TCP:  {:>8.2} s  {:>12.0} headers/s  {:>8.1} MiB/s",
+        served.as_secs_f64(),
+        served_rate,
+        bytes as f64 / (1 << 20) as f64 / served.as_secs_f64()
+    );
+    println!(
+        "frame codec only: {:>8.2} s  {:>12.0} headers/s  {:>8.1} MiB/s",
+        codec.as_secs_f64(),
+        codec_rate,
+        (sample.len() * REQUESTS) as f64 / (1 << 20) as f64 / codec.as_secs_f64()
+    );
     println!("ratio served / codec-only: {:.2}", served_rate / codec_rate);
 }
 

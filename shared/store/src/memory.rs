@@ -31,18 +31,18 @@ struct Entry {
     header: SealedHeader,
     total_difficulty: U256,
     body: Arc<BlockBody>,
-    receipts: Arc<Vec<Receipt>>,
+    receipts: Option<Arc<Vec<Receipt>>>,
     size: usize,
 }
 
 impl Entry {
     fn new(block: Block) -> Self {
-        let size = block.header.rlp_len() + block.body.length() + block.receipts.iter().map(Encodable::length).sum::<usize>();
+        let size = block.header.rlp_len() + block.body.length() + block.receipts.iter().flatten().map(Encodable::length).sum::<usize>();
         Self {
             header: block.header,
             total_difficulty: block.total_difficulty,
             body: Arc::new(block.body),
-            receipts: Arc::new(block.receipts),
+            receipts: block.receipts.map(Arc::new),
             size,
         }
     }
@@ -52,7 +52,7 @@ impl Entry {
             header: self.header.clone(),
             total_difficulty: self.total_difficulty,
             body: parts.body.then(|| self.body.clone()),
-            receipts: parts.receipts.then(|| self.receipts.clone()),
+            receipts: if parts.receipts { self.receipts.clone() } else { None },
         }
     }
 }

@@ -33,7 +33,7 @@ pub struct StoredBlock {
     pub total_difficulty: U256,
     /// The body, when [`Parts::body`] was asked for.
     pub body: Option<Arc<BlockBody>>,
-    /// The receipts, when [`Parts::receipts`] was asked for.
+    /// The receipts, when [`Parts::receipts`] was asked for and they are known.
     pub receipts: Option<Arc<Vec<Receipt>>>,
 }
 

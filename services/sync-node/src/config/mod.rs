@@ -37,6 +37,7 @@ pub const KEYS: &[&str] = &[
     "cluster_key_file",
     "public_host",
     "max_peers",
+    "import",
 ];
 
 /// Most upstreams read from `POLYGON_RPC_1` … `POLYGON_RPC_9`.
@@ -147,6 +148,8 @@ pub struct Settings {
     pub public_host: String,
     /// Most devp2p peers.
     pub max_peers: usize,
+    /// A `chain.rlp` file of blocks to load at start (genesis-file chains).
+    pub import: Option<PathBuf>,
 }
 
 /// The merged raw values, with where each came from.
@@ -203,7 +206,7 @@ impl Settings {
                 FileValue::List(_) => raw.errors.push(ConfigError::new(key, &file_name, "expected a single value, found a list".into())),
             }
         }
-        let flags: [(&'static str, &'static str, Option<String>); 21] = [
+        let flags: [(&'static str, &'static str, Option<String>); 22] = [
             ("instance_id", "--instance-id / INSTANCE_ID", cli.instance_id),
             ("chain", "--chain / CHAIN", cli.chain),
             ("bind", "--bind / BIND_ADDR", cli.bind),
@@ -225,6 +228,7 @@ impl Settings {
             ("cluster_key_file", "--cluster-key-file / CLUSTER_KEY_FILE", cli.cluster_key_file),
             ("public_host", "--public-host / PUBLIC_HOST", cli.public_host),
             ("max_peers", "--max-peers / MAX_PEERS", cli.max_peers),
+            ("import", "--import / IMPORT", cli.import),
         ];
         for (key, origin, value) in flags {
             // An empty environment variable (common in compose files) means "not set".
@@ -289,6 +293,10 @@ impl Settings {
             }
         });
         let max_peers = raw.parse("max_peers", 500, |v| number(v, 1, 100_000));
+        let import = raw.parse("import", None, |v| {
+            let path = PathBuf::from(v);
+            if path.is_file() { Ok(Some(path)) } else { Err(format!("{v} is not a readable file; give the path of a chain.rlp file")) }
+        });
         let (upstream_texts, upstream_origin) = std::mem::take(&mut raw.upstreams);
         let mut upstreams = Vec::new();
         for text in &upstream_texts {
@@ -304,6 +312,14 @@ impl Settings {
                 "redis_url",
                 raw.get("redis_url").map_or("", |(_, o)| o),
                 "the Redis-backed cluster store is not available in this build yet; remove it to run with the in-memory cache".into(),
+            ));
+        }
+        if import.is_some() && !matches!(&chain, ChainChoice::Spec(spec) if spec.genesis_header.is_some()) {
+            let origin = raw.get("import").map_or("", |(_, o)| o).to_owned();
+            raw.errors.push(ConfigError::new(
+                "import",
+                &origin,
+                "needs --chain <genesis.json> (the devnet makes its own blocks; built-in networks have no bundled genesis)".into(),
             ));
         }
         if !raw.errors.is_empty() {
@@ -329,6 +345,7 @@ impl Settings {
             cluster_key_file,
             public_host,
             max_peers: max_peers as usize,
+            import,
         })
     }
 }

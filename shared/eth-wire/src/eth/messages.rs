@@ -220,16 +220,8 @@ pub fn encode_new_block_hashes(entries: &[(B256, u64)]) -> Vec<u8> {
 
 /// NewBlock `msg-data`: `[[header, txs, ommers(, withdrawals)], td]`.
 pub fn encode_new_block(header: &SealedHeader, body: &BlockBody, td: U256) -> Vec<u8> {
-    // A block is the header followed by the body's fields, in one list: strip the body's own
-    // list header.
-    let body_rlp = alloy_rlp::encode(body);
-    let mut body_payload = &body_rlp[..];
-    RlpHeader::decode(&mut body_payload).expect("an encoded body starts with a list header");
-    let block_payload = header.length() + body_payload.len();
-    let mut block = Vec::with_capacity(block_payload + 5);
-    RlpHeader { list: true, payload_length: block_payload }.encode(&mut block);
-    header.encode(&mut block);
-    block.extend_from_slice(body_payload);
+    let mut block = Vec::new();
+    hypasis_chain::block::encode_block(header, body, &mut block);
     let payload = block.len() + td.length();
     let mut out = Vec::with_capacity(payload + 5);
     RlpHeader { list: true, payload_length: payload }.encode(&mut out);
