@@ -88,6 +88,9 @@ pub async fn spawn(
     assert!(!keys.is_empty(), "the server needs at least one node key");
     let listener = TcpListener::bind(config.listen).await?;
     let local_addr = listener.local_addr()?;
+    // With port 0 the OS picked one; Hello and enode URLs carry the real one.
+    let mut config = config;
+    config.listen = local_addr;
     let enodes = keys.iter().map(|k| identity::enode_url(k, &config.public_host, local_addr.port())).collect();
     let shared = Arc::new(Shared {
         slots: Arc::new(Semaphore::new(config.max_peers)),
