@@ -89,6 +89,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     let mut p2p_config = NetworkConfig::new(p2p_addr);
     p2p_config.public_host = settings.public_host.clone();
     p2p_config.max_peers = settings.max_peers;
+    p2p_config.trusted = settings.trusted_peers.iter().copied().collect();
     let discovery_key = keys[0].clone();
     let (network, p2p_task) = hypasis_p2p::spawn(p2p_config, keys, Arc::new(spec.clone()), store.clone(), heads, cancel.child_token())
         .await

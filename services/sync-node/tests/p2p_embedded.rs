@@ -63,15 +63,41 @@ async fn a_peer_downloads_the_chain_from_the_node() {
     for pair in headers.windows(2) {
         assert_eq!(pair[1].parent_hash(), pair[0].hash());
     }
-    let peers = tokio::task::spawn_blocking(move || {
-        let peers =
-            eventually(Duration::from_secs(10), "peer count 1", || node.get_json("/api/v1/status")["peers"].as_u64().filter(|p| *p == 1));
-        drop(node);
-        peers
+    let p2p = node.p2p;
+    let node = tokio::task::spawn_blocking(move || {
+        eventually(Duration::from_secs(10), "peer count 1", || node.get_json("/api/v1/status")["peers"].as_u64().filter(|p| *p == 1));
+        let peers = node.get_json("/api/v1/peers");
+        assert_eq!(peers["count"], 1, "{peers}");
+        let me = &peers["peers"][0];
+        assert_eq!(me["client"], "test");
+        assert_eq!(me["eth_version"], 69);
+        assert_eq!(me["requests"], 1, "{peers}");
+        assert!(me["bytes_out"].as_u64().is_some_and(|b| b > 101 * 500), "{peers}");
+        node
     })
     .await
     .expect("join");
-    assert_eq!(peers, 1);
+    drop(eth);
+
+    // Malformed input on each layer: a garbage auth, an oversized discv4 datagram. Each is
+    // dropped and counted.
+    let mut garbage = TcpStream::connect(p2p).await.expect("connect");
+    tokio::io::AsyncWriteExt::write_all(&mut garbage, &[0x01, 0x10, 0xde, 0xad]).await.expect("write");
+    tokio::io::AsyncWriteExt::write_all(&mut garbage, &[7u8; 0x10e]).await.expect("write");
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("udp");
+    udp.send_to(&[0u8; 1500], p2p).await.expect("send");
+    tokio::task::spawn_blocking(move || {
+        eventually(Duration::from_secs(10), "malformed-input metrics", || {
+            let (_, metrics) = node.get("/metrics");
+            let ecies = metrics.contains(r#"hypasis_p2p_handshakes_total{result="ecies"}"#);
+            let udp = metrics.contains(r#"hypasis_discv4_dropped_total{reason="too_large"}"#);
+            (ecies && udp).then_some(())
+        });
+        let (_, metrics) = node.get("/metrics");
+        assert!(metrics.contains("hypasis_p2p_serve_seconds"), "serve latency histogram exported");
+    })
+    .await
+    .expect("join");
 }
 
 /// A Status for the node's chain built from its REST status.

@@ -221,17 +221,7 @@ impl Encodable for BlockBody {
 
 impl Decodable for BlockBody {
     fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
-        let header = RlpHeader::decode(buf)?;
-        if !header.list {
-            return Err(alloy_rlp::Error::UnexpectedString);
-        }
-        if buf.len() < header.payload_length {
-            return Err(alloy_rlp::Error::InputTooShort);
-        }
-        let (payload, rest) = buf.split_at(header.payload_length);
-        let body = Self::decode_fields(payload)?;
-        *buf = rest;
-        Ok(body)
+        Self::decode_fields(RlpHeader::decode_bytes(buf, true)?)
     }
 }
 

@@ -43,15 +43,10 @@ pub fn read_blocks(bytes: &[u8]) -> Result<Vec<(SealedHeader, BlockBody)>, Impor
     while !buf.is_empty() {
         let offset = bytes.len() - buf.len();
         let err = |source| ImportError::Rlp { index: out.len(), offset, source };
-        let list = RlpHeader::decode(&mut buf).map_err(err)?;
-        if !list.list || buf.len() < list.payload_length {
-            return Err(err(alloy_rlp::Error::UnexpectedString));
-        }
-        let (mut payload, rest) = buf.split_at(list.payload_length);
+        let mut payload = RlpHeader::decode_bytes(&mut buf, true).map_err(err)?;
         let header = SealedHeader::decode(&mut payload).map_err(err)?;
         let body = BlockBody::decode_fields(payload).map_err(err)?;
         out.push((header, body));
-        buf = rest;
     }
     Ok(out)
 }

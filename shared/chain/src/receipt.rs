@@ -86,14 +86,7 @@ impl Receipt {
     }
 
     fn decode_consensus_list(tx_type: u8, buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
-        let header = RlpHeader::decode(buf)?;
-        if !header.list {
-            return Err(alloy_rlp::Error::UnexpectedString);
-        }
-        if buf.len() < header.payload_length {
-            return Err(alloy_rlp::Error::InputTooShort);
-        }
-        let (mut payload, rest) = buf.split_at(header.payload_length);
+        let mut payload = RlpHeader::decode_bytes(buf, true)?;
         let status = Eip658Value::decode(&mut payload)?;
         let cumulative_gas_used = u64::decode(&mut payload)?;
         let bloom = Bloom::decode(&mut payload)?;
@@ -105,7 +98,6 @@ impl Receipt {
         if receipt.bloom() != bloom {
             return Err(alloy_rlp::Error::Custom("receipt bloom does not match its logs"));
         }
-        *buf = rest;
         Ok(receipt)
     }
 
@@ -133,14 +125,7 @@ impl Receipt {
     /// # Errors
     /// Malformed RLP or a type byte outside `0x00..=0x7f`.
     pub fn decode_eth69(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
-        let header = RlpHeader::decode(buf)?;
-        if !header.list {
-            return Err(alloy_rlp::Error::UnexpectedString);
-        }
-        if buf.len() < header.payload_length {
-            return Err(alloy_rlp::Error::InputTooShort);
-        }
-        let (mut payload, rest) = buf.split_at(header.payload_length);
+        let mut payload = RlpHeader::decode_bytes(buf, true)?;
         let tx_type = u8::decode(&mut payload)?;
         if tx_type >= 0x80 {
             return Err(alloy_rlp::Error::Custom("receipt type out of range"));
@@ -151,7 +136,6 @@ impl Receipt {
         if !payload.is_empty() {
             return Err(alloy_rlp::Error::Custom("unexpected fields in receipt"));
         }
-        *buf = rest;
         Ok(Self { tx_type, status, cumulative_gas_used, logs })
     }
 }

@@ -130,16 +130,7 @@ pub(crate) fn list_payload<'a>(data: &'a [u8], what: &'static str) -> Result<&'a
 
 /// Takes one RLP list off `buf` and returns its payload.
 pub(crate) fn list_payload_of<'a>(buf: &mut &'a [u8], what: &'static str) -> Result<&'a [u8], WireError> {
-    let header = RlpHeader::decode(buf).map_err(rlp(what))?;
-    if !header.list {
-        return Err(WireError::Rlp { what, source: alloy_rlp::Error::UnexpectedString });
-    }
-    if buf.len() < header.payload_length {
-        return Err(WireError::Rlp { what, source: alloy_rlp::Error::InputTooShort });
-    }
-    let (payload, rest) = buf.split_at(header.payload_length);
-    *buf = rest;
-    Ok(payload)
+    RlpHeader::decode_bytes(buf, true).map_err(rlp(what))
 }
 
 /// Disconnect reasons (`rlpx.md`, "Disconnect").

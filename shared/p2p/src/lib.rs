@@ -7,14 +7,17 @@
 //!   range read per request, within the serving limits.
 //! - [`server`]: the TCP listener, admission control (peer cap, bounded wait queue, trusted
 //!   peers) and per-peer sessions.
+//! - [`peers`]: connected peers with per-peer counters.
 //! - [`metrics`]: `hypasis_p2p_*` metrics.
 
 pub mod config;
 pub mod identity;
 pub mod metrics;
+pub mod peers;
 pub mod serve;
 pub mod server;
 pub mod status;
 
 pub use config::NetworkConfig;
+pub use peers::PeerInfo;
 pub use server::{NetworkHandle, spawn};

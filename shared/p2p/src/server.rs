@@ -5,7 +5,11 @@
 //! slot; when there is none they wait, at most `admission_wait`, in a queue of at most
 //! `admission_queue`; past either they are refused. Handshakes in flight are capped too.
 
-use crate::{NetworkConfig, identity, metrics, serve, status};
+use crate::{
+    NetworkConfig, PeerInfo, identity, metrics,
+    peers::{PeerStats, Registry},
+    serve, status,
+};
 use hypasis_chain::ChainSpec;
 use hypasis_eth_wire::{
     Capability, DisconnectReason, Hello, WireError,
@@ -48,7 +52,12 @@ pub struct NetworkHandle {
 impl NetworkHandle {
     /// Peers connected now.
     pub fn peer_count(&self) -> usize {
-        self.shared.peers.load(Ordering::Relaxed)
+        self.shared.registry.len()
+    }
+
+    /// The connected peers with their counters.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        self.shared.registry.snapshot()
     }
 
     /// Most peers connected at once since start.
@@ -67,7 +76,7 @@ struct Shared {
     slots: Arc<Semaphore>,
     queue: Arc<Semaphore>,
     handshakes: Arc<Semaphore>,
-    peers: AtomicUsize,
+    registry: Registry,
     peak: AtomicUsize,
     cancel: CancellationToken,
 }
@@ -101,7 +110,7 @@ pub async fn spawn(
         spec,
         store,
         heads,
-        peers: AtomicUsize::new(0),
+        registry: Registry::default(),
         peak: AtomicUsize::new(0),
         cancel,
     });
@@ -141,10 +150,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 async fn connection(mut stream: TcpStream, addr: SocketAddr, shared: Arc<Shared>, handshake_permit: OwnedSemaphorePermit) {
     let deadline = shared.config.handshake_timeout;
     let handshake = tokio::time::timeout(deadline, async {
-        let (secrets, _key_index) = hypasis_rlpx::accept(&mut stream, &shared.keys).await?;
+        let (secrets, key_index) = hypasis_rlpx::accept(&mut stream, &shared.keys).await?;
         let remote_id = secrets.remote_id;
         let framed = Framed::new(stream, FrameCodec::new(secrets, shared.config.max_ingress_frame));
-        let hello = our_hello(&shared, &shared.keys[0]);
+        // Hello must name the key the peer dialed: peers check it against the RLPx identity.
+        let hello = our_hello(&shared, &shared.keys[key_index]);
         let conn = P2pConn::handshake(framed, &hello, remote_id).await?;
         Ok::<_, WireError>((conn, remote_id))
     })
@@ -186,13 +196,26 @@ async fn connection(mut stream: TcpStream, addr: SocketAddr, shared: Arc<Shared>
         }
     };
     metrics::handshake("ok");
-    let count = shared.peers.fetch_add(1, Ordering::Relaxed) + 1;
+    let info = PeerInfo {
+        id: remote_id,
+        client: eth.remote_hello().client_id.clone(),
+        addr,
+        eth_version: version,
+        trusted: slot.is_none(),
+        connected_secs: 0,
+        requests: 0,
+        bytes_in: 0,
+        bytes_out: 0,
+    };
+    let (key, stats) = shared.registry.add(info);
+    let count = shared.registry.len();
     let peak = shared.peak.fetch_max(count, Ordering::Relaxed).max(count);
     metrics::peers(count, peak);
     tracing::debug!(target: "p2p::server", %addr, client = %eth.remote_hello().client_id, version, "peer connected");
-    let reason = session(eth, &shared, head).await;
+    let reason = session(eth, &shared, &stats, head).await;
     metrics::session_end(reason);
-    let count = shared.peers.fetch_sub(1, Ordering::Relaxed) - 1;
+    shared.registry.remove(key);
+    let count = shared.registry.len();
     metrics::peers(count, shared.peak.load(Ordering::Relaxed));
     drop(slot);
 }
@@ -236,7 +259,7 @@ async fn current_head(shared: &Shared) -> ChainHead {
 }
 
 /// Serves a peer until it leaves, misbehaves, idles out or we shut down; returns why it ended.
-async fn session(mut eth: EthConn<TcpStream>, shared: &Shared, head: ChainHead) -> &'static str {
+async fn session(mut eth: EthConn<TcpStream>, shared: &Shared, stats: &PeerStats, head: ChainHead) -> &'static str {
     let mut heads = shared.heads.clone();
     heads.mark_unchanged();
     let bor_peer = eth.remote_hello().client_id.to_ascii_lowercase().starts_with("bor");
@@ -287,7 +310,7 @@ async fn session(mut eth: EthConn<TcpStream>, shared: &Shared, head: ChainHead) 
                 let result = match incoming {
                     Ok(Incoming::Ping) => eth.pong().await,
                     Ok(Incoming::Pong) => Ok(()),
-                    Ok(Incoming::Eth(msg)) => handle(&mut eth, shared, eth69, msg).await,
+                    Ok(Incoming::Eth(msg)) => handle(&mut eth, shared, stats, eth69, msg).await,
                     Err(e) => Err(e),
                 };
                 if let Err(e) = result {
@@ -305,6 +328,7 @@ async fn session(mut eth: EthConn<TcpStream>, shared: &Shared, head: ChainHead) 
 async fn handle(
     eth: &mut EthConn<TcpStream>,
     shared: &Shared,
+    stats: &PeerStats,
     eth69: bool,
     msg: hypasis_eth_wire::conn::EthMessage,
 ) -> Result<(), WireError> {
@@ -352,5 +376,6 @@ async fn handle(
     };
     metrics::serve_latency(kind, started.elapsed());
     metrics::message(kind, "out", reply.len());
+    stats.served(msg.data.len(), reply.len());
     eth.send(reply_id, &reply).await
 }

@@ -163,7 +163,18 @@ async fn both_identities_are_answered() {
         let id_hex = enode.trim_start_matches("enode://").split('@').next().expect("id");
         let id = hypasis_rlpx::NodeId::from_slice(&hex_decode(id_hex));
         let mut stream = TcpStream::connect(f.handle.local_addr).await.expect("connect");
-        hypasis_rlpx::initiate(&mut stream, &keys::random_secret(), id).await.expect("handshake to this identity");
+        let me = keys::random_secret();
+        let secrets = hypasis_rlpx::initiate(&mut stream, &me, id).await.expect("handshake to this identity");
+        let framed = Framed::new(stream, FrameCodec::new(secrets, 16 << 20));
+        let hello = Hello {
+            protocol_version: 5,
+            client_id: "t".into(),
+            capabilities: vec![Capability::new("eth", 68)],
+            listen_port: 0,
+            id: identity::node_id(&me),
+        };
+        // P2pConn::handshake checks that the server's Hello names the key we dialed.
+        P2pConn::handshake(framed, &hello, id).await.expect("Hello names the dialed identity");
     }
 }
 

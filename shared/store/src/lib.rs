@@ -8,7 +8,9 @@
 
 mod memory;
 mod metrics;
+pub mod redis;
 mod types;
 
 pub use memory::{MemoryStore, MemoryStoreLimits};
+pub use redis::{RedisStore, RedisStoreConfig};
 pub use types::{BlockStore, ChainHead, HeadUpdate, Parts, StoreError, StoredBlock, StoredRange};

@@ -2,6 +2,7 @@
 
 mod genesis;
 mod health;
+mod peers;
 mod status;
 
 use crate::{metrics, progress::SyncProgress};
@@ -44,6 +45,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/api/v1/status", get(status::status))
         .route("/api/v1/genesis", get(genesis::genesis))
+        .route("/api/v1/peers", get(peers::peers))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(render_metrics))

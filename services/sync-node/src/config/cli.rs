@@ -83,6 +83,9 @@ pub struct Cli {
     /// Most devp2p peers at once [default: 500].
     #[arg(long, env = "MAX_PEERS")]
     pub max_peers: Option<String>,
+    /// Peers always admitted (comma-separated enode URLs or node ids), e.g. your own Bor nodes.
+    #[arg(long, env = "TRUSTED_PEERS", value_name = "ENODES")]
+    pub trusted_peers: Option<String>,
     /// chain.rlp file of blocks to serve (with --chain <genesis.json>), as `geth import` reads.
     #[arg(long, env = "IMPORT", value_name = "FILE")]
     pub import: Option<String>,

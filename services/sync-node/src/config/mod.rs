@@ -38,6 +38,7 @@ pub const KEYS: &[&str] = &[
     "public_host",
     "max_peers",
     "import",
+    "trusted_peers",
 ];
 
 /// Most upstreams read from `POLYGON_RPC_1` … `POLYGON_RPC_9`.
@@ -150,6 +151,8 @@ pub struct Settings {
     pub max_peers: usize,
     /// A `chain.rlp` file of blocks to load at start (genesis-file chains).
     pub import: Option<PathBuf>,
+    /// Node ids always admitted, even when the peer cap is reached.
+    pub trusted_peers: Vec<hypasis_rlpx::NodeId>,
 }
 
 /// The merged raw values, with where each came from.
@@ -202,11 +205,14 @@ impl Settings {
                     raw.values.insert(key, (s.clone(), format!("{key} in {file_name}")));
                 }
                 FileValue::List(l) if *key == "upstreams" => raw.upstreams = (l.clone(), format!("upstreams in {file_name}")),
+                FileValue::List(l) if *key == "trusted_peers" => {
+                    raw.values.insert(key, (l.join(","), format!("{key} in {file_name}")));
+                }
                 FileValue::Scalar(s) => raw.upstreams = (vec![s.clone()], format!("upstreams in {file_name}")),
                 FileValue::List(_) => raw.errors.push(ConfigError::new(key, &file_name, "expected a single value, found a list".into())),
             }
         }
-        let flags: [(&'static str, &'static str, Option<String>); 22] = [
+        let flags: [(&'static str, &'static str, Option<String>); 23] = [
             ("instance_id", "--instance-id / INSTANCE_ID", cli.instance_id),
             ("chain", "--chain / CHAIN", cli.chain),
             ("bind", "--bind / BIND_ADDR", cli.bind),
@@ -229,6 +235,7 @@ impl Settings {
             ("public_host", "--public-host / PUBLIC_HOST", cli.public_host),
             ("max_peers", "--max-peers / MAX_PEERS", cli.max_peers),
             ("import", "--import / IMPORT", cli.import),
+            ("trusted_peers", "--trusted-peers / TRUSTED_PEERS", cli.trusted_peers),
         ];
         for (key, origin, value) in flags {
             // An empty environment variable (common in compose files) means "not set".
@@ -314,6 +321,8 @@ impl Settings {
                 "the Redis-backed cluster store is not available in this build yet; remove it to run with the in-memory cache".into(),
             ));
         }
+        let trusted_peers =
+            raw.parse("trusted_peers", Vec::new(), |v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(node_id).collect());
         if import.is_some() && !matches!(&chain, ChainChoice::Spec(spec) if spec.genesis_header.is_some()) {
             let origin = raw.get("import").map_or("", |(_, o)| o).to_owned();
             raw.errors.push(ConfigError::new(
@@ -346,6 +355,7 @@ impl Settings {
             public_host,
             max_peers: max_peers as usize,
             import,
+            trusted_peers,
         })
     }
 }
@@ -360,6 +370,17 @@ fn key_file(v: &str) -> Result<PathBuf, String> {
         return Err(format!("{v} is a directory; give a file path (it is created with mode 0600 when absent)"));
     }
     Ok(path)
+}
+
+/// A node id from an enode URL or 128 hex characters.
+fn node_id(v: &str) -> Result<hypasis_rlpx::NodeId, String> {
+    let hex_id = v.strip_prefix("enode://").map_or(v, |rest| rest.split('@').next().unwrap_or_default());
+    let hex_id = hex_id.strip_prefix("0x").unwrap_or(hex_id);
+    let bytes = hex::decode(hex_id).map_err(|_| format!("{v:?} is not an enode URL or a 128-hex-character node id"))?;
+    if bytes.len() != 64 {
+        return Err(format!("{v:?} has a {}-byte node id; node ids are 64 bytes (128 hex characters)", bytes.len()));
+    }
+    Ok(hypasis_rlpx::NodeId::from_slice(&bytes))
 }
 
 fn default_instance_id() -> String {
@@ -483,6 +504,17 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("unknown setting `api_prot`; did you mean `api_port`?"), "{text}");
         assert!(text.contains("p2p_port"), "{text}");
+    }
+
+    #[test]
+    fn trusted_peers_take_enodes_or_ids() {
+        let id = "ab".repeat(64);
+        let list = format!("enode://{id}@10.0.0.1:30303, 0x{id}");
+        let s = resolve(&["--trusted-peers", &list]).unwrap();
+        assert_eq!(s.trusted_peers.len(), 2);
+        assert_eq!(s.trusted_peers[0], s.trusted_peers[1]);
+        let err = resolve(&["--trusted-peers", "enode://abcd@1.2.3.4:1"]).unwrap_err();
+        assert!(err.to_string().contains("2-byte node id"), "{err}");
     }
 
     #[test]

@@ -191,12 +191,7 @@ pub fn decode_response<T>(
 /// # Errors
 /// Malformed RLP.
 pub fn decode_receipts69(buf: &mut &[u8]) -> alloy_rlp::Result<Vec<Receipt>> {
-    let h = RlpHeader::decode(buf)?;
-    if !h.list || buf.len() < h.payload_length {
-        return Err(alloy_rlp::Error::UnexpectedString);
-    }
-    let (mut payload, rest) = buf.split_at(h.payload_length);
-    *buf = rest;
+    let mut payload = RlpHeader::decode_bytes(buf, true)?;
     let mut out = Vec::new();
     while !payload.is_empty() {
         out.push(Receipt::decode_eth69(&mut payload)?);

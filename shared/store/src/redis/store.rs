@@ -1,0 +1,249 @@
+//! [`RedisStore`]: the [`BlockStore`] on Redis (standalone or Cluster) through fred.
+
+use super::keys::Keys;
+use crate::{BlockStore, ChainHead, HeadUpdate, Parts, StoreError, StoredBlock, StoredRange, metrics::StoreMetrics};
+use alloy_primitives::{B256, Bytes, U256};
+use alloy_rlp::{Decodable, Encodable, Header as RlpHeader};
+use fred::{
+    prelude::{Builder, ClientLike, Config, Error as FredError, HashesInterface, KeysInterface, LuaInterface, Pool, SortedSetsInterface},
+    types::{Value, config::ReconnectPolicy},
+};
+use hypasis_chain::{Block, BlockBody, Receipt, SealedHeader};
+use std::{sync::Arc, time::Duration};
+
+/// Moves the head only forward: a lower number, or the same number without more total
+/// difficulty (compared as decimal strings: length first, then lexically), is refused.
+const ADVANCE_HEAD: &str = r#"
+local cur = redis.call('HGET', KEYS[1], 'number')
+if cur then
+  local c, n = tonumber(cur), tonumber(ARGV[1])
+  if n < c then return 0 end
+  if n == c then
+    local td = redis.call('HGET', KEYS[1], 'td') or ''
+    if #ARGV[3] < #td or (#ARGV[3] == #td and ARGV[3] <= td) then return 0 end
+  end
+end
+redis.call('HSET', KEYS[1], 'number', ARGV[1], 'hash', ARGV[2], 'td', ARGV[3], 'timestamp', ARGV[4])
+return 1
+"#;
+
+/// How the store connects.
+#[derive(Debug, Clone)]
+pub struct RedisStoreConfig {
+    /// `redis://`, `rediss://`, `redis-cluster://` or `redis-sentinel://` URL.
+    pub url: String,
+    /// Password (overrides one in the URL).
+    pub password: Option<String>,
+    /// Connections in the pool.
+    pub pool_size: usize,
+    /// Chain id, part of every key.
+    pub chain_id: u64,
+    /// Deadline of each command.
+    pub command_timeout: Duration,
+}
+
+/// The Redis-backed block store.
+#[derive(Debug, Clone)]
+pub struct RedisStore {
+    pool: Pool,
+    keys: Keys,
+    metrics: Arc<StoreMetrics>,
+}
+
+fn unavailable(e: FredError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn corrupt(key: &str, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt { key: key.to_owned(), reason: reason.to_string() }
+}
+
+impl RedisStore {
+    /// Connects (retrying with backoff in the background when Redis is down).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the URL is invalid or the first connection fails.
+    pub async fn connect(config: RedisStoreConfig) -> Result<Self, StoreError> {
+        let mut fred_config = Config::from_url(&config.url).map_err(unavailable)?;
+        if let Some(password) = config.password {
+            fred_config.password = Some(password);
+        }
+        let pool = Builder::from_config(fred_config)
+            .with_connection_config(|c| {
+                c.connection_timeout = Duration::from_secs(5);
+                c.internal_command_timeout = config.command_timeout;
+            })
+            .with_performance_config(|p| p.default_command_timeout = config.command_timeout)
+            .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
+            .build_pool(config.pool_size.max(1))
+            .map_err(unavailable)?;
+        pool.init().await.map_err(unavailable)?;
+        Ok(Self { pool, keys: Keys::new(config.chain_id), metrics: Arc::new(StoreMetrics::new("redis")) })
+    }
+
+    /// Whether Redis answers right now.
+    pub async fn ping(&self) -> bool {
+        self.pool.next().ping::<String>(None).await.is_ok()
+    }
+
+    async fn get_many(&self, keys: Vec<String>) -> Result<Vec<Option<Bytes>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pipeline = self.pool.next().pipeline();
+        for key in &keys {
+            let _: () = pipeline.get(key.as_str()).await.map_err(unavailable)?;
+        }
+        let values: Vec<Value> = pipeline.all().await.map_err(unavailable)?;
+        Ok(values.into_iter().map(|v| v.as_bytes().map(Bytes::copy_from_slice)).collect())
+    }
+
+    fn decode_header(&self, n: u64, raw: &[u8]) -> Result<(SealedHeader, U256), StoreError> {
+        let key = self.keys.header(n);
+        let mut buf = raw;
+        let mut payload = RlpHeader::decode_bytes(&mut buf, true).map_err(|e| corrupt(&key, e))?;
+        let td = U256::decode(&mut payload).map_err(|e| corrupt(&key, e))?;
+        let header = SealedHeader::decode(&mut payload).map_err(|e| corrupt(&key, e))?;
+        Ok((header, td))
+    }
+}
+
+fn encode_header(block: &Block) -> Vec<u8> {
+    let mut out = Vec::with_capacity(block.header.rlp_len() + 40);
+    RlpHeader { list: true, payload_length: block.total_difficulty.length() + block.header.length() }.encode(&mut out);
+    block.total_difficulty.encode(&mut out);
+    block.header.encode(&mut out);
+    out
+}
+
+#[async_trait::async_trait]
+impl BlockStore for RedisStore {
+    async fn insert(&self, blocks: Vec<Block>) -> Result<(), StoreError> {
+        if blocks.is_empty() {
+            return Ok(());
+        }
+        // Replaced blocks (reorgs) lose their hash index entry.
+        let previous = self.get_many(blocks.iter().map(|b| self.keys.header(b.number())).collect()).await?;
+        let pipeline = self.pool.next().pipeline();
+        for (block, old) in blocks.iter().zip(previous) {
+            let n = block.number();
+            if let Some(old) = old {
+                let (old_header, _) = self.decode_header(n, &old)?;
+                if old_header.hash() != block.hash() {
+                    let _: () = pipeline.del(self.keys.hash(&old_header.hash())).await.map_err(unavailable)?;
+                }
+            }
+            let _: () = pipeline.set(self.keys.header(n), encode_header(block), None, None, false).await.map_err(unavailable)?;
+            let _: () = pipeline.set(self.keys.body(n), alloy_rlp::encode(&block.body), None, None, false).await.map_err(unavailable)?;
+            match &block.receipts {
+                Some(receipts) => {
+                    let _: () =
+                        pipeline.set(self.keys.receipts(n), alloy_rlp::encode(receipts), None, None, false).await.map_err(unavailable)?;
+                }
+                None => {
+                    let _: () = pipeline.del(self.keys.receipts(n)).await.map_err(unavailable)?;
+                }
+            }
+            let _: () = pipeline.set(self.keys.hash(&block.hash()), n.to_string(), None, None, false).await.map_err(unavailable)?;
+            let _: () =
+                pipeline.zadd(self.keys.numbers(), None, None, false, false, (n as f64, n.to_string())).await.map_err(unavailable)?;
+        }
+        let _: Vec<Value> = pipeline.all().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn by_numbers(&self, numbers: &[u64], parts: Parts) -> Result<Vec<Option<StoredBlock>>, StoreError> {
+        let per_block = 1 + usize::from(parts.body) + usize::from(parts.receipts);
+        let mut keys = Vec::with_capacity(numbers.len() * per_block);
+        for &n in numbers {
+            keys.push(self.keys.header(n));
+            if parts.body {
+                keys.push(self.keys.body(n));
+            }
+            if parts.receipts {
+                keys.push(self.keys.receipts(n));
+            }
+        }
+        let mut values = self.get_many(keys).await?.into_iter();
+        let mut out = Vec::with_capacity(numbers.len());
+        for &n in numbers {
+            let header = values.next().flatten();
+            let body = if parts.body { values.next().flatten() } else { None };
+            let receipts = if parts.receipts { values.next().flatten() } else { None };
+            let Some(header) = header else {
+                out.push(None);
+                continue;
+            };
+            let (header, total_difficulty) = self.decode_header(n, &header)?;
+            let body = match body {
+                Some(raw) => Some(Arc::new(BlockBody::decode(&mut raw.as_ref()).map_err(|e| corrupt(&self.keys.body(n), e))?)),
+                None => None,
+            };
+            let receipts = match receipts {
+                Some(raw) => Some(Arc::new(Vec::<Receipt>::decode(&mut raw.as_ref()).map_err(|e| corrupt(&self.keys.receipts(n), e))?)),
+                None => None,
+            };
+            out.push(Some(StoredBlock { header, total_difficulty, body, receipts }));
+        }
+        let hits = out.iter().filter(|b| b.is_some()).count();
+        self.metrics.hits.increment(hits as u64);
+        self.metrics.misses.increment((out.len() - hits) as u64);
+        Ok(out)
+    }
+
+    async fn by_hashes(&self, hashes: &[B256], parts: Parts) -> Result<Vec<Option<StoredBlock>>, StoreError> {
+        let numbers = self.get_many(hashes.iter().map(|h| self.keys.hash(h)).collect()).await?;
+        let numbers: Vec<Option<u64>> = numbers.into_iter().map(|v| v.and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok())).collect();
+        let found: Vec<u64> = numbers.iter().flatten().copied().collect();
+        let mut blocks = self.by_numbers(&found, parts).await?.into_iter();
+        Ok(numbers
+            .into_iter()
+            .zip(hashes)
+            .map(|(n, hash)| {
+                n.and_then(|_| blocks.next().flatten())
+                    // A concurrent reorg may have replaced the number's block since the lookup.
+                    .filter(|b| b.header.hash() == *hash)
+            })
+            .collect())
+    }
+
+    async fn head(&self) -> Result<Option<ChainHead>, StoreError> {
+        let key = self.keys.head();
+        let fields: std::collections::HashMap<String, String> = self.pool.next().hgetall(key.as_str()).await.map_err(unavailable)?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let get = |f: &str| fields.get(f).ok_or_else(|| corrupt(&key, format!("missing field {f}")));
+        Ok(Some(ChainHead {
+            number: get("number")?.parse().map_err(|e| corrupt(&key, e))?,
+            hash: get("hash")?.parse().map_err(|e| corrupt(&key, e))?,
+            total_difficulty: get("td")?.parse().map_err(|e| corrupt(&key, e))?,
+            timestamp: get("timestamp")?.parse().map_err(|e| corrupt(&key, e))?,
+        }))
+    }
+
+    async fn advance_head(&self, head: ChainHead) -> Result<HeadUpdate, StoreError> {
+        let args =
+            vec![head.number.to_string(), format!("{:#x}", head.hash), head.total_difficulty.to_string(), head.timestamp.to_string()];
+        let moved: i64 = self.pool.next().eval(ADVANCE_HEAD, vec![self.keys.head()], args).await.map_err(unavailable)?;
+        if moved == 1 {
+            return Ok(HeadUpdate::Advanced);
+        }
+        self.metrics.stale_heads.increment(1);
+        let current = self.head().await?.ok_or_else(|| corrupt(&self.keys.head(), "refused an update but holds no head"))?;
+        Ok(HeadUpdate::Stale(current))
+    }
+
+    async fn range(&self) -> Result<Option<StoredRange>, StoreError> {
+        let key = self.keys.numbers();
+        let client = self.pool.next();
+        let count: u64 = client.zcard(key.as_str()).await.map_err(unavailable)?;
+        if count == 0 {
+            return Ok(None);
+        }
+        let low: Vec<String> = client.zrange(key.as_str(), 0, 0, None, false, None, false).await.map_err(unavailable)?;
+        let high: Vec<String> = client.zrange(key.as_str(), -1, -1, None, false, None, false).await.map_err(unavailable)?;
+        let parse = |v: &[String]| v.first().and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| corrupt(&key, "non-numeric member"));
+        Ok(Some(StoredRange { lowest: parse(&low)?, highest: parse(&high)?, count }))
+    }
+}
