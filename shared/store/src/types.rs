@@ -64,6 +64,8 @@ pub enum HeadUpdate {
     Advanced,
     /// The given head was not ahead of the current one, which stays.
     Stale(ChainHead),
+    /// The writer's fencing token is older than the cluster's: a newer leader exists.
+    Fenced,
 }
 
 /// The span of block numbers the store holds.
@@ -134,6 +136,17 @@ pub trait BlockStore: Send + Sync + fmt::Debug + 'static {
     /// # Errors
     /// [`StoreError`] when the backend fails.
     async fn advance_head(&self, head: ChainHead) -> Result<HeadUpdate, StoreError>;
+
+    /// Like [`BlockStore::advance_head`], for a leader holding fencing `token`: the store refuses
+    /// the write when a newer leader has been elected since ([`HeadUpdate::Fenced`]). Stores not
+    /// shared between instances have no other leader and ignore the token.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails.
+    async fn advance_head_fenced(&self, head: ChainHead, token: u64) -> Result<HeadUpdate, StoreError> {
+        let _ = token;
+        self.advance_head(head).await
+    }
 
     /// The span of blocks held, or `None` when empty.
     ///

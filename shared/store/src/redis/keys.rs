@@ -40,6 +40,11 @@ impl Keys {
         format!("hs:v1:{{c{}}}:numbers", self.chain)
     }
 
+    /// The fencing token of the current leader term (written by `hypasis-cluster`).
+    pub(crate) fn epoch(&self) -> String {
+        format!("hs:v1:{{c{}}}:epoch", self.chain)
+    }
+
     pub(crate) fn head(&self) -> String {
         format!("hs:v1:{{c{}}}:head", self.chain)
     }

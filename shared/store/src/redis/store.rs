@@ -11,9 +11,11 @@ use fred::{
 use hypasis_chain::{Block, BlockBody, Receipt, SealedHeader};
 use std::{sync::Arc, time::Duration};
 
-/// Moves the head only forward: a lower number, or the same number without more total
+/// Moves the head only forward (and, given a fencing token in ARGV[5], only for the current
+/// leader term kept in KEYS[2]): a lower number, or the same number without more total
 /// difficulty (compared as decimal strings: length first, then lexically), is refused.
 const ADVANCE_HEAD: &str = r#"
+if ARGV[5] ~= '' and tonumber(ARGV[5]) < tonumber(redis.call('GET', KEYS[2]) or '0') then return -1 end
 local cur = redis.call('HGET', KEYS[1], 'number')
 if cur then
   local c, n = tonumber(cur), tonumber(ARGV[1])
@@ -96,6 +98,28 @@ impl RedisStore {
         }
         let values: Vec<Value> = pipeline.all().await.map_err(unavailable)?;
         Ok(values.into_iter().map(|v| v.as_bytes().map(Bytes::copy_from_slice)).collect())
+    }
+
+    async fn write_head(&self, head: ChainHead, token: Option<u64>) -> Result<HeadUpdate, StoreError> {
+        let args = vec![
+            head.number.to_string(),
+            format!("{:#x}", head.hash),
+            head.total_difficulty.to_string(),
+            head.timestamp.to_string(),
+            token.map(|t| t.to_string()).unwrap_or_default(),
+        ];
+        let moved: i64 = self.pool.next().eval(ADVANCE_HEAD, vec![self.keys.head(), self.keys.epoch()], args).await.map_err(unavailable)?;
+        match moved {
+            1 => return Ok(HeadUpdate::Advanced),
+            -1 => {
+                metrics::counter!("hypasis_store_fenced_writes_total").increment(1);
+                return Ok(HeadUpdate::Fenced);
+            }
+            _ => {}
+        }
+        self.metrics.stale_heads.increment(1);
+        let current = self.head().await?.ok_or_else(|| corrupt(&self.keys.head(), "refused an update but holds no head"))?;
+        Ok(HeadUpdate::Stale(current))
     }
 
     fn decode_header(&self, n: u64, raw: &[u8]) -> Result<(SealedHeader, U256), StoreError> {
@@ -223,15 +247,11 @@ impl BlockStore for RedisStore {
     }
 
     async fn advance_head(&self, head: ChainHead) -> Result<HeadUpdate, StoreError> {
-        let args =
-            vec![head.number.to_string(), format!("{:#x}", head.hash), head.total_difficulty.to_string(), head.timestamp.to_string()];
-        let moved: i64 = self.pool.next().eval(ADVANCE_HEAD, vec![self.keys.head()], args).await.map_err(unavailable)?;
-        if moved == 1 {
-            return Ok(HeadUpdate::Advanced);
-        }
-        self.metrics.stale_heads.increment(1);
-        let current = self.head().await?.ok_or_else(|| corrupt(&self.keys.head(), "refused an update but holds no head"))?;
-        Ok(HeadUpdate::Stale(current))
+        self.write_head(head, None).await
+    }
+
+    async fn advance_head_fenced(&self, head: ChainHead, token: u64) -> Result<HeadUpdate, StoreError> {
+        self.write_head(head, Some(token)).await
     }
 
     async fn range(&self) -> Result<Option<StoredRange>, StoreError> {
