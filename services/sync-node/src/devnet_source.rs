@@ -1,77 +1,122 @@
-//! The embedded block source: the built-in devnet, producing a block every block time and
-//! writing it to the store like an upstream sync would.
+//! The built-in devnet as a block source: it produces a block every block time and writes it to
+//! the store like an upstream sync would. Only the leader produces; in embedded mode the node is
+//! always leader. A new leader first regenerates the deterministic chain up to the stored head
+//! (and checks it is the same chain) before it continues.
 
 use crate::{metrics, progress::SyncProgress};
 use hypasis_chain::Block;
-use hypasis_devnet::Devnet;
-use hypasis_store::{BlockStore, ChainHead};
+use hypasis_cluster::Leadership;
+use hypasis_devnet::{Devnet, DevnetConfig};
+use hypasis_store::{BlockStore, ChainHead, HeadUpdate};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-/// Blocks generated per batch while pre-filling.
-const PREFILL_BATCH: u64 = 1_000;
+/// Blocks generated per batch while catching up or pre-filling.
+const BATCH: u64 = 1_000;
 
-/// Runs the devnet until `cancel` fires.
-pub async fn run(
-    mut devnet: Devnet,
-    store: Arc<dyn BlockStore>,
-    progress: Arc<SyncProgress>,
-    heads: watch::Sender<Option<ChainHead>>,
-    prefill: u64,
-    cancel: CancellationToken,
-) {
-    let block_time = Duration::from_secs(devnet.config().block_time);
-    let genesis = devnet.tip().clone();
-    if !store_blocks(&*store, &progress, &heads, vec![genesis]).await {
-        return;
+/// Where produced blocks go.
+#[derive(Debug, Clone)]
+pub struct Sink {
+    /// The block store.
+    pub store: Arc<dyn BlockStore>,
+    /// Sync progress.
+    pub progress: Arc<SyncProgress>,
+    /// Served-head announcements.
+    pub heads: watch::Sender<Option<ChainHead>>,
+}
+
+/// Runs until `cancel`, producing blocks whenever `leadership` says we lead.
+pub async fn run(config: DevnetConfig, sink: Sink, mut leadership: watch::Receiver<Leadership>, prefill: u64, cancel: CancellationToken) {
+    loop {
+        let token = loop {
+            if let Leadership::Leader { token } = *leadership.borrow_and_update() {
+                break token;
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                changed = leadership.changed() => if changed.is_err() { return },
+            }
+        };
+        tracing::info!(target: "devnet", token, "leading: producing devnet blocks");
+        let term = lead(config.clone(), &sink, &mut leadership, token, prefill, &cancel).await;
+        if let Err(e) = term {
+            tracing::error!(target: "devnet", error = %e, "devnet production stopped");
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+        if cancel.is_cancelled() {
+            return;
+        }
     }
-    let mut remaining = prefill;
-    while remaining > 0 && !cancel.is_cancelled() {
-        let batch = remaining.min(PREFILL_BATCH);
-        let (returned, blocks) = match tokio::task::spawn_blocking(move || {
-            let blocks = devnet.next_blocks(batch as usize);
+}
+
+/// One leadership term. Returns when leadership is lost or `cancel` fires.
+async fn lead(
+    config: DevnetConfig,
+    sink: &Sink,
+    leadership: &mut watch::Receiver<Leadership>,
+    token: u64,
+    prefill: u64,
+    cancel: &CancellationToken,
+) -> Result<(), String> {
+    let block_time = Duration::from_secs(config.block_time);
+    let mut devnet = Devnet::new(config);
+    let stored = sink.store.head().await.map_err(|e| e.to_string())?;
+    let target = stored.map_or(prefill, |h| h.number);
+    if stored.is_none() {
+        store_blocks(sink, token, vec![devnet.tip().clone()]).await?;
+    }
+    // Catch up (new leader) or pre-fill (fresh store), in batches off the async threads.
+    while devnet.tip().number() < target && !cancel.is_cancelled() {
+        let batch = (target - devnet.tip().number()).min(BATCH) as usize;
+        let (returned, blocks) = tokio::task::spawn_blocking(move || {
+            let blocks = devnet.next_blocks(batch);
             (devnet, blocks)
         })
         .await
-        {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(target: "devnet", error = %e, "devnet generator failed");
-                return;
-            }
-        };
+        .map_err(|e| format!("devnet generator failed: {e}"))?;
         devnet = returned;
-        if !store_blocks(&*store, &progress, &heads, blocks).await {
-            return;
+        if stored.is_none() {
+            store_blocks(sink, token, blocks).await?;
         }
-        remaining -= batch;
     }
-    tracing::info!(target: "devnet", head = devnet.tip().number(), block_time_secs = block_time.as_secs(), "devnet producing blocks");
+    if let Some(head) = stored
+        && devnet.tip().hash() != head.hash
+    {
+        return Err(format!(
+            "the store's head {} ({}) is not this devnet's block {} ({}); was it made with another --devnet-seed or --devnet-block-time?",
+            head.number,
+            head.hash,
+            devnet.tip().number(),
+            devnet.tip().hash()
+        ));
+    }
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + block_time, block_time);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            () = cancel.cancelled() => break,
+            () = cancel.cancelled() => return Ok(()),
+            changed = leadership.changed() => {
+                if changed.is_err() || *leadership.borrow() != (Leadership::Leader { token }) {
+                    tracing::info!(target: "devnet", "leadership lost: stopping production");
+                    return Ok(());
+                }
+            }
             _ = ticker.tick() => {
                 let block = devnet.next_block();
                 metrics::devnet_block();
                 tracing::debug!(target: "devnet", number = block.number(), hash = %block.hash(), txs = block.body.transactions.len(), "new block");
-                if !store_blocks(&*store, &progress, &heads, vec![block]).await {
-                    break;
-                }
+                store_blocks(sink, token, vec![block]).await?;
             }
         }
     }
 }
 
-/// Verifies and stores blocks, then advances the head. Returns `false` when the store is gone.
-async fn store_blocks(
-    store: &dyn BlockStore,
-    progress: &SyncProgress,
-    heads: &watch::Sender<Option<ChainHead>>,
-    blocks: Vec<Block>,
-) -> bool {
+/// Verifies and stores blocks, then advances the head with our fencing token.
+async fn store_blocks(sink: &Sink, token: u64, blocks: Vec<Block>) -> Result<(), String> {
     let mut verified = Vec::with_capacity(blocks.len());
     for block in blocks {
         match block.verify() {
@@ -82,18 +127,42 @@ async fn store_blocks(
             }
         }
     }
-    let Some(last) = verified.last().map(ChainHead::of) else { return true };
+    let Some(last) = verified.last().map(ChainHead::of) else { return Ok(()) };
     let count = verified.len() as u64;
-    if let Err(e) = store.insert(verified).await {
-        tracing::error!(target: "devnet", error = %e, "storing devnet blocks failed");
-        return !matches!(e, hypasis_store::StoreError::Corrupt { .. });
+    sink.store.insert(verified).await.map_err(|e| format!("storing devnet blocks failed: {e}"))?;
+    match sink.store.advance_head_fenced(last, token).await.map_err(|e| format!("advancing the head failed: {e}"))? {
+        HeadUpdate::Fenced => return Err("a newer leader exists: head write refused".into()),
+        HeadUpdate::Advanced | HeadUpdate::Stale(_) => {}
     }
-    if let Err(e) = store.advance_head(last).await {
-        tracing::error!(target: "devnet", error = %e, "advancing the head failed");
-        return true;
-    }
-    progress.stored(count, last.number);
+    sink.progress.stored(count, last.number);
     metrics::head(last.number);
-    heads.send_replace(Some(last));
-    true
+    sink.heads.send_replace(Some(last));
+    Ok(())
+}
+
+/// Followers: picks up the head the leader writes, so every instance announces new heads to its
+/// own peers. Polls at `interval` (well under a block time).
+pub async fn follow_head(
+    store: Arc<dyn BlockStore>,
+    heads: watch::Sender<Option<ChainHead>>,
+    interval: Duration,
+    cancel: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        if let Ok(Some(head)) = store.head().await {
+            heads.send_if_modified(|current| {
+                let newer = current.is_none_or(|c| head.number > c.number || (head.number == c.number && head.hash != c.hash));
+                if newer {
+                    *current = Some(head);
+                    metrics::head(head.number);
+                }
+                newer
+            });
+        }
+    }
 }

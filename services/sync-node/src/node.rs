@@ -7,11 +7,17 @@ use crate::{
     progress::SyncProgress,
 };
 use hypasis_chain::{Block, BlockBody, ChainSpec};
+use hypasis_cluster::{Election, ElectionConfig, Leadership, Member, Membership};
 use hypasis_devnet::Devnet;
 use hypasis_p2p::{NetworkConfig, identity};
-use hypasis_store::{BlockStore, ChainHead, MemoryStore};
+use hypasis_store::{BlockStore, ChainHead, MemoryStore, RedisStore, RedisStoreConfig};
 use metrics_exporter_prometheus::PrometheusHandle;
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +37,9 @@ pub enum NodeError {
     /// The block store failed at start-up.
     #[error("block store: {0}")]
     Store(#[from] hypasis_store::StoreError),
+    /// Redis could not be reached for cluster coordination.
+    #[error("redis: {0}; check --redis-url and that Redis is reachable")]
+    Redis(String),
     /// The chain file could not be imported.
     #[error("--import: {0}")]
     Import(String),
@@ -45,14 +54,10 @@ pub enum NodeError {
 /// [`NodeError`] when start-up fails.
 pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
     let (spec, devnet) = match settings.chain.clone() {
-        ChainChoice::Devnet(config) => {
-            let devnet = Devnet::new(config);
-            (devnet.spec().clone(), Some(devnet))
-        }
+        ChainChoice::Devnet(config) => (Devnet::new(config.clone()).spec().clone(), Some(config)),
         ChainChoice::Spec(spec) => (*spec, None),
     };
     metrics::build_info(&spec.name);
-    let store: Arc<dyn BlockStore> = Arc::new(MemoryStore::new(settings.cache));
     let progress = Arc::new(SyncProgress::new(settings.cache.max_blocks as u64));
 
     let api_addr = SocketAddr::new(settings.bind, settings.api_port);
@@ -63,16 +68,41 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     let cancel = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let (heads_tx, heads) = watch::channel(None);
+    let heads_for_members = heads_tx.subscribe();
+
+    // Embedded: memory store, always leader. Cluster: Redis store, leader by election.
+    let (store, cluster): (Arc<dyn BlockStore>, Option<ClusterParts>) = match &settings.redis_url {
+        None => (Arc::new(MemoryStore::new(settings.cache)), None),
+        Some(url) => {
+            let store = RedisStore::connect(RedisStoreConfig {
+                url: url.to_string(),
+                password: settings.redis_password.clone(),
+                pool_size: REDIS_POOL_SIZE,
+                chain_id: spec.chain_id,
+                command_timeout: REDIS_COMMAND_TIMEOUT,
+            })
+            .await?;
+            let client = hypasis_cluster::connect(url.as_str(), settings.redis_password.clone())
+                .await
+                .map_err(|e| NodeError::Redis(e.to_string()))?;
+            let election = Election::new(
+                ElectionConfig { chain_id: spec.chain_id, instance_id: settings.instance_id.clone(), ttl: LEADER_LEASE },
+                client.clone(),
+            );
+            let membership = Membership::new(client, spec.chain_id, MEMBER_TTL);
+            (Arc::new(store), Some(ClusterParts { election, membership }))
+        }
+    };
+    let (leadership_tx, leadership) =
+        watch::channel(if cluster.is_some() { Leadership::Follower } else { Leadership::Leader { token: 0 } });
+    if let Some(parts) = &cluster {
+        tasks.spawn(parts.election.clone().run(leadership_tx, cancel.child_token()));
+        tasks.spawn(devnet_source::follow_head(store.clone(), heads_tx.clone(), FOLLOW_INTERVAL, cancel.child_token()));
+    }
     match devnet {
-        Some(devnet) => {
-            tasks.spawn(devnet_source::run(
-                devnet,
-                store.clone(),
-                progress.clone(),
-                heads_tx,
-                settings.devnet.prefill,
-                cancel.child_token(),
-            ));
+        Some(config) => {
+            let sink = devnet_source::Sink { store: store.clone(), progress: progress.clone(), heads: heads_tx };
+            tasks.spawn(devnet_source::run(config, sink, leadership.clone(), settings.devnet.prefill, cancel.child_token()));
         }
         None => {
             let head = seed_genesis(&spec, &*store, settings.import.as_deref(), &progress).await?;
@@ -117,6 +147,33 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         let _ = discv4_task.await;
     });
 
+    if let Some(parts) = &cluster {
+        let membership = parts.membership.clone();
+        let (network, leadership, heads, instance_id, region) =
+            (network.clone(), leadership.clone(), heads_for_members.clone(), settings.instance_id.clone(), settings.region.clone());
+        let cancel = cancel.child_token();
+        tasks.spawn(async move {
+            let mut ticker = tokio::time::interval(HEARTBEAT_INTERVAL);
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    _ = ticker.tick() => {}
+                }
+                let member = Member {
+                    instance_id: instance_id.clone(),
+                    region: region.clone(),
+                    enodes: network.enodes.clone(),
+                    head: heads.borrow().map_or(0, |h| h.number),
+                    peers: network.peer_count(),
+                    leader: matches!(*leadership.borrow(), Leadership::Leader { .. }),
+                    last_seen_ms: 0,
+                };
+                if let Err(e) = membership.heartbeat(member).await {
+                    tracing::warn!(target: "cluster", error = %e, "heartbeat failed");
+                }
+            }
+        });
+    }
     let state = Arc::new(ApiState {
         instance_id: settings.instance_id.clone(),
         spec: spec.clone(),
@@ -125,6 +182,8 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         metrics: metrics_handle,
         network: network.clone(),
         enr: discovery.enr.clone(),
+        cluster: cluster.clone(),
+        leadership: leadership.clone(),
         started: Instant::now(),
     });
     let api_cancel = cancel.child_token();
@@ -158,6 +217,28 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Connections in the Redis store's pool.
+const REDIS_POOL_SIZE: usize = 8;
+/// Deadline of one Redis command.
+const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Leader lease length.
+const LEADER_LEASE: Duration = Duration::from_secs(5);
+/// A member is live this long after its last heartbeat.
+const MEMBER_TTL: Duration = Duration::from_secs(5);
+/// Heartbeat interval.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// How often followers read the head the leader wrote.
+const FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Cluster coordination parts.
+#[derive(Debug, Clone)]
+pub struct ClusterParts {
+    /// Leader election.
+    pub election: Election,
+    /// Membership.
+    pub membership: Membership,
 }
 
 /// Blocks inserted per store call while importing.

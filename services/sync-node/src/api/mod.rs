@@ -1,5 +1,6 @@
 //! The REST API (`/api/v1/…`), health endpoints and `/metrics`.
 
+mod cluster;
 mod genesis;
 mod health;
 mod peers;
@@ -36,6 +37,10 @@ pub struct ApiState {
     pub network: hypasis_p2p::NetworkHandle,
     /// Our discovery record (`enr:…`).
     pub enr: String,
+    /// Cluster coordination, when running on Redis.
+    pub cluster: Option<crate::node::ClusterParts>,
+    /// Whether we lead.
+    pub leadership: tokio::sync::watch::Receiver<hypasis_cluster::Leadership>,
     /// When the node started.
     pub started: Instant,
 }
@@ -46,6 +51,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/status", get(status::status))
         .route("/api/v1/genesis", get(genesis::genesis))
         .route("/api/v1/peers", get(peers::peers))
+        .route("/api/v1/cluster", get(cluster::cluster))
+        .route("/api/v1/bootnodes", get(cluster::bootnodes))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(render_metrics))

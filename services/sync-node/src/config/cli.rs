@@ -86,6 +86,9 @@ pub struct Cli {
     /// Peers always admitted (comma-separated enode URLs or node ids), e.g. your own Bor nodes.
     #[arg(long, env = "TRUSTED_PEERS", value_name = "ENODES")]
     pub trusted_peers: Option<String>,
+    /// Region label announced in cluster heartbeats [default: local].
+    #[arg(long, env = "REGION")]
+    pub region: Option<String>,
     /// chain.rlp file of blocks to serve (with --chain <genesis.json>), as `geth import` reads.
     #[arg(long, env = "IMPORT", value_name = "FILE")]
     pub import: Option<String>,

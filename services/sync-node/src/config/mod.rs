@@ -39,6 +39,7 @@ pub const KEYS: &[&str] = &[
     "max_peers",
     "import",
     "trusted_peers",
+    "region",
 ];
 
 /// Most upstreams read from `POLYGON_RPC_1` … `POLYGON_RPC_9`.
@@ -153,6 +154,8 @@ pub struct Settings {
     pub import: Option<PathBuf>,
     /// Node ids always admitted, even when the peer cap is reached.
     pub trusted_peers: Vec<hypasis_rlpx::NodeId>,
+    /// Region label in cluster heartbeats.
+    pub region: String,
 }
 
 /// The merged raw values, with where each came from.
@@ -212,7 +215,7 @@ impl Settings {
                 FileValue::List(_) => raw.errors.push(ConfigError::new(key, &file_name, "expected a single value, found a list".into())),
             }
         }
-        let flags: [(&'static str, &'static str, Option<String>); 23] = [
+        let flags: [(&'static str, &'static str, Option<String>); 24] = [
             ("instance_id", "--instance-id / INSTANCE_ID", cli.instance_id),
             ("chain", "--chain / CHAIN", cli.chain),
             ("bind", "--bind / BIND_ADDR", cli.bind),
@@ -236,6 +239,7 @@ impl Settings {
             ("max_peers", "--max-peers / MAX_PEERS", cli.max_peers),
             ("import", "--import / IMPORT", cli.import),
             ("trusted_peers", "--trusted-peers / TRUSTED_PEERS", cli.trusted_peers),
+            ("region", "--region / REGION", cli.region),
         ];
         for (key, origin, value) in flags {
             // An empty environment variable (common in compose files) means "not set".
@@ -314,13 +318,10 @@ impl Settings {
         }
         let devnet = DevnetConfig { seed, block_time, ..DevnetConfig::default() };
         let chain = raw.parse("chain", ChainChoice::Devnet(devnet.clone()), |v| chain(v, devnet.clone()));
-        if redis_url.is_some() {
-            raw.errors.push(ConfigError::new(
-                "redis_url",
-                raw.get("redis_url").map_or("", |(_, o)| o),
-                "the Redis-backed cluster store is not available in this build yet; remove it to run with the in-memory cache".into(),
-            ));
-        }
+        let region = raw.parse("region", "local".to_owned(), |v| {
+            let ok = !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            if ok { Ok(v.to_owned()) } else { Err(format!("{v:?} is not a region label; use up to 64 letters, digits, '-', '_' or '.'")) }
+        });
         let trusted_peers =
             raw.parse("trusted_peers", Vec::new(), |v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(node_id).collect());
         if import.is_some() && !matches!(&chain, ChainChoice::Spec(spec) if spec.genesis_header.is_some()) {
@@ -356,6 +357,7 @@ impl Settings {
             max_peers: max_peers as usize,
             import,
             trusted_peers,
+            region,
         })
     }
 }

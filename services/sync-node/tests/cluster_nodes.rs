@@ -1,0 +1,90 @@
+//! Three nodes on one real `redis-server`: one leader, shared blocks, hand-over on `kill -9`.
+
+mod support;
+
+use hypasis_test_support::redis::RedisServer;
+use std::time::Duration;
+use support::{Node, eventually};
+
+fn is_leader(node: &Node) -> bool {
+    node.get_json("/api/v1/cluster")["me"]["leader"] == true
+}
+
+fn head(node: &Node) -> u64 {
+    node.get_json("/api/v1/status")["head"]["number"].as_u64().unwrap_or(0)
+}
+
+fn leaders(nodes: &[&Node]) -> usize {
+    nodes.iter().filter(|n| is_leader(n)).count()
+}
+
+#[test]
+fn one_leader_followers_serve_its_blocks_and_a_killed_leader_is_replaced() {
+    let redis = RedisServer::start();
+    let shared = tempfile::tempdir().expect("tempdir");
+    let cluster_key = shared.path().join("cluster.key");
+    let url = redis.url();
+    let start = |id: &str| {
+        Node::start(&[
+            "--redis-url",
+            &url,
+            "--instance-id",
+            id,
+            "--devnet-block-time",
+            "1",
+            "--cluster-key-file",
+            cluster_key.to_str().expect("utf-8"),
+        ])
+    };
+    let mut nodes = vec![start("n1"), start("n2"), start("n3")];
+
+    eventually(Duration::from_secs(20), "exactly one leader", || (leaders(&nodes.iter().collect::<Vec<_>>()) == 1).then_some(()));
+    let cluster = nodes[0].get_json("/api/v1/cluster");
+    eventually(Duration::from_secs(10), "three members", || {
+        (nodes[0].get_json("/api/v1/cluster")["members"].as_array().map_or(0, Vec::len) == 3).then_some(())
+    });
+    assert_eq!(cluster["mode"], "cluster");
+
+    // Every instance serves the leader's chain from Redis, and its head rises.
+    for node in &nodes {
+        let h = eventually(Duration::from_secs(20), "a head above 2", || Some(head(node)).filter(|h| *h > 2));
+        eventually(Duration::from_secs(20), "the head to rise", || (head(node) > h).then_some(()));
+    }
+    let genesis: Vec<_> = nodes.iter().map(|n| n.get_json("/api/v1/status")["genesis_hash"].clone()).collect();
+    assert!(genesis.windows(2).all(|w| w[0] == w[1]));
+
+    // Bootnodes: the shared cluster enode first, then each instance's own. (Here every instance
+    // listens on its own loopback port, so the cluster id appears once per port; behind the load
+    // balancer they share one host:port and collapse to one entry.)
+    let bootnodes: Vec<String> = nodes[1].get_json("/api/v1/bootnodes")["bootnodes"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|v| v.as_str().expect("str").to_owned())
+        .collect();
+    assert_eq!(bootnodes[0], nodes[1].enodes[0], "own cluster enode first");
+    let id = |e: &str| e.trim_start_matches("enode://").split('@').next().unwrap_or_default().to_owned();
+    for node in &nodes {
+        assert_eq!(id(&node.enodes[0]), id(&bootnodes[0]), "one cluster identity");
+        assert!(bootnodes.contains(&node.enodes[1]), "instance enode {} listed", node.enodes[1]);
+    }
+
+    // Never two leaders while we watch.
+    for _ in 0..20 {
+        assert!(leaders(&nodes.iter().collect::<Vec<_>>()) <= 1);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // kill -9 the leader: another takes over within the lease and the head keeps rising.
+    let index = nodes.iter().position(is_leader).expect("a leader");
+    let before = head(&nodes[index]);
+    let mut killed = nodes.remove(index);
+    killed.child.kill().expect("SIGKILL");
+    let _ = killed.child.wait();
+    let survivors: Vec<&Node> = nodes.iter().collect();
+    eventually(Duration::from_secs(15), "a new leader", || (leaders(&survivors) == 1).then_some(()));
+    for node in &survivors {
+        eventually(Duration::from_secs(20), "the head to pass the old leader's", || (head(node) > before + 2).then_some(()));
+    }
+    drop(redis);
+}
