@@ -7,7 +7,7 @@ use crate::{metrics, progress::SyncProgress};
 use hypasis_chain::Block;
 use hypasis_cluster::Leadership;
 use hypasis_devnet::{Devnet, DevnetConfig};
-use hypasis_store::{BlockStore, ChainHead, HeadUpdate};
+use hypasis_store::{BlockStore, ChainHead, HeadUpdate, TieredStore};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -140,21 +140,24 @@ async fn store_blocks(sink: &Sink, token: u64, blocks: Vec<Block>) -> Result<(),
     Ok(())
 }
 
-/// Followers: picks up the head the leader writes, so every instance announces new heads to its
-/// own peers. Polls at `interval` (well under a block time).
-pub async fn follow_head(
-    store: Arc<dyn BlockStore>,
-    heads: watch::Sender<Option<ChainHead>>,
-    interval: Duration,
-    cancel: CancellationToken,
-) {
+/// Cluster upkeep: picks up the head the leader writes (so every instance announces new heads to
+/// its own peers), warms the hot tier with the blocks up to it, and retries the write backlog.
+/// Runs every `interval` (well under a block time).
+pub async fn follow_head(store: Arc<TieredStore>, heads: watch::Sender<Option<ChainHead>>, interval: Duration, cancel: CancellationToken) {
     let mut ticker = tokio::time::interval(interval);
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
             _ = ticker.tick() => {}
         }
+        if store.backlog_len() > 0 && store.flush().await.is_ok() {
+            tracing::info!(target: "store::tiered", "shared store back: backlog written");
+        }
         if let Ok(Some(head)) = store.head().await {
+            let from = heads.borrow().map_or(0, |h| h.number + 1);
+            if let Err(e) = hypasis_store::tiered::warm_to(&store, head, from).await {
+                tracing::debug!(target: "store::tiered", error = %e, "warming the hot tier failed");
+            }
             heads.send_if_modified(|current| {
                 let newer = current.is_none_or(|c| head.number > c.number || (head.number == c.number && head.hash != c.hash));
                 if newer {

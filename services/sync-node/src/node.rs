@@ -10,7 +10,7 @@ use hypasis_chain::{Block, BlockBody, ChainSpec};
 use hypasis_cluster::{Election, ElectionConfig, Leadership, Member, Membership};
 use hypasis_devnet::Devnet;
 use hypasis_p2p::{NetworkConfig, identity};
-use hypasis_store::{BlockStore, ChainHead, MemoryStore, RedisStore, RedisStoreConfig};
+use hypasis_store::{BlockStore, ChainHead, MemoryStore, RedisStore, RedisStoreConfig, TieredStore, tiered::DEFAULT_MAX_BACKLOG};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::{
     future::Future,
@@ -82,6 +82,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
                 command_timeout: REDIS_COMMAND_TIMEOUT,
             })
             .await?;
+            let store = Arc::new(TieredStore::new(MemoryStore::new(settings.cache), Arc::new(store), DEFAULT_MAX_BACKLOG));
             let client = hypasis_cluster::connect(url.as_str(), settings.redis_password.clone())
                 .await
                 .map_err(|e| NodeError::Redis(e.to_string()))?;
@@ -90,14 +91,14 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
                 client.clone(),
             );
             let membership = Membership::new(client, spec.chain_id, MEMBER_TTL);
-            (Arc::new(store), Some(ClusterParts { election, membership }))
+            (store.clone(), Some(ClusterParts { election, membership, tiered: store }))
         }
     };
     let (leadership_tx, leadership) =
         watch::channel(if cluster.is_some() { Leadership::Follower } else { Leadership::Leader { token: 0 } });
     if let Some(parts) = &cluster {
         tasks.spawn(parts.election.clone().run(leadership_tx, cancel.child_token()));
-        tasks.spawn(devnet_source::follow_head(store.clone(), heads_tx.clone(), FOLLOW_INTERVAL, cancel.child_token()));
+        tasks.spawn(devnet_source::follow_head(parts.tiered.clone(), heads_tx.clone(), FOLLOW_INTERVAL, cancel.child_token()));
     }
     match devnet {
         Some(config) => {
@@ -239,6 +240,8 @@ pub struct ClusterParts {
     pub election: Election,
     /// Membership.
     pub membership: Membership,
+    /// The hot tier in front of Redis.
+    pub tiered: Arc<TieredStore>,
 }
 
 /// Blocks inserted per store call while importing.

@@ -9,8 +9,10 @@
 mod memory;
 mod metrics;
 pub mod redis;
+pub mod tiered;
 mod types;
 
 pub use memory::{MemoryStore, MemoryStoreLimits};
 pub use redis::{RedisStore, RedisStoreConfig};
+pub use tiered::TieredStore;
 pub use types::{BlockStore, ChainHead, HeadUpdate, Parts, StoreError, StoredBlock, StoredRange};

@@ -16,7 +16,8 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts a server on a free port with persistence off.
+    /// Starts a server on a free port. It persists to an append-only file synced on every write,
+    /// so a restart (even after SIGKILL) comes back with its data.
     ///
     /// # Panics
     /// When `redis-server` is missing or does not answer PING within 10 s.
@@ -29,7 +30,7 @@ impl RedisServer {
 
     fn spawn(&mut self) {
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always"])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -65,7 +66,7 @@ impl RedisServer {
         self.port
     }
 
-    /// Kills the server with SIGKILL (data is lost: persistence is off).
+    /// Kills the server with SIGKILL.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();

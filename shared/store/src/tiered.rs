@@ -1,0 +1,205 @@
+//! [`TieredStore`]: a bounded in-memory hot tier in front of a shared store (Redis).
+//!
+//! - Writes go to the hot tier first, then to the shared store. When the shared store fails, the
+//!   blocks wait in a bounded backlog and are written again by [`TieredStore::flush`] (called
+//!   before every later write and by the node's maintenance loop), so a Redis outage loses no
+//!   block that fits in the backlog.
+//! - Reads are served from the hot tier; misses go to the shared store in one call and are
+//!   copied into the hot tier. When the shared store fails, the hot tier's answers are returned
+//!   alone (misses stay `None`) and the fallback is counted: a Redis hiccup does not stop serving
+//!   the tip.
+//! - The head is the shared store's; when it is unreachable, the hot tier's.
+
+use crate::{BlockStore, ChainHead, HeadUpdate, MemoryStore, Parts, StoreError, StoredBlock, StoredRange};
+use alloy_primitives::B256;
+use hypasis_chain::{Block, BlockBody};
+use parking_lot::Mutex;
+use std::{collections::VecDeque, sync::Arc};
+
+/// Most blocks kept for a later write while the shared store is down.
+pub const DEFAULT_MAX_BACKLOG: usize = 100_000;
+
+/// A hot memory tier in front of a shared store.
+#[derive(Debug)]
+pub struct TieredStore {
+    hot: MemoryStore,
+    cold: Arc<dyn BlockStore>,
+    backlog: Mutex<VecDeque<Block>>,
+    max_backlog: usize,
+}
+
+fn fallback(op: &'static str) {
+    metrics::counter!("hypasis_store_tier_fallbacks_total", "op" => op).increment(1);
+}
+
+impl TieredStore {
+    /// A tiered store over `cold` with `hot` in front.
+    pub fn new(hot: MemoryStore, cold: Arc<dyn BlockStore>, max_backlog: usize) -> Self {
+        Self { hot, cold, backlog: Mutex::new(VecDeque::new()), max_backlog }
+    }
+
+    /// Blocks waiting to be written to the shared store.
+    pub fn backlog_len(&self) -> usize {
+        self.backlog.lock().len()
+    }
+
+    /// Writes the backlog to the shared store.
+    ///
+    /// # Errors
+    /// The shared store's error; the backlog is kept for the next try.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let pending: Vec<Block> = self.backlog.lock().drain(..).collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.cold.insert(pending.clone()).await {
+            let mut backlog = self.backlog.lock();
+            for block in pending.into_iter().rev() {
+                backlog.push_front(block);
+            }
+            return Err(e);
+        }
+        metrics::gauge!("hypasis_store_tier_backlog_blocks").set(self.backlog_len() as f64);
+        Ok(())
+    }
+
+    fn park(&self, blocks: Vec<Block>) {
+        let mut backlog = self.backlog.lock();
+        backlog.extend(blocks);
+        while backlog.len() > self.max_backlog {
+            backlog.pop_front();
+            metrics::counter!("hypasis_store_tier_backlog_dropped_total").increment(1);
+        }
+        metrics::gauge!("hypasis_store_tier_backlog_blocks").set(backlog.len() as f64);
+    }
+
+    /// Fills the hot tier's misses (`missing` indexes into `out`) from the shared store's answer
+    /// for them (read with every part), copying what it returns into the hot tier.
+    async fn fill(
+        &self,
+        out: &mut [Option<StoredBlock>],
+        missing: &[usize],
+        found: Result<Vec<Option<StoredBlock>>, StoreError>,
+        parts: Parts,
+    ) {
+        let found = match found {
+            Ok(found) => found,
+            Err(e) => {
+                fallback("read");
+                tracing::debug!(target: "store::tiered", error = %e, "shared store unreachable; answering from the hot tier");
+                return;
+            }
+        };
+        let mut copy = Vec::new();
+        for (&i, block) in missing.iter().zip(found) {
+            let Some(block) = block else { continue };
+            if let Some(body) = &block.body {
+                copy.push(Block {
+                    header: block.header.clone(),
+                    body: BlockBody::clone(body),
+                    receipts: block.receipts.as_ref().map(|r| r.to_vec()),
+                    total_difficulty: block.total_difficulty,
+                });
+            }
+            out[i] = Some(StoredBlock {
+                body: if parts.body { block.body } else { None },
+                receipts: if parts.receipts { block.receipts } else { None },
+                ..block
+            });
+        }
+        if !copy.is_empty() {
+            let _ = self.hot.insert(copy).await;
+        }
+    }
+}
+
+/// Indexes of answers the hot tier could not give in full.
+fn misses(out: &[Option<StoredBlock>], parts: Parts) -> Vec<usize> {
+    let complete = |b: &StoredBlock| (!parts.body || b.body.is_some()) && (!parts.receipts || b.receipts.is_some());
+    out.iter().enumerate().filter(|(_, b)| !b.as_ref().is_some_and(complete)).map(|(i, _)| i).collect()
+}
+
+#[async_trait::async_trait]
+impl BlockStore for TieredStore {
+    async fn insert(&self, blocks: Vec<Block>) -> Result<(), StoreError> {
+        self.hot.insert(blocks.clone()).await?;
+        if self.flush().await.is_err() {
+            self.park(blocks);
+            fallback("write");
+            return Ok(());
+        }
+        if let Err(e) = self.cold.insert(blocks.clone()).await {
+            tracing::warn!(target: "store::tiered", error = %e, "shared store write failed; kept in the backlog");
+            self.park(blocks);
+            fallback("write");
+        }
+        Ok(())
+    }
+
+    async fn by_numbers(&self, numbers: &[u64], parts: Parts) -> Result<Vec<Option<StoredBlock>>, StoreError> {
+        let mut out = self.hot.by_numbers(numbers, parts).await?;
+        let missing = misses(&out, parts);
+        if !missing.is_empty() {
+            let wanted: Vec<u64> = missing.iter().map(|i| numbers[*i]).collect();
+            let found = self.cold.by_numbers(&wanted, Parts::ALL).await;
+            self.fill(&mut out, &missing, found, parts).await;
+        }
+        Ok(out)
+    }
+
+    async fn by_hashes(&self, hashes: &[B256], parts: Parts) -> Result<Vec<Option<StoredBlock>>, StoreError> {
+        let mut out = self.hot.by_hashes(hashes, parts).await?;
+        let missing = misses(&out, parts);
+        if !missing.is_empty() {
+            let wanted: Vec<B256> = missing.iter().map(|i| hashes[*i]).collect();
+            let found = self.cold.by_hashes(&wanted, Parts::ALL).await;
+            self.fill(&mut out, &missing, found, parts).await;
+        }
+        Ok(out)
+    }
+
+    async fn head(&self) -> Result<Option<ChainHead>, StoreError> {
+        match self.cold.head().await {
+            Ok(head) => Ok(head),
+            Err(_) => {
+                fallback("head");
+                self.hot.head().await
+            }
+        }
+    }
+
+    async fn advance_head(&self, head: ChainHead) -> Result<HeadUpdate, StoreError> {
+        self.hot.advance_head(head).await?;
+        self.cold.advance_head(head).await
+    }
+
+    async fn advance_head_fenced(&self, head: ChainHead, token: u64) -> Result<HeadUpdate, StoreError> {
+        let update = self.cold.advance_head_fenced(head, token).await?;
+        if update == HeadUpdate::Advanced {
+            self.hot.advance_head(head).await?;
+        }
+        Ok(update)
+    }
+
+    async fn range(&self) -> Result<Option<StoredRange>, StoreError> {
+        match self.cold.range().await {
+            Ok(range) => Ok(range),
+            Err(_) => {
+                fallback("range");
+                self.hot.range().await
+            }
+        }
+    }
+}
+
+/// Keeps the hot tier's head in step with a head read from the shared store (followers), and
+/// warms the hot tier with the blocks up to it.
+///
+/// # Errors
+/// The shared store's error.
+pub async fn warm_to(store: &TieredStore, head: ChainHead, from: u64) -> Result<(), StoreError> {
+    let count = head.number.saturating_sub(from).min(1024) + 1;
+    let start = head.number + 1 - count;
+    store.by_range(start, count, 0, false, Parts::ALL).await?;
+    store.hot.advance_head(head).await.map(|_| ())
+}
