@@ -3,19 +3,14 @@
 mod support;
 
 use hypasis_chain::SealedHeader;
-use hypasis_eth_wire::{
-    Capability, Hello,
-    conn::P2pConn,
-    eth::{
-        id,
-        messages::{self, BlockId, GetBlockHeaders},
-    },
+use hypasis_eth_wire::eth::{
+    id,
+    messages::{self, BlockId, GetBlockHeaders},
 };
-use hypasis_rlpx::{FrameCodec, NodeId, keys};
+use hypasis_rlpx::{NodeId, keys};
 use std::time::Duration;
 use support::{Node, eventually};
 use tokio::net::TcpStream;
-use tokio_util::codec::Framed;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_downloads_the_chain_from_the_node() {
@@ -27,18 +22,7 @@ async fn a_peer_downloads_the_chain_from_the_node() {
     let id_hex = enode.trim_start_matches("enode://").split('@').next().expect("id");
     let server_id = NodeId::from_slice(&hex::decode(id_hex).expect("hex"));
 
-    let me = keys::random_secret();
-    let mut stream = TcpStream::connect(node.p2p).await.expect("connect");
-    let secrets = hypasis_rlpx::initiate(&mut stream, &me, server_id).await.expect("rlpx");
-    let framed = Framed::new(stream, FrameCodec::new(secrets, 16 << 20));
-    let hello = Hello {
-        protocol_version: 5,
-        client_id: "test".into(),
-        capabilities: vec![Capability::new("eth", 69)],
-        listen_port: 0,
-        id: keys::node_id(&me.public_key()),
-    };
-    let conn = P2pConn::handshake(framed, &hello, server_id).await.expect("hello");
+    let conn = hypasis_p2p::dial(node.p2p, &keys::random_secret(), server_id, "test", &[69]).await.expect("dial");
     // Mirror the server's Status back (same chain), as a peer on the same network would.
     let mut theirs = None;
     let mut eth = conn

@@ -8,8 +8,6 @@
 use bytes::{Bytes, BytesMut};
 use hypasis_devnet::{Devnet, DevnetConfig};
 use hypasis_eth_wire::{
-    Capability, Hello,
-    conn::P2pConn,
     eth::{
         id,
         messages::{BlockId, GetBlockHeaders},
@@ -21,9 +19,9 @@ use hypasis_p2p::{NetworkConfig, identity, spawn};
 use hypasis_rlpx::{FrameCodec, keys};
 use hypasis_store::{BlockStore, ChainHead, MemoryStore, MemoryStoreLimits};
 use std::{sync::Arc, time::Instant};
-use tokio::{net::TcpStream, sync::watch};
+use tokio::sync::watch;
 use tokio_util::{
-    codec::{Decoder, Encoder, Framed},
+    codec::{Decoder, Encoder},
     sync::CancellationToken,
 };
 
@@ -60,20 +58,8 @@ async fn run() {
     .await
     .expect("spawn");
 
-    let me = keys::random_secret();
-    let mut stream = TcpStream::connect(handle.local_addr).await.expect("connect");
-    stream.set_nodelay(true).expect("nodelay");
-    let server_id = identity::node_id(&server_key);
-    let secrets = hypasis_rlpx::initiate(&mut stream, &me, server_id).await.expect("rlpx");
-    let framed = Framed::new(stream, FrameCodec::new(secrets, 16 << 20));
-    let hello = Hello {
-        protocol_version: 5,
-        client_id: "bench".into(),
-        capabilities: vec![Capability::new("eth", 68)],
-        listen_port: 0,
-        id: identity::node_id(&me),
-    };
-    let conn = P2pConn::handshake(framed, &hello, server_id).await.expect("hello");
+    let conn =
+        hypasis_p2p::dial(handle.local_addr, &keys::random_secret(), identity::node_id(&server_key), "bench", &[68]).await.expect("dial");
     let status = Status {
         version: 68,
         network_id: spec.network_id,

@@ -138,12 +138,8 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
-        tokio::spawn(async move {
-            let span = tracing::debug_span!("p2p::session", %addr);
-            let _guard = span.enter();
-            drop(_guard);
-            connection(stream, addr, shared, handshake_permit).await;
-        });
+        let span = tracing::debug_span!("p2p::session", %addr);
+        tokio::spawn(tracing::Instrument::instrument(connection(stream, addr, shared, handshake_permit), span));
     }
 }
 

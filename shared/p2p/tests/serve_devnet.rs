@@ -51,19 +51,9 @@ async fn fixture(config: impl FnOnce(&mut NetworkConfig)) -> Fixture {
 }
 
 async fn p2p(f: &Fixture, version: u64) -> P2pConn<TcpStream> {
-    let mut stream = TcpStream::connect(f.handle.local_addr).await.expect("connect");
-    let me = keys::random_secret();
-    let server_id = identity::node_id(&f.cluster);
-    let secrets = hypasis_rlpx::initiate(&mut stream, &me, server_id).await.expect("rlpx handshake");
-    let framed = Framed::new(stream, FrameCodec::new(secrets, 16 << 20));
-    let hello = Hello {
-        protocol_version: 5,
-        client_id: "test-client".into(),
-        capabilities: vec![Capability::new("eth", version)],
-        listen_port: 0,
-        id: identity::node_id(&me),
-    };
-    P2pConn::handshake(framed, &hello, server_id).await.expect("hello")
+    hypasis_p2p::dial(f.handle.local_addr, &keys::random_secret(), identity::node_id(&f.cluster), "test-client", &[version])
+        .await
+        .expect("dial")
 }
 
 fn status_for(f: &Fixture, version: u64) -> Status {
