@@ -5,11 +5,11 @@
 
 use crate::{metrics, progress::SyncProgress};
 use hypasis_chain::Block;
-use hypasis_cluster::Leadership;
+use hypasis_cluster::{Envelope, Event, Events, Leadership};
 use hypasis_devnet::{Devnet, DevnetConfig};
 use hypasis_store::{BlockStore, ChainHead, HeadUpdate, TieredStore};
 use std::{sync::Arc, time::Duration};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Blocks generated per batch while catching up or pre-filling.
@@ -24,6 +24,8 @@ pub struct Sink {
     pub progress: Arc<SyncProgress>,
     /// Served-head announcements.
     pub heads: watch::Sender<Option<ChainHead>>,
+    /// Cluster events (new heads are published there), when clustered.
+    pub events: Option<Events>,
 }
 
 /// Runs until `cancel`, producing blocks whenever `leadership` says we lead.
@@ -137,18 +139,35 @@ async fn store_blocks(sink: &Sink, token: u64, blocks: Vec<Block>) -> Result<(),
     sink.progress.stored(count, last.number);
     metrics::head(last.number);
     sink.heads.send_replace(Some(last));
+    if let Some(events) = &sink.events
+        && let Err(e) = events.publish(Event::Head { number: last.number, hash: format!("{:#x}", last.hash) }).await
+    {
+        tracing::debug!(target: "cluster", error = %e, "publishing the new head failed; followers poll");
+    }
     Ok(())
 }
 
 /// Cluster upkeep: picks up the head the leader writes (so every instance announces new heads to
 /// its own peers), warms the hot tier with the blocks up to it, and retries the write backlog.
-/// Runs every `interval` (well under a block time).
-pub async fn follow_head(store: Arc<TieredStore>, heads: watch::Sender<Option<ChainHead>>, interval: Duration, cancel: CancellationToken) {
+/// Runs at once on every head event and every `interval` (well under a block time) in case an
+/// event was missed.
+pub async fn follow_head(
+    store: Arc<TieredStore>,
+    heads: watch::Sender<Option<ChainHead>>,
+    mut events: broadcast::Receiver<Envelope>,
+    interval: Duration,
+    cancel: CancellationToken,
+) {
     let mut ticker = tokio::time::interval(interval);
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
             _ = ticker.tick() => {}
+            event = events.recv() => match event {
+                Ok(Envelope { event: Event::Head { .. }, .. }) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
         }
         if store.backlog_len() > 0 && store.flush().await.is_ok() {
             tracing::info!(target: "store::tiered", "shared store back: backlog written");

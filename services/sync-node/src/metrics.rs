@@ -38,3 +38,8 @@ pub fn rejected_block(source: &'static str) {
 pub fn api_request(route: String, status: u16) {
     counter!("hypasis_api_requests_total", "route" => route, "status" => status.to_string()).increment(1);
 }
+
+/// Live cluster members seen by this instance.
+pub fn members(count: usize) {
+    gauge!("hypasis_cluster_members").set(count as f64);
+}

@@ -7,10 +7,12 @@ use crate::{
     progress::SyncProgress,
 };
 use hypasis_chain::{Block, BlockBody, ChainSpec};
-use hypasis_cluster::{Election, ElectionConfig, Leadership, Member, Membership};
+use hypasis_cluster::{Election, ElectionConfig, Events, Leadership, Member, Membership};
 use hypasis_devnet::Devnet;
 use hypasis_p2p::{NetworkConfig, identity};
-use hypasis_store::{BlockStore, ChainHead, MemoryStore, RedisStore, RedisStoreConfig, TieredStore, tiered::DEFAULT_MAX_BACKLOG};
+use hypasis_store::{
+    BlockStore, ChainHead, MemoryStore, RedisStore, RedisStoreConfig, RedisTarget, TieredStore, tiered::DEFAULT_MAX_BACKLOG,
+};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::{
     future::Future,
@@ -74,35 +76,47 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     let (store, cluster): (Arc<dyn BlockStore>, Option<ClusterParts>) = match &settings.redis_url {
         None => (Arc::new(MemoryStore::new(settings.cache)), None),
         Some(url) => {
-            let store = RedisStore::connect(RedisStoreConfig {
+            let target = RedisTarget {
                 url: url.to_string(),
                 password: settings.redis_password.clone(),
-                pool_size: REDIS_POOL_SIZE,
+                tls_ca_file: settings.redis_tls_ca_file.clone(),
+            };
+            let store = RedisStore::connect(RedisStoreConfig {
+                target: target.clone(),
+                pool_size: settings.redis_pool_size,
                 chain_id: spec.chain_id,
                 command_timeout: REDIS_COMMAND_TIMEOUT,
             })
             .await?;
             let store = Arc::new(TieredStore::new(MemoryStore::new(settings.cache), Arc::new(store), DEFAULT_MAX_BACKLOG));
-            let client = hypasis_cluster::connect(url.as_str(), settings.redis_password.clone())
-                .await
-                .map_err(|e| NodeError::Redis(e.to_string()))?;
+            let client = hypasis_cluster::connect(&target).await.map_err(|e| NodeError::Redis(e.to_string()))?;
             let election = Election::new(
                 ElectionConfig { chain_id: spec.chain_id, instance_id: settings.instance_id.clone(), ttl: LEADER_LEASE },
                 client.clone(),
             );
-            let membership = Membership::new(client, spec.chain_id, MEMBER_TTL);
-            (store.clone(), Some(ClusterParts { election, membership, tiered: store }))
+            let membership = Membership::new(client.clone(), spec.chain_id, MEMBER_TTL);
+            let events = Events::start(&target, client, spec.chain_id, settings.instance_id.clone(), cancel.child_token())
+                .await
+                .map_err(|e| NodeError::Redis(e.to_string()))?;
+            (store.clone(), Some(ClusterParts { election, membership, events, tiered: store }))
         }
     };
     let (leadership_tx, leadership) =
         watch::channel(if cluster.is_some() { Leadership::Follower } else { Leadership::Leader { token: 0 } });
     if let Some(parts) = &cluster {
         tasks.spawn(parts.election.clone().run(leadership_tx, cancel.child_token()));
-        tasks.spawn(devnet_source::follow_head(parts.tiered.clone(), heads_tx.clone(), FOLLOW_INTERVAL, cancel.child_token()));
+        tasks.spawn(devnet_source::follow_head(
+            parts.tiered.clone(),
+            heads_tx.clone(),
+            parts.events.subscribe(),
+            FOLLOW_INTERVAL,
+            cancel.child_token(),
+        ));
     }
     match devnet {
         Some(config) => {
-            let sink = devnet_source::Sink { store: store.clone(), progress: progress.clone(), heads: heads_tx };
+            let events = cluster.as_ref().map(|c| c.events.clone());
+            let sink = devnet_source::Sink { store: store.clone(), progress: progress.clone(), heads: heads_tx, events };
             tasks.spawn(devnet_source::run(config, sink, leadership.clone(), settings.devnet.prefill, cancel.child_token()));
         }
         None => {
@@ -149,12 +163,13 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     });
 
     if let Some(parts) = &cluster {
-        let membership = parts.membership.clone();
+        let (membership, events) = (parts.membership.clone(), parts.events.clone());
         let (network, leadership, heads, instance_id, region) =
             (network.clone(), leadership.clone(), heads_for_members.clone(), settings.instance_id.clone(), settings.region.clone());
         let cancel = cancel.child_token();
         tasks.spawn(async move {
             let mut ticker = tokio::time::interval(HEARTBEAT_INTERVAL);
+            let mut known = std::collections::BTreeSet::new();
             loop {
                 tokio::select! {
                     () = cancel.cancelled() => return,
@@ -169,8 +184,20 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
                     leader: matches!(*leadership.borrow(), Leadership::Leader { .. }),
                     last_seen_ms: 0,
                 };
-                if let Err(e) = membership.heartbeat(member).await {
+                if let Err(e) = membership.heartbeat(member.clone()).await {
                     tracing::warn!(target: "cluster", error = %e, "heartbeat failed");
+                }
+                let _ = events.publish(hypasis_cluster::Event::Heartbeat(member)).await;
+                if let Ok(live) = membership.live().await {
+                    let now: std::collections::BTreeSet<String> = live.into_iter().map(|m| m.instance_id).collect();
+                    for joined in now.difference(&known) {
+                        tracing::info!(target: "cluster", member = %joined, "member joined");
+                    }
+                    for left in known.difference(&now) {
+                        tracing::info!(target: "cluster", member = %left, "member left");
+                    }
+                    crate::metrics::members(now.len());
+                    known = now;
                 }
             }
         });
@@ -186,6 +213,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         cluster: cluster.clone(),
         leadership: leadership.clone(),
         started: Instant::now(),
+        retention_floor: 0,
     });
     let api_cancel = cancel.child_token();
     tasks.spawn(async move {
@@ -220,8 +248,6 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     Ok(())
 }
 
-/// Connections in the Redis store's pool.
-const REDIS_POOL_SIZE: usize = 8;
 /// Deadline of one Redis command.
 const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// Leader lease length.
@@ -240,6 +266,8 @@ pub struct ClusterParts {
     pub election: Election,
     /// Membership.
     pub membership: Membership,
+    /// Pub/sub events.
+    pub events: Events,
     /// The hot tier in front of Redis.
     pub tiered: Arc<TieredStore>,
 }

@@ -1,8 +1,9 @@
-//! Three nodes on one real `redis-server`: one leader, shared blocks, hand-over on `kill -9`.
+//! Three nodes on one real `redis-server`, and on a real three-master Redis Cluster: one leader,
+//! shared blocks, hand-over on `kill -9`, a 10 s Redis outage survived with no range lost.
 
 mod support;
 
-use hypasis_test_support::redis::RedisServer;
+use hypasis_test_support::AnyRedis;
 use std::time::Duration;
 use support::{Node, eventually};
 
@@ -20,7 +21,15 @@ fn leaders(nodes: &[&Node]) -> usize {
 
 #[test]
 fn one_leader_followers_serve_its_blocks_and_a_killed_leader_is_replaced() {
-    let redis = RedisServer::start();
+    hand_over(AnyRedis::single());
+}
+
+#[test]
+fn one_leader_and_hand_over_on_a_redis_cluster() {
+    hand_over(AnyRedis::cluster());
+}
+
+fn hand_over(redis: AnyRedis) {
     let shared = tempfile::tempdir().expect("tempdir");
     let cluster_key = shared.path().join("cluster.key");
     let url = redis.url();
@@ -91,7 +100,15 @@ fn one_leader_followers_serve_its_blocks_and_a_killed_leader_is_replaced() {
 
 #[test]
 fn redis_stopped_for_ten_seconds_every_node_keeps_serving_and_nothing_is_lost() {
-    let mut redis = RedisServer::start();
+    outage(AnyRedis::single());
+}
+
+#[test]
+fn a_redis_cluster_stopped_for_ten_seconds_loses_nothing() {
+    outage(AnyRedis::cluster());
+}
+
+fn outage(mut redis: AnyRedis) {
     let url = redis.url();
     let start = |id: &str| Node::start(&["--redis-url", &url, "--instance-id", id, "--devnet-block-time", "1"]);
     let nodes = [start("r1"), start("r2"), start("r3")];
@@ -123,8 +140,7 @@ fn redis_stopped_for_ten_seconds_every_node_keeps_serving_and_nothing_is_lost() 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let range = runtime.block_on(async {
         let store = hypasis_store::RedisStore::connect(hypasis_store::RedisStoreConfig {
-            url: redis.url(),
-            password: None,
+            target: hypasis_store::RedisTarget::new(redis.url()),
             pool_size: 1,
             chain_id: 1337,
             command_timeout: Duration::from_secs(2),
@@ -134,4 +150,11 @@ fn redis_stopped_for_ten_seconds_every_node_keeps_serving_and_nothing_is_lost() 
         hypasis_store::BlockStore::range(&store).await.expect("range").expect("blocks")
     });
     assert_eq!((range.lowest, range.count), (0, range.highest + 1), "{range:?}");
+    // The gap tracker, as every instance reports it: one range from genesis, no gap below the head.
+    for node in &nodes {
+        let gaps = node.get_json("/api/v1/gaps");
+        assert_eq!(gaps["held"].as_array().map(Vec::len), Some(1), "{gaps}");
+        assert_eq!(gaps["held"][0][0], 0, "{gaps}");
+        assert_eq!((gaps["gap_count"].as_u64(), gaps["missing_blocks"].as_u64()), (Some(0), Some(0)), "{gaps}");
+    }
 }

@@ -4,23 +4,29 @@
 //!   fencing token (incremented on every win) that leader-only writes carry, so a stale leader's
 //!   write is refused by Redis itself.
 //! - [`membership`]: instance heartbeats with a TTL, and the list of live members.
+//! - [`events`]: new heads, checkpoints, filled ranges and heartbeats on pub/sub.
 
 pub mod election;
+pub mod events;
 pub mod membership;
 
 pub use election::{Election, ElectionConfig, Leadership};
+pub use events::{Envelope, Event, Events};
 pub use membership::{Member, Membership};
+
+pub use hypasis_store::RedisTarget;
+
+pub(crate) fn config_error(message: String) -> fred::prelude::Error {
+    fred::prelude::Error::new(fred::error::ErrorKind::Config, message)
+}
 
 /// Connects a fred client for coordination (election, membership) with reconnects.
 ///
 /// # Errors
 /// When the URL is invalid or the first connection fails.
-pub async fn connect(url: &str, password: Option<String>) -> Result<fred::prelude::Client, fred::prelude::Error> {
-    use fred::prelude::{Builder, ClientLike, Config};
-    let mut config = Config::from_url(url)?;
-    if password.is_some() {
-        config.password = password;
-    }
+pub async fn connect(target: &RedisTarget) -> Result<fred::prelude::Client, fred::prelude::Error> {
+    use fred::prelude::{Builder, ClientLike};
+    let config = target.fred_config().map_err(config_error)?;
     let client = Builder::from_config(config)
         .with_performance_config(|p| p.default_command_timeout = std::time::Duration::from_secs(2))
         .set_policy(fred::types::config::ReconnectPolicy::new_exponential(0, 100, 2_000, 2))

@@ -1,10 +1,11 @@
-//! Leader election and fencing against a real `redis-server`.
+//! Leader election, fencing and membership against a real `redis-server` and a real
+//! three-master Redis Cluster.
 
 use alloy_primitives::{B256, U256};
 use fred::prelude::{Builder, ClientLike, Config};
 use hypasis_cluster::{Election, ElectionConfig, Leadership, Member, Membership};
 use hypasis_store::{BlockStore, ChainHead, HeadUpdate, RedisStore, RedisStoreConfig};
-use hypasis_test_support::redis::RedisServer;
+use hypasis_test_support::AnyRedis;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -12,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 const TTL: Duration = Duration::from_millis(1500);
 const CHAIN: u64 = 1337;
 
-async fn client(server: &RedisServer) -> fred::prelude::Client {
+async fn client(server: &AnyRedis) -> fred::prelude::Client {
     let client = Builder::from_config(Config::from_url(&server.url()).expect("url"))
         .with_performance_config(|p| p.default_command_timeout = Duration::from_millis(500))
         .set_policy(fred::types::config::ReconnectPolicy::new_constant(0, 100))
@@ -28,7 +29,7 @@ struct Contender {
     task: tokio::task::JoinHandle<()>,
 }
 
-async fn contender(server: &RedisServer, id: &str) -> Contender {
+async fn contender(server: &AnyRedis, id: &str) -> Contender {
     let election = Election::new(ElectionConfig { chain_id: CHAIN, instance_id: id.into(), ttl: TTL }, client(server).await);
     let (tx, rx) = watch::channel(Leadership::Follower);
     let cancel = CancellationToken::new();
@@ -61,7 +62,15 @@ async fn wait_for_one_leader(contenders: &[&Contender], within: Duration) -> u64
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_leader_a_crash_hands_over_and_the_stale_leader_is_fenced() {
-    let server = RedisServer::start();
+    one_leader_a_crash_hands_over_and_the_stale_leader_is_fenced_body(AnyRedis::single()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_leader_a_crash_hands_over_and_the_stale_leader_is_fenced_on_a_cluster() {
+    one_leader_a_crash_hands_over_and_the_stale_leader_is_fenced_body(AnyRedis::cluster()).await;
+}
+
+async fn one_leader_a_crash_hands_over_and_the_stale_leader_is_fenced_body(server: AnyRedis) {
     let (a, b, c) = (contender(&server, "a").await, contender(&server, "b").await, contender(&server, "c").await);
     let first = wait_for_one_leader(&[&a, &b, &c], TTL * 2).await;
     // Watch for a while: never two leaders.
@@ -82,8 +91,7 @@ async fn one_leader_a_crash_hands_over_and_the_stale_leader_is_fenced() {
 
     // The stale leader's head write, carrying the old token, is refused by Redis.
     let store = RedisStore::connect(RedisStoreConfig {
-        url: server.url(),
-        password: None,
+        target: hypasis_store::RedisTarget::new(server.url()),
         pool_size: 1,
         chain_id: CHAIN,
         command_timeout: Duration::from_secs(2),
@@ -101,7 +109,15 @@ async fn one_leader_a_crash_hands_over_and_the_stale_leader_is_fenced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_that_loses_redis_steps_down_before_its_lease_could_expire() {
-    let mut server = RedisServer::start();
+    a_leader_that_loses_redis_steps_down_before_its_lease_could_expire_body(AnyRedis::single()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_loses_redis_steps_down_before_its_lease_could_expire_on_a_cluster() {
+    a_leader_that_loses_redis_steps_down_before_its_lease_could_expire_body(AnyRedis::cluster()).await;
+}
+
+async fn a_leader_that_loses_redis_steps_down_before_its_lease_could_expire_body(mut server: AnyRedis) {
     let a = contender(&server, "solo").await;
     wait_for_one_leader(&[&a], TTL * 2).await;
     // Make sure a renewal just happened, then cut Redis off.
@@ -122,7 +138,15 @@ async fn a_leader_that_loses_redis_steps_down_before_its_lease_could_expire() {
 
 #[tokio::test]
 async fn members_come_and_go_with_their_heartbeats() {
-    let server = RedisServer::start();
+    members_come_and_go_with_their_heartbeats_body(AnyRedis::single()).await;
+}
+
+#[tokio::test]
+async fn members_come_and_go_with_their_heartbeats_on_a_cluster() {
+    members_come_and_go_with_their_heartbeats_body(AnyRedis::cluster()).await;
+}
+
+async fn members_come_and_go_with_their_heartbeats_body(server: AnyRedis) {
     let membership = Membership::new(client(&server).await, CHAIN, Duration::from_millis(800));
     let member = |id: &str| Member {
         instance_id: id.into(),
@@ -142,4 +166,38 @@ async fn members_come_and_go_with_their_heartbeats() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let ids: Vec<String> = membership.live().await.expect("live").into_iter().map(|m| m.instance_id).collect();
     assert_eq!(ids, vec!["y".to_string()]);
+}
+
+#[tokio::test]
+async fn events_reach_every_instance() {
+    events_body(AnyRedis::single()).await;
+}
+
+#[tokio::test]
+async fn events_reach_every_instance_on_a_cluster() {
+    events_body(AnyRedis::cluster()).await;
+}
+
+async fn events_body(server: AnyRedis) {
+    use hypasis_cluster::{Event, Events};
+    let cancel = CancellationToken::new();
+    let start = |id: &'static str| {
+        let (url, cancel) = (server.url(), cancel.clone());
+        async move {
+            let target = hypasis_store::RedisTarget::new(url);
+            let publisher = hypasis_cluster::connect(&target).await.expect("connect");
+            Events::start(&target, publisher, CHAIN, id.into(), cancel).await.expect("events")
+        }
+    };
+    let (a, b) = (start("a").await, start("b").await);
+    let mut heard_by_b = b.subscribe();
+    let mut heard_by_a = a.subscribe();
+    let head = Event::Head { number: 42, hash: format!("{:#x}", B256::repeat_byte(7)) };
+    // (PUBLISH's receiver count is per node on a cluster, so delivery is what is checked.)
+    a.publish(head.clone()).await.expect("publish");
+    for heard in [&mut heard_by_b, &mut heard_by_a] {
+        let envelope = tokio::time::timeout(Duration::from_secs(2), heard.recv()).await.expect("in time").expect("event");
+        assert_eq!((envelope.from.as_str(), &envelope.event), ("a", &head));
+    }
+    cancel.cancel();
 }

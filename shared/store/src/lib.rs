@@ -8,11 +8,13 @@
 
 mod memory;
 mod metrics;
+mod ranges;
 pub mod redis;
 pub mod tiered;
 mod types;
 
 pub use memory::{MemoryStore, MemoryStoreLimits};
-pub use redis::{RedisStore, RedisStoreConfig};
+pub use ranges::RangeSet;
+pub use redis::{RedisStore, RedisStoreConfig, RedisTarget};
 pub use tiered::TieredStore;
 pub use types::{BlockStore, ChainHead, HeadUpdate, Parts, StoreError, StoredBlock, StoredRange};

@@ -4,7 +4,7 @@
 //! which every peer handshake names). A sync node's hot data is the tip and the newest history,
 //! so the oldest block is the one least likely to be asked for again.
 
-use crate::{BlockStore, ChainHead, HeadUpdate, Parts, StoreError, StoredBlock, StoredRange, metrics::StoreMetrics};
+use crate::{BlockStore, ChainHead, HeadUpdate, Parts, RangeSet, StoreError, StoredBlock, StoredRange, metrics::StoreMetrics};
 use alloy_primitives::{B256, U256, map::HashMap};
 use alloy_rlp::Encodable;
 use hypasis_chain::{Block, BlockBody, Receipt, SealedHeader};
@@ -63,12 +63,14 @@ struct Inner {
     by_hash: HashMap<B256, u64>,
     bytes: usize,
     head: Option<ChainHead>,
+    held: RangeSet,
 }
 
 impl Inner {
     fn remove(&mut self, number: u64) -> Option<Entry> {
         let entry = self.by_number.remove(&number)?;
         self.by_hash.remove(&entry.header.hash());
+        self.held.remove(number, number);
         self.bytes -= entry.size;
         Some(entry)
     }
@@ -122,6 +124,7 @@ impl BlockStore for MemoryStore {
             inner.by_hash.insert(entry.header.hash(), number);
             inner.bytes += entry.size;
             inner.by_number.insert(number, entry);
+            inner.held.insert(number, number);
         }
         self.evict(&mut inner);
         self.metrics.blocks.set(inner.by_number.len() as f64);
@@ -156,6 +159,21 @@ impl BlockStore for MemoryStore {
         }
         inner.head = Some(head);
         Ok(HeadUpdate::Advanced)
+    }
+
+    async fn held(&self) -> Result<RangeSet, StoreError> {
+        Ok(self.inner.read().held.clone())
+    }
+
+    async fn remove_range(&self, start: u64, end: u64) -> Result<(), StoreError> {
+        let mut inner = self.inner.write();
+        let numbers: Vec<u64> = inner.by_number.range(start..=end).map(|(n, _)| *n).collect();
+        for n in numbers {
+            inner.remove(n);
+        }
+        self.metrics.blocks.set(inner.by_number.len() as f64);
+        self.metrics.bytes.set(inner.bytes as f64);
+        Ok(())
     }
 
     async fn range(&self) -> Result<Option<StoredRange>, StoreError> {

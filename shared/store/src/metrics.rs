@@ -11,6 +11,8 @@ pub(crate) struct StoreMetrics {
     pub(crate) hits: Counter,
     pub(crate) misses: Counter,
     pub(crate) stale_heads: Counter,
+    /// Block numbers newly covered by the held ranges (a re-insert does not count).
+    pub(crate) blocks_added: Counter,
 }
 
 impl StoreMetrics {
@@ -22,6 +24,7 @@ impl StoreMetrics {
             hits: counter!("hypasis_store_reads_total", "backend" => backend, "result" => "hit"),
             misses: counter!("hypasis_store_reads_total", "backend" => backend, "result" => "miss"),
             stale_heads: counter!("hypasis_store_stale_head_updates_total", "backend" => backend),
+            blocks_added: counter!("hypasis_store_blocks_added_total", "backend" => backend),
         }
     }
 }

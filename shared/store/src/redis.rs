@@ -16,5 +16,7 @@
 
 mod keys;
 mod store;
+mod target;
 
 pub use store::{RedisStore, RedisStoreConfig};
+pub use target::RedisTarget;

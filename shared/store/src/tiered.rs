@@ -10,7 +10,7 @@
 //!   the tip.
 //! - The head is the shared store's; when it is unreachable, the hot tier's.
 
-use crate::{BlockStore, ChainHead, HeadUpdate, MemoryStore, Parts, StoreError, StoredBlock, StoredRange};
+use crate::{BlockStore, ChainHead, HeadUpdate, MemoryStore, Parts, RangeSet, StoreError, StoredBlock};
 use alloy_primitives::B256;
 use hypasis_chain::{Block, BlockBody};
 use parking_lot::Mutex;
@@ -181,14 +181,20 @@ impl BlockStore for TieredStore {
         Ok(update)
     }
 
-    async fn range(&self) -> Result<Option<StoredRange>, StoreError> {
-        match self.cold.range().await {
-            Ok(range) => Ok(range),
+    async fn held(&self) -> Result<RangeSet, StoreError> {
+        match self.cold.held().await {
+            Ok(held) => Ok(held),
             Err(_) => {
-                fallback("range");
-                self.hot.range().await
+                fallback("held");
+                self.hot.held().await
             }
         }
+    }
+
+    async fn remove_range(&self, start: u64, end: u64) -> Result<(), StoreError> {
+        self.backlog.lock().retain(|b| !(start..=end).contains(&b.number()));
+        self.hot.remove_range(start, end).await?;
+        self.cold.remove_range(start, end).await
     }
 }
 

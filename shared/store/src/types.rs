@@ -1,5 +1,6 @@
 //! The store trait and the values it deals in.
 
+use crate::RangeSet;
 use alloy_primitives::{B256, U256};
 use hypasis_chain::{Block, BlockBody, Receipt, SealedHeader};
 use std::{fmt, sync::Arc};
@@ -148,11 +149,28 @@ pub trait BlockStore: Send + Sync + fmt::Debug + 'static {
         self.advance_head(head).await
     }
 
+    /// The ranges of block numbers held (the gap tracker): every number in them has its header,
+    /// body and total difficulty stored. Updated atomically with each insert, so concurrent
+    /// writers never lose a range.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails.
+    async fn held(&self) -> Result<RangeSet, StoreError>;
+
+    /// Drops the blocks `start..=end` (a range that failed verification) and their range.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails.
+    async fn remove_range(&self, start: u64, end: u64) -> Result<(), StoreError>;
+
     /// The span of blocks held, or `None` when empty.
     ///
     /// # Errors
     /// [`StoreError`] when the backend fails.
-    async fn range(&self) -> Result<Option<StoredRange>, StoreError>;
+    async fn range(&self) -> Result<Option<StoredRange>, StoreError> {
+        let held = self.held().await?;
+        Ok(held.lowest().zip(held.highest()).map(|(lowest, highest)| StoredRange { lowest, highest, count: held.count() }))
+    }
 
     /// Reads `count` blocks starting at `start`, stepping `skip + 1` numbers at a time, downwards
     /// when `reverse` (the shape of eth `GetBlockHeaders`). Numbers below 0 are not read. One

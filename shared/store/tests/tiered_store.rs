@@ -27,8 +27,12 @@ fn chain(n: u64) -> Vec<Block> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_for_a_while_then_back() {
     let mut server = RedisServer::start();
-    let config =
-        RedisStoreConfig { url: server.url(), password: None, pool_size: 2, chain_id: 7, command_timeout: Duration::from_millis(300) };
+    let config = RedisStoreConfig {
+        target: hypasis_store::RedisTarget::new(server.url()),
+        pool_size: 2,
+        chain_id: 7,
+        command_timeout: Duration::from_millis(300),
+    };
     let cold = Arc::new(RedisStore::connect(config).await.expect("connect"));
     let store = TieredStore::new(MemoryStore::new(MemoryStoreLimits { max_blocks: 64, max_bytes: usize::MAX }), cold.clone(), 1_000);
     let blocks = chain(120);

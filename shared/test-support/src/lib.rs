@@ -1,8 +1,12 @@
 //! Helpers for tests that need real services on loopback.
 //!
 //! - [`redis`]: a real `redis-server` on a free port, which a test can kill and restart.
+//! - [`redis_cluster`]: a real three-master Redis Cluster.
+//! - [`tls`]: a test CA and server certificate made with `openssl`.
 
 pub mod redis;
+pub mod redis_cluster;
+pub mod tls;
 
 /// A TCP port that was free a moment ago.
 ///
@@ -10,4 +14,49 @@ pub mod redis;
 /// When no port can be bound on loopback.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+}
+
+/// Either deployment, so one test body runs against both.
+#[derive(Debug)]
+pub enum AnyRedis {
+    /// One `redis-server`.
+    Single(redis::RedisServer),
+    /// A three-master Redis Cluster.
+    Cluster(redis_cluster::RedisCluster),
+}
+
+impl AnyRedis {
+    /// A standalone server.
+    pub fn single() -> Self {
+        Self::Single(redis::RedisServer::start())
+    }
+
+    /// A three-master cluster.
+    pub fn cluster() -> Self {
+        Self::Cluster(redis_cluster::RedisCluster::start(3))
+    }
+
+    /// The URL to connect with.
+    pub fn url(&self) -> String {
+        match self {
+            Self::Single(s) => s.url(),
+            Self::Cluster(c) => c.url(),
+        }
+    }
+
+    /// Kills every process (SIGKILL).
+    pub fn kill(&mut self) {
+        match self {
+            Self::Single(s) => s.kill(),
+            Self::Cluster(c) => c.kill(),
+        }
+    }
+
+    /// Starts everything again with its data.
+    pub fn restart(&mut self) {
+        match self {
+            Self::Single(s) => s.restart(),
+            Self::Cluster(c) => c.restart(),
+        }
+    }
 }

@@ -13,6 +13,7 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
+    extra_args: Vec<String>,
 }
 
 impl RedisServer {
@@ -22,8 +23,16 @@ impl RedisServer {
     /// # Panics
     /// When `redis-server` is missing or does not answer PING within 10 s.
     pub fn start() -> Self {
+        Self::start_with(Vec::new())
+    }
+
+    /// Like [`RedisServer::start`], with more `redis-server` arguments (e.g. `--requirepass`).
+    ///
+    /// # Panics
+    /// As [`RedisServer::start`].
+    pub fn start_with(extra_args: Vec<String>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut server = Self { child: None, port: crate::free_port(), dir };
+        let mut server = Self { child: None, port: crate::free_port(), dir, extra_args };
         server.spawn();
         server
     }
@@ -33,6 +42,7 @@ impl RedisServer {
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always"])
             .arg("--dir")
             .arg(self.dir.path())
+            .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -52,8 +62,9 @@ impl RedisServer {
         if stream.write_all(b"*1\r\n$4\r\nPING\r\n").is_err() {
             return false;
         }
-        let mut buf = [0u8; 7];
-        stream.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+        // "+PONG" when open, "-NOAUTH ..." when a password is required: both mean it is up.
+        let mut buf = [0u8; 1];
+        stream.read_exact(&mut buf).is_ok() && (buf[0] == b'+' || buf[0] == b'-')
     }
 
     /// `redis://127.0.0.1:<port>`.

@@ -1,6 +1,7 @@
 //! The REST API (`/api/v1/…`), health endpoints and `/metrics`.
 
 mod cluster;
+mod gaps;
 mod genesis;
 mod health;
 mod peers;
@@ -43,6 +44,8 @@ pub struct ApiState {
     pub leadership: tokio::sync::watch::Receiver<hypasis_cluster::Leadership>,
     /// When the node started.
     pub started: Instant,
+    /// Lowest block kept (gaps are counted from here).
+    pub retention_floor: u64,
 }
 
 /// The router with every endpoint.
@@ -53,6 +56,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/peers", get(peers::peers))
         .route("/api/v1/cluster", get(cluster::cluster))
         .route("/api/v1/bootnodes", get(cluster::bootnodes))
+        .route("/api/v1/gaps", get(gaps::gaps))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(render_metrics))

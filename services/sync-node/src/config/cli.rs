@@ -35,12 +35,19 @@ pub struct Cli {
     /// devp2p port, TCP (RLPx) and UDP (discv4) [default: 30303].
     #[arg(long, env = "P2P_PORT", value_name = "PORT")]
     pub p2p_port: Option<String>,
-    /// Redis URL for the shared cluster cache (redis://, rediss://); absent = in-memory cache.
+    /// Redis URL for the shared cluster cache: redis://, rediss:// (TLS), redis-cluster://host:port?node=host:port,
+    /// redis-sentinel://; absent = in-memory cache.
     #[arg(long, env = "REDIS_URL", value_name = "URL")]
     pub redis_url: Option<String>,
     /// Redis password (overrides one in the URL).
     #[arg(long, env = "REDIS_PASSWORD", hide_env_values = true)]
     pub redis_password: Option<String>,
+    /// Connections in the Redis store's pool [default: 8].
+    #[arg(long, env = "REDIS_POOL_SIZE")]
+    pub redis_pool_size: Option<String>,
+    /// PEM file of CA certificates to trust for Redis TLS (rediss://) instead of the system store.
+    #[arg(long, env = "REDIS_TLS_CA_FILE", value_name = "FILE")]
+    pub redis_tls_ca_file: Option<String>,
     /// Upstream Polygon JSON-RPC endpoint; repeat for failover. Also POLYGON_RPC_1..9.
     #[arg(long = "upstream", value_name = "URL")]
     pub upstreams: Vec<String>,

@@ -23,6 +23,8 @@ pub const KEYS: &[&str] = &[
     "p2p_port",
     "redis_url",
     "redis_password",
+    "redis_pool_size",
+    "redis_tls_ca_file",
     "upstreams",
     "eth_l1_rpc_url",
     "jwt_secret",
@@ -42,6 +44,8 @@ pub const KEYS: &[&str] = &[
     "region",
 ];
 
+/// Connections in the Redis store's pool unless configured.
+const DEFAULT_REDIS_POOL_SIZE: u64 = 8;
 /// Most upstreams read from `POLYGON_RPC_1` … `POLYGON_RPC_9`.
 const MAX_ENV_UPSTREAMS: usize = 9;
 /// Shortest accepted JWT secret.
@@ -128,6 +132,10 @@ pub struct Settings {
     pub redis_url: Option<Url>,
     /// Redis password.
     pub redis_password: Option<String>,
+    /// Connections in the Redis store's pool.
+    pub redis_pool_size: usize,
+    /// CA certificates (PEM) to trust for Redis TLS instead of the system store.
+    pub redis_tls_ca_file: Option<PathBuf>,
     /// Upstream JSON-RPC endpoints in priority order.
     pub upstreams: Vec<Url>,
     /// Ethereum L1 endpoint.
@@ -215,7 +223,7 @@ impl Settings {
                 FileValue::List(_) => raw.errors.push(ConfigError::new(key, &file_name, "expected a single value, found a list".into())),
             }
         }
-        let flags: [(&'static str, &'static str, Option<String>); 24] = [
+        let flags: [(&'static str, &'static str, Option<String>); 26] = [
             ("instance_id", "--instance-id / INSTANCE_ID", cli.instance_id),
             ("chain", "--chain / CHAIN", cli.chain),
             ("bind", "--bind / BIND_ADDR", cli.bind),
@@ -224,6 +232,8 @@ impl Settings {
             ("p2p_port", "--p2p-port / P2P_PORT", cli.p2p_port),
             ("redis_url", "--redis-url / REDIS_URL", cli.redis_url),
             ("redis_password", "--redis-password / REDIS_PASSWORD", cli.redis_password),
+            ("redis_pool_size", "--redis-pool-size / REDIS_POOL_SIZE", cli.redis_pool_size),
+            ("redis_tls_ca_file", "--redis-tls-ca-file / REDIS_TLS_CA_FILE", cli.redis_tls_ca_file),
             ("eth_l1_rpc_url", "--eth-l1-rpc-url / ETH_L1_RPC_URL", cli.eth_l1_rpc_url),
             ("jwt_secret", "--jwt-secret / JWT_SECRET", cli.jwt_secret),
             ("devnet_block_time", "--devnet-block-time / DEVNET_BLOCK_TIME", cli.devnet_block_time),
@@ -275,6 +285,11 @@ impl Settings {
         let p2p_port = raw.parse("p2p_port", 30303, |v| port(v, true));
         let redis_url = raw.parse("redis_url", None, |v| url(v, &["redis", "rediss", "redis-cluster", "redis-sentinel"]).map(Some));
         let redis_password = raw.get("redis_password").map(|(v, _)| v.to_owned());
+        let redis_pool_size = raw.parse("redis_pool_size", DEFAULT_REDIS_POOL_SIZE, |v| number(v, 1, 256));
+        let redis_tls_ca_file = raw.parse("redis_tls_ca_file", None, |v| {
+            let path = PathBuf::from(v);
+            if path.is_file() { Ok(Some(path)) } else { Err(format!("{v} is not a readable file; give a PEM file of CA certificates")) }
+        });
         let eth_l1_rpc_url = raw.parse("eth_l1_rpc_url", None, |v| url(v, &["http", "https", "ws", "wss"]).map(Some));
         let jwt_secret = raw.parse("jwt_secret", None, |v| {
             if v.len() >= MIN_JWT_SECRET_LEN {
@@ -344,6 +359,8 @@ impl Settings {
             p2p_port,
             redis_url,
             redis_password,
+            redis_pool_size: redis_pool_size as usize,
+            redis_tls_ca_file,
             upstreams,
             eth_l1_rpc_url,
             jwt_secret,

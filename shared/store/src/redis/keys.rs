@@ -36,8 +36,9 @@ impl Keys {
         format!("hs:v1:{{c{}:x{:02x}}}:n:{hash:x}", self.chain, hash[0])
     }
 
-    pub(crate) fn numbers(&self) -> String {
-        format!("hs:v1:{{c{}}}:numbers", self.chain)
+    /// The held ranges (gap tracker): a sorted set, score = start, member = `start:end`.
+    pub(crate) fn ranges(&self) -> String {
+        format!("hs:v1:{{c{}}}:ranges", self.chain)
     }
 
     /// The fencing token of the current leader term (written by `hypasis-cluster`).

@@ -1,11 +1,11 @@
 //! [`RedisStore`]: the [`BlockStore`] on Redis (standalone or Cluster) through fred.
 
-use super::keys::Keys;
-use crate::{BlockStore, ChainHead, HeadUpdate, Parts, StoreError, StoredBlock, StoredRange, metrics::StoreMetrics};
+use super::{RedisTarget, keys::Keys};
+use crate::{BlockStore, ChainHead, HeadUpdate, Parts, RangeSet, StoreError, StoredBlock, metrics::StoreMetrics};
 use alloy_primitives::{B256, Bytes, U256};
 use alloy_rlp::{Decodable, Encodable, Header as RlpHeader};
 use fred::{
-    prelude::{Builder, ClientLike, Config, Error as FredError, HashesInterface, KeysInterface, LuaInterface, Pool, SortedSetsInterface},
+    prelude::{Builder, ClientLike, Error as FredError, HashesInterface, KeysInterface, LuaInterface, Pool, SortedSetsInterface},
     types::{Value, config::ReconnectPolicy},
 };
 use hypasis_chain::{Block, BlockBody, Receipt, SealedHeader};
@@ -29,13 +29,56 @@ redis.call('HSET', KEYS[1], 'number', ARGV[1], 'hash', ARGV[2], 'td', ARGV[3], '
 return 1
 "#;
 
+/// Adds `ARGV[1]..=ARGV[2]` to the interval set in KEYS[1] (score = start, member =
+/// `start:end`), merging overlapping and adjacent intervals; returns how many numbers are new.
+/// Intervals are disjoint, so those touching the new one are the run just below `end + 1`.
+const ADD_RANGE: &str = r#"
+local a, b = tonumber(ARGV[1]), tonumber(ARGV[2])
+local lo, hi, already = a, b, 0
+while true do
+  local top = redis.call('ZREVRANGEBYSCORE', KEYS[1], b + 1, '-inf', 'LIMIT', 0, 1)
+  if #top == 0 then break end
+  local s, e = string.match(top[1], '^(%d+):(%d+)$')
+  s, e = tonumber(s), tonumber(e)
+  if e + 1 < a then break end
+  redis.call('ZREM', KEYS[1], top[1])
+  local overlap = math.min(e, b) + 1 - math.max(s, a)
+  if overlap > 0 then already = already + overlap end
+  lo, hi = math.min(lo, s), math.max(hi, e)
+end
+redis.call('ZADD', KEYS[1], lo, string.format('%d:%d', lo, hi))
+return (b - a + 1) - already
+"#;
+
+/// Removes `ARGV[1]..=ARGV[2]` from the interval set in KEYS[1], splitting intervals that
+/// straddle it; returns how many numbers were held.
+const REMOVE_RANGE: &str = r#"
+local a, b = tonumber(ARGV[1]), tonumber(ARGV[2])
+local hit, offset = {}, 0
+while true do
+  local top = redis.call('ZREVRANGEBYSCORE', KEYS[1], b, '-inf', 'LIMIT', offset, 1)
+  if #top == 0 then break end
+  local s, e = string.match(top[1], '^(%d+):(%d+)$')
+  s, e = tonumber(s), tonumber(e)
+  if e < a then break end
+  table.insert(hit, {top[1], s, e})
+  offset = offset + 1
+end
+local removed = 0
+for _, h in ipairs(hit) do
+  redis.call('ZREM', KEYS[1], h[1])
+  removed = removed + math.min(h[3], b) - math.max(h[2], a) + 1
+  if h[2] < a then redis.call('ZADD', KEYS[1], h[2], string.format('%d:%d', h[2], a - 1)) end
+  if h[3] > b then redis.call('ZADD', KEYS[1], b + 1, string.format('%d:%d', b + 1, h[3])) end
+end
+return removed
+"#;
+
 /// How the store connects.
 #[derive(Debug, Clone)]
 pub struct RedisStoreConfig {
-    /// `redis://`, `rediss://`, `redis-cluster://` or `redis-sentinel://` URL.
-    pub url: String,
-    /// Password (overrides one in the URL).
-    pub password: Option<String>,
+    /// Where Redis is.
+    pub target: RedisTarget,
     /// Connections in the pool.
     pub pool_size: usize,
     /// Chain id, part of every key.
@@ -66,10 +109,7 @@ impl RedisStore {
     /// # Errors
     /// [`StoreError::Unavailable`] when the URL is invalid or the first connection fails.
     pub async fn connect(config: RedisStoreConfig) -> Result<Self, StoreError> {
-        let mut fred_config = Config::from_url(&config.url).map_err(unavailable)?;
-        if let Some(password) = config.password {
-            fred_config.password = Some(password);
-        }
+        let fred_config = config.target.fred_config().map_err(StoreError::Unavailable)?;
         let pool = Builder::from_config(fred_config)
             .with_connection_config(|c| {
                 c.connection_timeout = Duration::from_secs(5);
@@ -169,10 +209,22 @@ impl BlockStore for RedisStore {
                 }
             }
             let _: () = pipeline.set(self.keys.hash(&block.hash()), n.to_string(), None, None, false).await.map_err(unavailable)?;
-            let _: () =
-                pipeline.zadd(self.keys.numbers(), None, None, false, false, (n as f64, n.to_string())).await.map_err(unavailable)?;
         }
         let _: Vec<Value> = pipeline.all().await.map_err(unavailable)?;
+        // Only once the blocks are written do their ranges count as held: a failure in between
+        // leaves blocks that are refetched, never a range without its blocks.
+        let mut numbers: Vec<u64> = blocks.iter().map(Block::number).collect();
+        numbers.sort_unstable();
+        for run in numbers.chunk_by(|a, b| *b <= a + 1) {
+            let (start, end) = (run[0], run[run.len() - 1]);
+            let new: i64 = self
+                .pool
+                .next()
+                .eval(ADD_RANGE, vec![self.keys.ranges()], vec![start.to_string(), end.to_string()])
+                .await
+                .map_err(unavailable)?;
+            self.metrics.blocks_added.increment(new.max(0) as u64);
+        }
         Ok(())
     }
 
@@ -254,16 +306,41 @@ impl BlockStore for RedisStore {
         self.write_head(head, Some(token)).await
     }
 
-    async fn range(&self) -> Result<Option<StoredRange>, StoreError> {
-        let key = self.keys.numbers();
-        let client = self.pool.next();
-        let count: u64 = client.zcard(key.as_str()).await.map_err(unavailable)?;
-        if count == 0 {
-            return Ok(None);
+    async fn held(&self) -> Result<RangeSet, StoreError> {
+        let key = self.keys.ranges();
+        let members: Vec<String> = self.pool.next().zrange(key.as_str(), 0, -1, None, false, None, false).await.map_err(unavailable)?;
+        let mut set = RangeSet::new();
+        for member in members {
+            let parsed = member.split_once(':').and_then(|(s, e)| Some((s.parse::<u64>().ok()?, e.parse::<u64>().ok()?)));
+            let (start, end) = parsed.ok_or_else(|| corrupt(&key, format!("bad interval {member:?}")))?;
+            set.insert(start, end);
         }
-        let low: Vec<String> = client.zrange(key.as_str(), 0, 0, None, false, None, false).await.map_err(unavailable)?;
-        let high: Vec<String> = client.zrange(key.as_str(), -1, -1, None, false, None, false).await.map_err(unavailable)?;
-        let parse = |v: &[String]| v.first().and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| corrupt(&key, "non-numeric member"));
-        Ok(Some(StoredRange { lowest: parse(&low)?, highest: parse(&high)?, count }))
+        Ok(set)
+    }
+
+    async fn remove_range(&self, start: u64, end: u64) -> Result<(), StoreError> {
+        let removed: i64 = self
+            .pool
+            .next()
+            .eval(REMOVE_RANGE, vec![self.keys.ranges()], vec![start.to_string(), end.to_string()])
+            .await
+            .map_err(unavailable)?;
+        // The range no longer counts as held; now drop its blocks and their hash index.
+        for chunk in (start..=end).collect::<Vec<_>>().chunks(1024) {
+            let headers = self.get_many(chunk.iter().map(|n| self.keys.header(*n)).collect()).await?;
+            let pipeline = self.pool.next().pipeline();
+            for (&n, raw) in chunk.iter().zip(headers) {
+                if let Some(raw) = raw {
+                    let (header, _) = self.decode_header(n, &raw)?;
+                    let _: () = pipeline.del(self.keys.hash(&header.hash())).await.map_err(unavailable)?;
+                }
+                for key in [self.keys.header(n), self.keys.body(n), self.keys.receipts(n)] {
+                    let _: () = pipeline.del(key).await.map_err(unavailable)?;
+                }
+            }
+            let _: Vec<Value> = pipeline.all().await.map_err(unavailable)?;
+        }
+        tracing::info!(target: "store::redis", start, end, removed, "range removed");
+        Ok(())
     }
 }
