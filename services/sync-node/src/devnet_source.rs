@@ -3,11 +3,12 @@
 //! always leader. A new leader first regenerates the deterministic chain up to the stored head
 //! (and checks it is the same chain) before it continues.
 
-use crate::{metrics, progress::SyncProgress};
+use crate::metrics;
 use hypasis_chain::Block;
 use hypasis_cluster::{Envelope, Event, Events, Leadership};
 use hypasis_devnet::{Devnet, DevnetConfig};
 use hypasis_store::{BlockStore, ChainHead, HeadUpdate, TieredStore};
+use hypasis_sync::SyncProgress;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;

@@ -5,7 +5,7 @@
 //! - [`node`] — builds the components and runs them until shutdown.
 //! - [`api`] — REST API, health endpoints and `/metrics`.
 //! - [`devnet_source`] — the embedded block source (the built-in devnet).
-//! - [`progress`] — sync progress (`status.sync`).
+//! - [`upstream_sync`] — forward/backward sync from upstream JSON-RPC, checkpoints.
 //! - [`metrics`] — the Prometheus recorder and node metrics.
 //! - [`shutdown`] — SIGINT/SIGTERM.
 
@@ -14,5 +14,5 @@ pub mod config;
 pub mod devnet_source;
 pub mod metrics;
 pub mod node;
-pub mod progress;
 pub mod shutdown;
+pub mod upstream_sync;

@@ -3,8 +3,7 @@
 use crate::{
     api::{self, ApiState},
     config::{ChainChoice, Settings},
-    devnet_source, metrics,
-    progress::SyncProgress,
+    devnet_source, metrics, upstream_sync,
 };
 use hypasis_chain::{Block, BlockBody, ChainSpec};
 use hypasis_cluster::{Election, ElectionConfig, Events, Leadership, Member, Membership};
@@ -13,6 +12,7 @@ use hypasis_p2p::{NetworkConfig, identity};
 use hypasis_store::{
     BlockStore, ChainHead, MemoryStore, RedisStore, RedisStoreConfig, RedisTarget, TieredStore, tiered::DEFAULT_MAX_BACKLOG,
 };
+use hypasis_sync::{BackwardConfig, ForwardConfig, SyncContext, SyncProgress};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::{
     future::Future,
@@ -45,6 +45,9 @@ pub enum NodeError {
     /// The chain file could not be imported.
     #[error("--import: {0}")]
     Import(String),
+    /// The upstream sync could not start.
+    #[error("upstream sync: {0}")]
+    Upstream(String),
     /// A node key file is unusable.
     #[error(transparent)]
     Key(#[from] hypasis_p2p::identity::KeyFileError),
@@ -113,17 +116,66 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
             cancel.child_token(),
         ));
     }
-    match devnet {
-        Some(config) => {
-            let events = cluster.as_ref().map(|c| c.events.clone());
-            let sink = devnet_source::Sink { store: store.clone(), progress: progress.clone(), heads: heads_tx, events };
-            tasks.spawn(devnet_source::run(config, sink, leadership.clone(), settings.devnet.prefill, cancel.child_token()));
+    let upstream_sync = if settings.upstreams.is_empty() {
+        match devnet {
+            Some(config) => {
+                let events = cluster.as_ref().map(|c| c.events.clone());
+                let sink = devnet_source::Sink { store: store.clone(), progress: progress.clone(), heads: heads_tx, events };
+                tasks.spawn(devnet_source::run(config, sink, leadership.clone(), settings.devnet.prefill, cancel.child_token()));
+            }
+            None => {
+                let head = seed_genesis(&spec, &*store, settings.import.as_deref(), &progress).await?;
+                heads_tx.send_replace(head);
+            }
         }
-        None => {
-            let head = seed_genesis(&spec, &*store, settings.import.as_deref(), &progress).await?;
-            heads_tx.send_replace(head);
+        None
+    } else {
+        // Genesis is stored (without moving the head) so history ends there; the head comes from
+        // forward sync.
+        if let Some(header) = &spec.genesis_header
+            && store.by_numbers(&[0], hypasis_store::Parts::HEADER).await?.first().is_some_and(Option::is_none)
+        {
+            let genesis = Block {
+                header: header.clone(),
+                body: BlockBody::default(),
+                receipts: Some(Vec::new()),
+                total_difficulty: header.difficulty,
+            };
+            store.insert(vec![genesis]).await?;
         }
-    }
+        let validators = devnet.as_ref().map(|config| Arc::new(Devnet::new(config.clone()).validator_addresses().into_iter().collect()));
+        let plan = upstream_sync::Plan {
+            upstreams: settings.upstreams.clone(),
+            l1: settings.eth_l1_rpc_url.clone(),
+            rootchain: if spec.chain_id == 80_002 {
+                hypasis_sync::checkpoints::AMOY_ROOTCHAIN
+            } else {
+                hypasis_sync::checkpoints::MAINNET_ROOTCHAIN
+            },
+            backward: BackwardConfig { workers: settings.backfill_workers, floor: settings.retention_floor, ..BackwardConfig::default() },
+            forward: ForwardConfig::default(),
+            redis: settings.redis_url.as_ref().map(|url| {
+                let target = RedisTarget {
+                    url: url.to_string(),
+                    password: settings.redis_password.clone(),
+                    tls_ca_file: settings.redis_tls_ca_file.clone(),
+                };
+                (target, spec.chain_id, settings.instance_id.clone())
+            }),
+        };
+        let (store, events, progress) = (store.clone(), cluster.as_ref().map(|c| c.events.clone()), progress.clone());
+        let madhugiri = spec.bor.as_ref().and_then(|b| b.madhugiri_block);
+        let ctx_for = move |pool| SyncContext {
+            fetcher: hypasis_upstream::BlockFetcher::new(pool, madhugiri),
+            store,
+            heads: heads_tx,
+            events,
+            validators,
+            progress,
+        };
+        let sync = upstream_sync::spawn(&mut tasks, plan, ctx_for, leadership.clone(), &cancel).await.map_err(NodeError::Upstream)?;
+        Some(sync)
+    };
 
     let mut keys = Vec::new();
     if let Some(path) = &settings.cluster_key_file {
@@ -213,7 +265,8 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         cluster: cluster.clone(),
         leadership: leadership.clone(),
         started: Instant::now(),
-        retention_floor: 0,
+        retention_floor: settings.retention_floor,
+        upstream: upstream_sync,
     });
     let api_cancel = cancel.child_token();
     tasks.spawn(async move {
@@ -234,6 +287,9 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         println!("enode: {enode}");
     }
     println!("discv4 listening on udp://{} ({})", discovery.local_addr, discovery.enr);
+    if !settings.upstreams.is_empty() {
+        println!("syncing from {} upstream endpoint(s)", settings.upstreams.len());
+    }
     println!("JSON-RPC (port {}) is not served by this build yet", settings.rpc_port);
 
     shutdown.await;

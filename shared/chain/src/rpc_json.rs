@@ -58,6 +58,27 @@ pub enum RpcJsonError {
     Mismatch(#[from] BlockError),
 }
 
+/// Hash of Bor's pseudo state-sync transaction of a block: `keccak256("matic-bor-receipt-" ‖
+/// number (8 bytes, big endian) ‖ block hash)`. Before Madhugiri, Bor's RPC appends such a
+/// transaction (and its receipt) to sprint-end blocks with state syncs; it is not part of the
+/// block (not in `transactionsRoot` nor `receiptsRoot`).
+pub fn state_sync_tx_hash(number: u64, block_hash: B256) -> B256 {
+    let mut key = Vec::with_capacity(18 + 8 + 32);
+    key.extend_from_slice(b"matic-bor-receipt-");
+    key.extend_from_slice(&number.to_be_bytes());
+    key.extend_from_slice(block_hash.as_slice());
+    alloy_primitives::keccak256(key)
+}
+
+/// A block from RPC JSON, with the pseudo state-sync receipt that was stripped from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolygonBlock {
+    /// The consensus block (verified).
+    pub block: Block,
+    /// The receipt of Bor's pseudo state-sync transaction, when the RPC appended one.
+    pub state_sync_receipt: Option<Receipt>,
+}
+
 /// Builds a verified [`Block`] from the two RPC answers. The total difficulty comes from the
 /// block's `totalDifficulty` field when present, else from `total_difficulty`.
 ///
@@ -68,6 +89,69 @@ pub fn block_from_rpc(
     receipts: &serde_json::Value,
     total_difficulty: Option<U256>,
 ) -> Result<Block, RpcJsonError> {
+    block_from_rpc_polygon(block, receipts, total_difficulty, None).map(|b| b.block)
+}
+
+/// Like [`block_from_rpc`], applying Polygon's state-sync rule: before `madhugiri_block` (or on
+/// any block when it is `None`) a transaction whose hash is [`state_sync_tx_hash`] is not part of
+/// the block: it and its receipt are removed, and the receipt is returned beside the block. From
+/// Madhugiri on, the state-sync transaction (type 0x7F) is ordinary consensus data.
+///
+/// # Errors
+/// [`RpcJsonError`] when the JSON is malformed or any hash or root does not match.
+pub fn block_from_rpc_polygon(
+    block: &serde_json::Value,
+    receipts: &serde_json::Value,
+    total_difficulty: Option<U256>,
+    madhugiri_block: Option<u64>,
+) -> Result<PolygonBlock, RpcJsonError> {
+    let (block, receipts, state_sync_receipt) = strip_state_sync(block, receipts, madhugiri_block)?;
+    let block = convert(&block, &receipts, total_difficulty)?;
+    Ok(PolygonBlock { block, state_sync_receipt })
+}
+
+/// Removes the pseudo state-sync transaction and its receipt from the JSON, when present.
+fn strip_state_sync(
+    block: &serde_json::Value,
+    receipts: &serde_json::Value,
+    madhugiri_block: Option<u64>,
+) -> Result<(serde_json::Value, serde_json::Value, Option<Receipt>), RpcJsonError> {
+    let (mut block, mut receipts) = (block.clone(), receipts.clone());
+    let number = block.get("number").and_then(|v| v.as_str()).and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok());
+    let hash = block.get("hash").and_then(|v| v.as_str()).and_then(|s| s.parse::<B256>().ok());
+    let (Some(number), Some(hash)) = (number, hash) else { return Ok((block, receipts, None)) };
+    if madhugiri_block.is_some_and(|m| number >= m) {
+        return Ok((block, receipts, None));
+    }
+    let pseudo = format!("{:#x}", state_sync_tx_hash(number, hash));
+    let is_pseudo = |tx: &serde_json::Value| tx.get("hash").and_then(|h| h.as_str()).is_some_and(|h| h.eq_ignore_ascii_case(&pseudo));
+    let Some(txs) = block.get_mut("transactions").and_then(|t| t.as_array_mut()) else { return Ok((block, receipts, None)) };
+    let Some(index) = txs.iter().position(is_pseudo) else { return Ok((block, receipts, None)) };
+    txs.remove(index);
+    let is_pseudo_receipt =
+        |r: &serde_json::Value| r.get("transactionHash").and_then(|h| h.as_str()).is_some_and(|h| h.eq_ignore_ascii_case(&pseudo));
+    let receipt = receipts.as_array_mut().and_then(|list| list.iter().position(is_pseudo_receipt).map(|at| list.remove(at)));
+    let receipt = match receipt {
+        Some(json) => {
+            let r: TransactionReceipt = serde_json::from_value(json)?;
+            let inner = r.inner.as_receipt().ok_or_else(|| RpcJsonError::Receipt {
+                number,
+                index,
+                reason: "unsupported state-sync receipt".into(),
+            })?;
+            Some(Receipt {
+                tx_type: 0,
+                status: inner.status,
+                cumulative_gas_used: inner.cumulative_gas_used,
+                logs: inner.logs.iter().map(|l| l.inner.clone()).collect(),
+            })
+        }
+        None => None,
+    };
+    Ok((block, receipts, receipt))
+}
+
+fn convert(block: &serde_json::Value, receipts: &serde_json::Value, total_difficulty: Option<U256>) -> Result<Block, RpcJsonError> {
     let block: RpcBlock = serde_json::from_value(block.clone())?;
     let receipts: Vec<TransactionReceipt> = serde_json::from_value(receipts.clone())?;
     let number = block.header.inner.number;

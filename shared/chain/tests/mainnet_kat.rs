@@ -95,3 +95,33 @@ fn ethereum_mainnet_genesis_header() {
     assert_eq!(header.hash(), b256(&data["hash"]));
     assert_eq!(header.rlp(), rlp);
 }
+
+#[test]
+fn a_pseudo_state_sync_transaction_is_stripped_before_madhugiri_and_kept_after() {
+    use hypasis_chain::rpc_json::{block_from_rpc_polygon, state_sync_tx_hash};
+    let file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/polygon-mainnet/block-38102393.json")).expect("read"),
+    )
+    .expect("json");
+    let (mut block, mut receipts) = (file["eth_getBlockByNumber"].clone(), file["eth_getBlockReceipts"].clone());
+    let number = 38_102_393u64;
+    let hash: hypasis_chain::B256 = block["hash"].as_str().expect("hash").parse().expect("b256");
+    // Append what Bor's RPC appends on a state-sync block: a zero-signature tx from and to the
+    // zero address with the derived hash, and its receipt (zero gas used).
+    let pseudo = format!("{:#x}", state_sync_tx_hash(number, hash));
+    let mut tx = block["transactions"][0].clone();
+    tx["hash"] = pseudo.clone().into();
+    tx["from"] = "0x0000000000000000000000000000000000000000".into();
+    block["transactions"].as_array_mut().expect("txs").push(tx);
+    let mut receipt = receipts[0].clone();
+    receipt["transactionHash"] = pseudo.into();
+    receipt["gasUsed"] = "0x0".into();
+    receipts.as_array_mut().expect("receipts").push(receipt);
+
+    let got = block_from_rpc_polygon(&block, &receipts, None, Some(80_084_800)).expect("stripped and verified");
+    assert_eq!(got.block.hash(), hash);
+    assert_eq!(got.block.body.transactions.len(), file["eth_getBlockByNumber"]["transactions"].as_array().expect("txs").len());
+    assert!(got.state_sync_receipt.is_some());
+    // From Madhugiri on nothing is stripped, so this fabricated extra transaction fails the root.
+    assert!(block_from_rpc_polygon(&block, &receipts, None, Some(number)).is_err());
+}

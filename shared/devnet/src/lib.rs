@@ -15,11 +15,16 @@
 //! - [`keys`]: deterministic validator and account keys.
 //! - [`genesis`]: the geth-style genesis JSON.
 //! - [`generator`]: the block generator.
+//! - [`rpc`]: the devnet served as a JSON-RPC 2.0 upstream over HTTP (blocks, receipts, raw
+//!   `debug_*` encodings, a fake RootChain contract for checkpoints, optional lies), for sync
+//!   tests over a real socket.
 
 pub mod config;
 pub mod generator;
 pub mod genesis;
 pub mod keys;
+pub mod rpc;
 
 pub use config::DevnetConfig;
 pub use generator::Devnet;
+pub use rpc::{DevnetRpc, DevnetRpcConfig, Lie, ROOTCHAIN_ADDRESS};

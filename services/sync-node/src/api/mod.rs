@@ -6,18 +6,20 @@ mod genesis;
 mod health;
 mod peers;
 mod status;
+mod sync;
 
-use crate::{metrics, progress::SyncProgress};
+use crate::metrics;
 use axum::{
     Json, Router,
     extract::{MatchedPath, Request},
     http::StatusCode,
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use hypasis_chain::ChainSpec;
 use hypasis_store::BlockStore;
+use hypasis_sync::SyncProgress;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::{sync::Arc, time::Instant};
 
@@ -46,6 +48,8 @@ pub struct ApiState {
     pub started: Instant,
     /// Lowest block kept (gaps are counted from here).
     pub retention_floor: u64,
+    /// Upstream sync, when upstreams are configured.
+    pub upstream: Option<crate::upstream_sync::UpstreamSync>,
 }
 
 /// The router with every endpoint.
@@ -57,6 +61,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/cluster", get(cluster::cluster))
         .route("/api/v1/bootnodes", get(cluster::bootnodes))
         .route("/api/v1/gaps", get(gaps::gaps))
+        .route("/api/v1/checkpoints", get(sync::checkpoints))
+        .route("/api/v1/upstreams", get(sync::upstreams))
+        .route("/api/v1/sync/pause", post(sync::pause))
+        .route("/api/v1/sync/resume", post(sync::resume))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(render_metrics))

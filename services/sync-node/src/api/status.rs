@@ -1,7 +1,6 @@
 //! `GET /api/v1/status`.
 
 use super::{ApiState, error};
-use crate::progress::SyncStatus;
 use alloy_primitives::{B256, U256};
 use axum::{
     Json,
@@ -10,6 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use hypasis_store::ChainHead;
+use hypasis_sync::SyncStatus;
 use serde::Serialize;
 use std::sync::Arc;
 

@@ -96,6 +96,12 @@ pub struct Cli {
     /// Region label announced in cluster heartbeats [default: local].
     #[arg(long, env = "REGION")]
     pub region: Option<String>,
+    /// Lowest block backward sync fills down to [default: 0, genesis].
+    #[arg(long, env = "RETENTION_FLOOR", value_name = "BLOCK")]
+    pub retention_floor: Option<String>,
+    /// Backward sync workers per instance [default: 4].
+    #[arg(long, env = "BACKFILL_WORKERS")]
+    pub backfill_workers: Option<String>,
     /// chain.rlp file of blocks to serve (with --chain <genesis.json>), as `geth import` reads.
     #[arg(long, env = "IMPORT", value_name = "FILE")]
     pub import: Option<String>,

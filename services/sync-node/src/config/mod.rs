@@ -42,6 +42,8 @@ pub const KEYS: &[&str] = &[
     "import",
     "trusted_peers",
     "region",
+    "retention_floor",
+    "backfill_workers",
 ];
 
 /// Connections in the Redis store's pool unless configured.
@@ -164,6 +166,10 @@ pub struct Settings {
     pub trusted_peers: Vec<hypasis_rlpx::NodeId>,
     /// Region label in cluster heartbeats.
     pub region: String,
+    /// Lowest block backward sync fills down to.
+    pub retention_floor: u64,
+    /// Backward sync workers per instance.
+    pub backfill_workers: usize,
 }
 
 /// The merged raw values, with where each came from.
@@ -223,7 +229,7 @@ impl Settings {
                 FileValue::List(_) => raw.errors.push(ConfigError::new(key, &file_name, "expected a single value, found a list".into())),
             }
         }
-        let flags: [(&'static str, &'static str, Option<String>); 26] = [
+        let flags: [(&'static str, &'static str, Option<String>); 28] = [
             ("instance_id", "--instance-id / INSTANCE_ID", cli.instance_id),
             ("chain", "--chain / CHAIN", cli.chain),
             ("bind", "--bind / BIND_ADDR", cli.bind),
@@ -250,6 +256,8 @@ impl Settings {
             ("import", "--import / IMPORT", cli.import),
             ("trusted_peers", "--trusted-peers / TRUSTED_PEERS", cli.trusted_peers),
             ("region", "--region / REGION", cli.region),
+            ("retention_floor", "--retention-floor / RETENTION_FLOOR", cli.retention_floor),
+            ("backfill_workers", "--backfill-workers / BACKFILL_WORKERS", cli.backfill_workers),
         ];
         for (key, origin, value) in flags {
             // An empty environment variable (common in compose files) means "not set".
@@ -337,6 +345,8 @@ impl Settings {
             let ok = !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
             if ok { Ok(v.to_owned()) } else { Err(format!("{v:?} is not a region label; use up to 64 letters, digits, '-', '_' or '.'")) }
         });
+        let retention_floor = raw.parse("retention_floor", 0, |v| number(v, 0, u64::MAX));
+        let backfill_workers = raw.parse("backfill_workers", 4, |v| number(v, 1, 64));
         let trusted_peers =
             raw.parse("trusted_peers", Vec::new(), |v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(node_id).collect());
         if import.is_some() && !matches!(&chain, ChainChoice::Spec(spec) if spec.genesis_header.is_some()) {
@@ -375,6 +385,8 @@ impl Settings {
             import,
             trusted_peers,
             region,
+            retention_floor,
+            backfill_workers: backfill_workers as usize,
         })
     }
 }

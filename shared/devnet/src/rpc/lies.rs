@@ -1,0 +1,135 @@
+//! The served view of the chain: the devnet's blocks, or from `lie_from` on the lie configured.
+//!
+//! Lies are applied once, when a block is appended, so every method (raw and JSON alike)
+//! renders the same served block.
+
+use super::Lie;
+use alloy_primitives::keccak256;
+use hypasis_chain::{Block, RawTx, SealedHeader};
+use std::sync::Arc;
+
+/// Domain tag hashed with the true parent hash to make up a parent for [`Lie::WrongParent`].
+const FABRICATED_PARENT_TAG: &[u8] = b"hypasis-devnet fabricated parent";
+
+/// Turns each true block into the block served.
+#[derive(Debug)]
+pub(crate) struct Liar {
+    lie: Lie,
+    from: u64,
+    /// The last transaction of the latest earlier block that had any (for [`Lie::WrongTx`]).
+    recent_tx: Option<RawTx>,
+}
+
+impl Liar {
+    /// A liar telling `lie` about blocks numbered `from` and up.
+    pub(crate) fn new(lie: Lie, from: u64) -> Self {
+        Self { lie, from, recent_tx: None }
+    }
+
+    /// The block to serve for `truth`, given the block served just before it.
+    pub(crate) fn serve(&mut self, truth: &Arc<Block>, previous_served: Option<&Block>) -> Arc<Block> {
+        let served = if self.lie == Lie::None || truth.number() < self.from {
+            Arc::clone(truth)
+        } else {
+            Arc::new(self.tell(truth, previous_served))
+        };
+        if let Some(tx) = truth.body.transactions.last() {
+            self.recent_tx = Some(tx.clone());
+        }
+        served
+    }
+
+    fn tell(&self, truth: &Block, previous_served: Option<&Block>) -> Block {
+        let mut block = truth.clone();
+        match self.lie {
+            Lie::None => {}
+            Lie::WrongTx => {
+                let txs = &mut block.body.transactions;
+                match (txs.last_mut(), &self.recent_tx) {
+                    (Some(last), Some(other)) => *last = other.clone(),
+                    (Some(_), None) => {
+                        txs.pop();
+                    }
+                    (None, Some(other)) => txs.push(other.clone()),
+                    // genesis: there is no transaction to lie with
+                    (None, None) => {}
+                }
+            }
+            Lie::WrongParent => {
+                let parent = match previous_served {
+                    Some(previous) if truth.number() > self.from => previous.hash(),
+                    _ => keccak256([FABRICATED_PARENT_TAG, truth.header.parent_hash().as_slice()].concat()),
+                };
+                let mut header = truth.header.header().clone();
+                header.parent_hash = parent;
+                block.header = SealedHeader::seal(header);
+            }
+            Lie::ReorderedReceipts => {
+                if let Some(receipts) = block.receipts.as_mut().filter(|r| r.len() >= 2) {
+                    receipts.swap(0, 1);
+                }
+            }
+        }
+        block
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Devnet, DevnetConfig};
+    use hypasis_chain::block::BlockError;
+
+    fn serve_all(lie: Lie, from: u64, count: usize) -> (Vec<Arc<Block>>, Vec<Arc<Block>>) {
+        let mut devnet = Devnet::new(DevnetConfig::default());
+        let mut liar = Liar::new(lie, from);
+        let mut truth = vec![Arc::new(devnet.tip().clone())];
+        truth.extend(devnet.next_blocks(count).into_iter().map(Arc::new));
+        let mut served: Vec<Arc<Block>> = Vec::new();
+        for block in &truth {
+            let next = liar.serve(block, served.last().map(|b| &**b));
+            served.push(next);
+        }
+        (truth, served)
+    }
+
+    #[test]
+    fn honest_before_lie_from_and_lying_after() {
+        for lie in [Lie::WrongTx, Lie::ReorderedReceipts] {
+            let (truth, served) = serve_all(lie, 5, 10);
+            for (t, s) in truth.iter().zip(&served) {
+                assert_eq!(t.hash(), s.hash(), "{lie}: headers are never changed");
+                assert_eq!(t.total_difficulty, s.total_difficulty);
+                if s.number() < 5 {
+                    assert!(Arc::ptr_eq(t, s));
+                } else {
+                    let err = s.verify().unwrap_err();
+                    match lie {
+                        Lie::WrongTx => assert!(matches!(err, BlockError::Body { .. }), "{err}"),
+                        _ => assert!(matches!(err, BlockError::Receipts { .. }), "{err}"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_tx_covers_block_one_and_genesis() {
+        let (truth, served) = serve_all(Lie::WrongTx, 0, 2);
+        assert_eq!(served[0], truth[0], "nothing to lie with at genesis");
+        assert_eq!(served[1].body.transactions.len(), truth[1].body.transactions.len() - 1);
+        assert_eq!(served[2].body.transactions.last(), truth[1].body.transactions.last());
+    }
+
+    #[test]
+    fn wrong_parent_fabricates_a_linked_chain() {
+        let (truth, served) = serve_all(Lie::WrongParent, 4, 10);
+        assert_eq!(served[3].hash(), truth[3].hash());
+        assert_ne!(served[4].header.parent_hash(), served[3].hash());
+        for n in 5..=10 {
+            assert_eq!(served[n].header.parent_hash(), served[n - 1].hash());
+            assert_ne!(served[n].hash(), truth[n].hash());
+            served[n].verify().unwrap();
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The devnet as a JSON-RPC upstream: an HTTP [JSON-RPC 2.0] server over an in-memory devnet
+//! chain, for sync tests over a real socket (and the `hypasis-devnet-rpc` binary).
+//!
+//! [`DevnetRpc::spawn`] generates `prefill` blocks, binds the listen address and serves; with
+//! `produce` a new block is appended every `block_time` seconds. The handle counts calls per
+//! method and fetches per block, so tests can check what a client asked for, and the server can
+//! be told to lie ([`Lie`]) about blocks from some number on, to test clients against a
+//! dishonest upstream.
+//!
+//! Methods (a block parameter is a hex number or `earliest`/`latest`/`pending`/`safe`/
+//! `finalized`; a block the chain lacks answers `null`):
+//!
+//! | method | answer |
+//! | --- | --- |
+//! | `eth_chainId`, `net_version`, `eth_blockNumber`, `web3_clientVersion` | as in geth |
+//! | `eth_getBlockByNumber(n, full)`, `eth_getBlockByHash(h, full)` | block JSON with `totalDifficulty` and `size`; full transaction objects or hashes |
+//! | `eth_getBlockReceipts(n or h)` | receipts JSON (logs with indices, `from`, `to`, gas, `effectiveGasPrice`) |
+//! | `eth_getTdByNumber(n)`, `eth_getTdByHash(h)` | total difficulty |
+//! | `debug_getRawHeader(n)` | RLP of the header |
+//! | `debug_getRawBlock(n)` | RLP of `[header, transactions, ommers(, withdrawals)]` |
+//! | `debug_getRawReceipts(n)` | EIP-2718 (consensus) encoding of each receipt |
+//! | `eth_call({to, data}, tag)` | the fake RootChain contract at [`ROOTCHAIN_ADDRESS`] ([`rootchain`]); other addresses answer `0x` |
+//!
+//! With `raw_methods` off the `debug_*` methods answer -32601 like any unknown method; bad
+//! parameters answer -32602 and a body that is not JSON -32700. Batches (JSON arrays) are
+//! answered element by element, each element counting as a call.
+//!
+//! A fetch of block `n`, counted by [`DevnetRpc::block_fetches`], is a call answered with that
+//! block by `eth_getBlockByNumber`, `eth_getBlockByHash`, `eth_getBlockReceipts`,
+//! `debug_getRawHeader`, `debug_getRawBlock` or `debug_getRawReceipts`.
+//!
+//! Files: `config` (the knobs and the lies), `state` (chain, checkpoints, counters), `lies`
+//! (the served view), `server` (HTTP and the JSON-RPC envelope), `methods` (dispatch), `json`
+//! (block and receipt JSON), [`rootchain`] (the fake L1 contract).
+//!
+//! [JSON-RPC 2.0]: https://www.jsonrpc.org/specification
+
+mod config;
+mod error;
+mod json;
+mod lies;
+mod methods;
+pub mod rootchain;
+mod server;
+mod state;
+
+pub use config::{ConfigError, DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_LISTEN, DevnetRpcConfig, Lie, UnknownLie};
+pub use rootchain::ROOTCHAIN_ADDRESS;
+
+use crate::Devnet;
+use parking_lot::RwLock;
+use state::{Chain, Counters, Shared};
+use std::{
+    fmt, io,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tracing::Instrument;
+
+/// How long [`DevnetRpc::stop`] waits for open requests before it aborts the server.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// A running devnet JSON-RPC server. Dropping it stops the server and block production
+/// (without waiting; [`DevnetRpc::stop`] waits).
+pub struct DevnetRpc {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+    producer: Option<JoinHandle<()>>,
+}
+
+impl DevnetRpc {
+    /// Binds `config.listen`, generates `config.prefill` blocks (on the blocking pool) and starts
+    /// serving, plus producing blocks when `config.produce`. Must be called within a tokio
+    /// runtime.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a config with [problems](DevnetRpcConfig::problems), or the error
+    /// binding the listen address.
+    pub async fn spawn(config: DevnetRpcConfig) -> io::Result<Self> {
+        if let Some(problem) = config.problems().into_iter().next() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, problem));
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}; choose another address", config.listen)))?;
+        let addr = listener.local_addr()?;
+        let prefill_config = config.clone();
+        let (devnet, chain) = tokio::task::spawn_blocking(move || prefill(&prefill_config)).await.map_err(io::Error::other)?;
+        let shared = Arc::new(Shared {
+            chain: RwLock::new(chain),
+            counters: Counters::default(),
+            chain_id: config.devnet.chain_id,
+            raw_methods: config.raw_methods,
+        });
+        let span = tracing::info_span!(target: "devnet::rpc", "devnet_rpc", %addr);
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let serve = axum::serve(listener, server::router(Arc::clone(&shared))).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
+        let server = tokio::spawn(
+            async move {
+                if let Err(e) = serve.await {
+                    tracing::error!(target: "devnet::rpc", error = %e, "server failed");
+                }
+            }
+            .instrument(span.clone()),
+        );
+        let producer = config.produce.then(|| {
+            let period = Duration::from_secs(config.devnet.block_time);
+            tokio::spawn(produce(Arc::clone(&shared), devnet, period).instrument(span))
+        });
+        let head = shared.chain.read().head();
+        tracing::info!(target: "devnet::rpc", %addr, head, produce = config.produce, lie = %config.lie, lie_from = config.lie_from, "devnet JSON-RPC serving");
+        Ok(Self { shared, addr, shutdown: Some(shutdown), server: Some(server), producer })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server's URL, `http://127.0.0.1:port` (an unspecified listen address is given as
+    /// loopback).
+    pub fn url(&self) -> String {
+        let ip = match self.addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+    }
+
+    /// The latest block number.
+    pub fn head(&self) -> u64 {
+        self.shared.chain.read().head()
+    }
+
+    /// Calls to `method` so far (each batch element counts; unknown methods count too).
+    pub fn calls(&self, method: &str) -> u64 {
+        self.shared.counters.calls(method)
+    }
+
+    /// Calls answered with block `number` so far (see the [module docs](self) for which
+    /// methods count).
+    pub fn block_fetches(&self, number: u64) -> u64 {
+        self.shared.counters.fetches(number)
+    }
+
+    /// All calls so far.
+    pub fn total_calls(&self) -> u64 {
+        self.shared.counters.total()
+    }
+
+    /// Stops production and the server: no new connections are accepted, idle connections are
+    /// closed, and open requests get up to [`STOP_GRACE`] to finish.
+    pub async fn stop(mut self) {
+        self.signal_stop();
+        if let Some(server) = self.server.take() {
+            let abort = server.abort_handle();
+            if tokio::time::timeout(STOP_GRACE, server).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+
+    fn signal_stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(producer) = self.producer.take() {
+            producer.abort();
+        }
+    }
+}
+
+impl Drop for DevnetRpc {
+    fn drop(&mut self) {
+        self.signal_stop();
+    }
+}
+
+impl fmt::Debug for DevnetRpc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DevnetRpc").field("addr", &self.addr).field("head", &self.head()).finish_non_exhaustive()
+    }
+}
+
+/// The devnet and the chain after `config.prefill` blocks.
+fn prefill(config: &DevnetRpcConfig) -> (Devnet, Chain) {
+    let mut devnet = Devnet::new(config.devnet.clone());
+    let proposer = devnet.validator_addresses()[0];
+    let mut chain = Chain::new(devnet.tip().clone(), config.lie, config.lie_from, config.checkpoint_interval, proposer);
+    for _ in 0..config.prefill {
+        chain.push(devnet.next_block());
+    }
+    (devnet, chain)
+}
+
+/// Appends a block every `period`, forever.
+async fn produce(shared: Arc<Shared>, mut devnet: Devnet, period: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let block = devnet.next_block();
+        let number = block.number();
+        shared.chain.write().push(block);
+        tracing::debug!(target: "devnet::rpc", number, "block produced");
+    }
+}

@@ -1,0 +1,265 @@
+//! Backward sync: fill the gaps between the retention floor and the head, highest first.
+//!
+//! Block numbers are cut into fixed batches (`k * batch ..= k * batch + batch - 1`). A worker
+//! picks the highest batch that still has missing blocks, claims it ([`Claims`]: a lease in
+//! Redis shared by the cluster, or in memory when alone), re-reads the gap tracker (another
+//! instance may have just filled it), fetches only the missing part, and stores it once its top
+//! block hash-links to the block above (held, or being filled by another worker: it waits for it)
+//! and its bottom to the block below when that is held. A batch that does not link was made up:
+//! the upstream is banned and the batch dropped. Completed batches are in the gap tracker, so a
+//! restart resumes where the cluster stopped. A governor budget keeps backfill from crowding
+//! out forward sync and serving; `pause` stops it between batches.
+
+use crate::context::{SyncContext, SyncError};
+use fred::prelude::{Client, KeysInterface, LuaInterface};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use hypasis_chain::Block;
+use hypasis_store::Parts;
+use parking_lot::Mutex;
+use std::{
+    collections::HashMap,
+    num::NonZeroU32,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Backward sync settings.
+#[derive(Debug, Clone)]
+pub struct BackwardConfig {
+    /// Parallel workers on this instance.
+    pub workers: usize,
+    /// Blocks per batch.
+    pub batch: u64,
+    /// Lowest block to keep.
+    pub floor: u64,
+    /// How long a claim lasts (a crashed worker's batch is free again after this).
+    pub claim_lease: Duration,
+    /// Most blocks fetched per second by this instance's backfill.
+    pub blocks_per_second: u32,
+}
+
+impl Default for BackwardConfig {
+    fn default() -> Self {
+        Self { workers: 4, batch: 128, floor: 0, claim_lease: Duration::from_secs(30), blocks_per_second: 2_000 }
+    }
+}
+
+/// Releases a claim only if we still hold it.
+const RELEASE: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"#;
+
+/// Batch claims: a lease per batch so two workers (on any instance) never fetch the same one.
+#[derive(Debug, Clone)]
+pub enum Claims {
+    /// One instance: claims live in memory.
+    Memory(Arc<Mutex<HashMap<u64, Instant>>>),
+    /// A cluster: `SET hs:v1:{c<chain>}:claim:<batch> <owner> NX PX <lease>`.
+    Redis {
+        /// Redis client.
+        client: Client,
+        /// Chain id (part of the key).
+        chain_id: u64,
+        /// Owner tag (instance id and worker).
+        owner: String,
+    },
+}
+
+impl Claims {
+    /// In-memory claims.
+    pub fn memory() -> Self {
+        Self::Memory(Arc::default())
+    }
+
+    fn key(chain_id: u64, batch: u64) -> String {
+        format!("hs:v1:{{c{chain_id}}}:claim:{batch}")
+    }
+
+    /// Claims batch `k` for `lease`; false when someone else holds it.
+    async fn claim(&self, k: u64, lease: Duration) -> bool {
+        match self {
+            Self::Memory(map) => {
+                let now = Instant::now();
+                let mut map = map.lock();
+                if map.get(&k).is_some_and(|until| *until > now) {
+                    return false;
+                }
+                map.insert(k, now + lease);
+                true
+            }
+            Self::Redis { client, chain_id, owner } => {
+                let set: Result<Option<String>, _> = client
+                    .set(
+                        Self::key(*chain_id, k),
+                        owner.as_str(),
+                        Some(fred::types::Expiration::PX(lease.as_millis() as i64)),
+                        Some(fred::types::SetOptions::NX),
+                        false,
+                    )
+                    .await;
+                matches!(set, Ok(Some(_)))
+            }
+        }
+    }
+
+    async fn release(&self, k: u64) {
+        match self {
+            Self::Memory(map) => {
+                map.lock().remove(&k);
+            }
+            Self::Redis { client, chain_id, owner } => {
+                let _: Result<i64, _> = client.eval(RELEASE, vec![Self::key(*chain_id, k)], vec![owner.clone()]).await;
+            }
+        }
+    }
+}
+
+/// Runs `config.workers` workers until `cancel`; `paused` stops them between batches.
+pub async fn backfill(ctx: SyncContext, config: BackwardConfig, claims: Claims, paused: watch::Receiver<bool>, cancel: CancellationToken) {
+    let quota = Quota::per_second(NonZeroU32::new(config.blocks_per_second.max(1)).unwrap_or(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::new(u32::try_from(config.batch).unwrap_or(u32::MAX).max(1)).unwrap_or(NonZeroU32::MIN));
+    let budget = Arc::new(RateLimiter::direct(quota));
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..config.workers.max(1) {
+        let (ctx, config, claims, paused, cancel, budget) =
+            (ctx.clone(), config.clone(), claims.clone(), paused.clone(), cancel.clone(), budget.clone());
+        workers.spawn(async move { work(worker, &ctx, &config, &claims, paused, &cancel, &budget).await });
+    }
+    while workers.join_next().await.is_some() {}
+}
+
+async fn work(
+    worker: usize,
+    ctx: &SyncContext,
+    config: &BackwardConfig,
+    claims: &Claims,
+    mut paused: watch::Receiver<bool>,
+    cancel: &CancellationToken,
+    budget: &DefaultDirectRateLimiter,
+) {
+    // Workers start on different batches: each skips `worker` claimable batches at first.
+    let mut skip = worker;
+    while !cancel.is_cancelled() {
+        if *paused.borrow_and_update() {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = paused.changed() => continue,
+            }
+        }
+        let idle = match one_batch(ctx, config, claims, budget, &mut skip).await {
+            Ok(did_work) => !did_work,
+            Err(e) => {
+                metrics::counter!("hypasis_sync_backward_errors_total").increment(1);
+                tracing::warn!(target: "sync::backward", worker, error = %e, "backfill batch failed; retrying later");
+                true
+            }
+        };
+        if idle {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = paused.changed() => {}
+            }
+        }
+    }
+}
+
+/// Claims, fetches and stores one batch. Returns false when there was nothing to do.
+async fn one_batch(
+    ctx: &SyncContext,
+    config: &BackwardConfig,
+    claims: &Claims,
+    budget: &DefaultDirectRateLimiter,
+    skip: &mut usize,
+) -> Result<bool, SyncError> {
+    let Some(head) = ctx.store.head().await? else { return Ok(false) };
+    let gaps = ctx.store.held().await?.gaps(config.floor, head.number);
+    let batch = config.batch.max(1);
+    for gap in &gaps {
+        let (lo, hi) = (*gap.start(), *gap.end());
+        let mut k = hi / batch;
+        loop {
+            if k * batch + batch - 1 < lo {
+                break;
+            }
+            if *skip > 0 {
+                *skip -= 1;
+            } else if claims.claim(k, config.claim_lease).await {
+                let result = fill(ctx, config, budget, k, lo, hi).await;
+                claims.release(k).await;
+                return result.map(|()| true);
+            }
+            if k == 0 {
+                break;
+            }
+            k -= 1;
+        }
+    }
+    *skip = 0;
+    Ok(false)
+}
+
+/// Fills what is still missing of batch `k` (re-read after the claim).
+async fn fill(
+    ctx: &SyncContext,
+    config: &BackwardConfig,
+    budget: &DefaultDirectRateLimiter,
+    k: u64,
+    lo: u64,
+    hi: u64,
+) -> Result<(), SyncError> {
+    let batch = config.batch.max(1);
+    let (first, last) = ((k * batch).max(lo).max(config.floor), (k * batch + batch - 1).min(hi));
+    let held = ctx.store.held().await?;
+    let Some(missing) = held.gaps(first, last).into_iter().next() else { return Ok(()) };
+    let (start, end) = (*missing.start(), *missing.end());
+    let count = u32::try_from(end - start + 1).unwrap_or(u32::MAX);
+    if let Some(n) = NonZeroU32::new(count) {
+        let _ = budget.until_n_ready(n).await;
+    }
+    let fetched = ctx.fetcher.fetch(start, end).await?;
+    let upstream = fetched.upstream.clone();
+    let blocks = fetched.blocks;
+    if let Err(reason) = link(ctx, config, &blocks).await? {
+        ctx.fetcher.pool().ban(&upstream, &reason);
+        return Err(SyncError::Upstream(hypasis_upstream::UpstreamError::BadData { upstream: upstream.name().to_owned(), reason }));
+    }
+    let count = blocks.len() as u64;
+    ctx.store(blocks).await?;
+    ctx.progress.stored(count, 0);
+    metrics::counter!("hypasis_sync_backfilled_blocks_total").increment(count);
+    if let Some(events) = &ctx.events {
+        let _ = events.publish(hypasis_cluster::Event::RangeFilled { start, end }).await;
+    }
+    tracing::debug!(target: "sync::backward", start, end, upstream = upstream.name(), "batch filled");
+    Ok(())
+}
+
+/// Checks that `blocks` link to the held block above (waiting for it while another worker fills
+/// it) and to the held block below. `Ok(Err(reason))` means the batch is wrong.
+async fn link(ctx: &SyncContext, config: &BackwardConfig, blocks: &[Block]) -> Result<Result<(), String>, SyncError> {
+    let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else { return Ok(Ok(())) };
+    let deadline = Instant::now() + config.claim_lease;
+    let above = loop {
+        if let Some(above) = ctx.store.by_numbers(&[last.number() + 1], Parts::HEADER).await?.into_iter().next().flatten() {
+            break above;
+        }
+        if Instant::now() > deadline {
+            return Err(SyncError::LinkTimeout(last.number() + 1));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    if above.header.parent_hash != last.hash() {
+        return Ok(Err(format!("block {} does not link to the stored block {}", last.number(), above.header.number())));
+    }
+    if first.number() > 0
+        && let Some(below) = ctx.store.by_numbers(&[first.number() - 1], Parts::HEADER).await?.into_iter().next().flatten()
+        && below.header.hash() != first.header.parent_hash
+    {
+        return Ok(Err(format!("block {} does not link to the stored block {}", first.number(), below.header.number())));
+    }
+    Ok(Ok(()))
+}

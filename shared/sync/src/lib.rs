@@ -1,0 +1,24 @@
+//! Sync: filling the block store from upstream JSON-RPC endpoints, verified.
+//!
+//! - [`forward`]: the leader follows the upstream tip: new blocks are fetched, checked against
+//!   the stored head (hash link) and the validator set (Bor seal), stored, and the head moves
+//!   with the leader's fencing token. A tip that does not link walks back to the fork point.
+//! - [`backward`]: history between the retention floor and the head is filled from the gap
+//!   tracker, highest first, in fixed batches claimed with a lease so instances never fetch the
+//!   same batch; each batch must hash-link to the block above it before it is stored.
+//! - [`checkpoints`]: Polygon checkpoints read from the RootChain contract on L1; a held range is
+//!   verified by recomputing its root, and a mismatch evicts it.
+//! - [`progress`]: lowest/highest/percentage/rate/ETA for `status.sync`.
+//! - [`context`]: what every sync task shares.
+
+pub mod backward;
+pub mod checkpoints;
+pub mod context;
+pub mod forward;
+pub mod progress;
+
+pub use backward::{BackwardConfig, Claims};
+pub use checkpoints::{CheckpointConfig, Checkpoints};
+pub use context::{SyncContext, SyncError};
+pub use forward::ForwardConfig;
+pub use progress::{SyncProgress, SyncStatus};

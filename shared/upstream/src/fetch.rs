@@ -1,0 +1,195 @@
+//! [`BlockFetcher`]: verified blocks by number from the pool.
+//!
+//! One batch of consecutive blocks comes from one endpoint (so a wrong answer is attributable)
+//! as one JSON-RPC batch request. Raw consensus encodings are preferred (`debug_getRawBlock`,
+//! `debug_getRawReceipts`, `eth_getTdByNumber`); an endpoint without the debug namespace is
+//! remembered and asked `eth_getBlockByNumber(n, true)` + `eth_getBlockReceipts(n)` instead,
+//! converted by [`hypasis_chain::rpc_json`] (which strips Bor's pseudo state-sync transaction
+//! before Madhugiri). Every block must match its roots, carry the number asked for and link to
+//! the previous block of the batch; otherwise the endpoint is banned and another one is asked.
+
+use crate::{endpoint::Endpoint, error::UpstreamError, pool::UpstreamPool};
+use alloy_primitives::{Bytes, U256};
+use hypasis_chain::{Block, Receipt, import::read_blocks, rpc_json};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Most blocks asked for in one batch.
+pub const MAX_BATCH: u64 = 256;
+
+/// A verified batch and who sent it.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// Consecutive verified blocks, lowest first.
+    pub blocks: Vec<Block>,
+    /// Pseudo state-sync receipts stripped from the RPC answers, by block number.
+    pub state_sync_receipts: Vec<(u64, Receipt)>,
+    /// The endpoint that sent them.
+    pub upstream: Arc<Endpoint>,
+}
+
+/// Fetches and verifies blocks.
+#[derive(Debug, Clone)]
+pub struct BlockFetcher {
+    pool: Arc<UpstreamPool>,
+    madhugiri_block: Option<u64>,
+}
+
+fn hex(n: u64) -> String {
+    format!("{n:#x}")
+}
+
+fn bad(endpoint: &Endpoint, reason: impl Into<String>) -> UpstreamError {
+    UpstreamError::BadData { upstream: endpoint.name().to_owned(), reason: reason.into() }
+}
+
+impl BlockFetcher {
+    /// A fetcher over `pool`; `madhugiri_block` is the chain's Madhugiri fork block (the
+    /// state-sync rule changes there).
+    pub fn new(pool: Arc<UpstreamPool>, madhugiri_block: Option<u64>) -> Self {
+        Self { pool, madhugiri_block }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Arc<UpstreamPool> {
+        &self.pool
+    }
+
+    /// The best endpoint's head block number.
+    ///
+    /// # Errors
+    /// When no endpoint answers.
+    pub async fn head(&self) -> Result<u64, UpstreamError> {
+        let (head, _) = self
+            .pool
+            .call(|endpoint| async move {
+                let value: String = endpoint.request("eth_blockNumber", ()).await?;
+                let head = u64::from_str_radix(value.trim_start_matches("0x"), 16)
+                    .map_err(|_| bad(&endpoint, format!("eth_blockNumber answered {value:?}")))?;
+                endpoint.set_head(head);
+                Ok(head)
+            })
+            .await?;
+        Ok(head)
+    }
+
+    /// Fetches and verifies `start..=end` (at most [`MAX_BATCH`] blocks).
+    ///
+    /// # Errors
+    /// When no endpoint gives a verified answer.
+    pub async fn fetch(&self, start: u64, end: u64) -> Result<Fetched, UpstreamError> {
+        let end = end.min(start.saturating_add(MAX_BATCH - 1));
+        let ((blocks, state_sync_receipts), upstream) = self.pool.call(|endpoint| self.fetch_from(endpoint, start, end)).await?;
+        Ok(Fetched { blocks, state_sync_receipts, upstream })
+    }
+
+    async fn fetch_from(&self, endpoint: Arc<Endpoint>, start: u64, end: u64) -> Result<(Vec<Block>, Vec<(u64, Receipt)>), UpstreamError> {
+        let fetched = if endpoint.raw_methods() == Some(false) {
+            self.fetch_json(&endpoint, start, end).await?
+        } else {
+            match self.fetch_raw(&endpoint, start, end).await {
+                Ok(blocks) => {
+                    endpoint.set_raw_methods(true);
+                    (blocks, Vec::new())
+                }
+                Err(e) if e.is_method_missing() => {
+                    tracing::info!(target: "upstream", upstream = endpoint.name(), "no debug_getRaw* methods; using JSON blocks");
+                    endpoint.set_raw_methods(false);
+                    self.fetch_json(&endpoint, start, end).await?
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let (blocks, _) = &fetched;
+        for (i, block) in blocks.iter().enumerate() {
+            let n = start + i as u64;
+            if block.number() != n {
+                return Err(bad(&endpoint, format!("asked for block {n}, got block {}", block.number())));
+            }
+            block.verify().map_err(|e| bad(&endpoint, format!("block {n}: {e}")))?;
+            if i > 0 && block.header.parent_hash != blocks[i - 1].hash() {
+                return Err(bad(&endpoint, format!("block {n} does not link to block {}", n - 1)));
+            }
+        }
+        metrics::counter!("hypasis_upstream_blocks_fetched_total", "upstream" => endpoint.name().to_owned()).increment(blocks.len() as u64);
+        Ok(fetched)
+    }
+
+    async fn fetch_raw(&self, endpoint: &Endpoint, start: u64, end: u64) -> Result<Vec<Block>, UpstreamError> {
+        let mut calls = Vec::new();
+        for n in start..=end {
+            calls.push(("debug_getRawBlock", json!([hex(n)])));
+            calls.push(("debug_getRawReceipts", json!([hex(n)])));
+            calls.push(("eth_getTdByNumber", json!([hex(n)])));
+        }
+        let mut answers = endpoint.batch(&calls).await?.into_iter();
+        let mut blocks = Vec::new();
+        for n in start..=end {
+            let (raw, receipts, td) = (next(&mut answers)?, next(&mut answers)?, next(&mut answers)?);
+            if raw.is_null() || receipts.is_null() || td.is_null() {
+                return Err(UpstreamError::NotAvailable { upstream: endpoint.name().to_owned(), number: n });
+            }
+            let raw = bytes(&raw).ok_or_else(|| bad(endpoint, format!("debug_getRawBlock({n}) is not hex")))?;
+            let mut decoded = read_blocks(&raw).map_err(|e| bad(endpoint, format!("debug_getRawBlock({n}): {e}")))?;
+            if decoded.len() != 1 {
+                return Err(bad(endpoint, format!("debug_getRawBlock({n}) holds {} blocks", decoded.len())));
+            }
+            let (header, body) = decoded.remove(0);
+            let receipts = receipts
+                .as_array()
+                .ok_or_else(|| bad(endpoint, format!("debug_getRawReceipts({n}) is not a list")))?
+                .iter()
+                .map(|r| bytes(r).and_then(|b| Receipt::decode_2718(&b).ok()))
+                .collect::<Option<Vec<Receipt>>>()
+                .ok_or_else(|| bad(endpoint, format!("debug_getRawReceipts({n}) holds a malformed receipt")))?;
+            let total_difficulty = quantity(&td).ok_or_else(|| bad(endpoint, format!("eth_getTdByNumber({n}) answered {td}")))?;
+            blocks.push(Block { header, body, receipts: Some(receipts), total_difficulty });
+        }
+        Ok(blocks)
+    }
+
+    async fn fetch_json(&self, endpoint: &Endpoint, start: u64, end: u64) -> Result<(Vec<Block>, Vec<(u64, Receipt)>), UpstreamError> {
+        let mut calls = Vec::new();
+        for n in start..=end {
+            calls.push(("eth_getBlockByNumber", json!([hex(n), true])));
+            calls.push(("eth_getBlockReceipts", json!([hex(n)])));
+        }
+        let mut answers = endpoint.batch(&calls).await?.into_iter();
+        let (mut blocks, mut state_syncs) = (Vec::new(), Vec::new());
+        for n in start..=end {
+            let (block, receipts) = (next(&mut answers)?, next(&mut answers)?);
+            if block.is_null() || receipts.is_null() {
+                return Err(UpstreamError::NotAvailable { upstream: endpoint.name().to_owned(), number: n });
+            }
+            let td = match block.get("totalDifficulty") {
+                Some(td) if !td.is_null() => None,
+                _ => Some(self.total_difficulty(endpoint, n).await?),
+            };
+            let converted = rpc_json::block_from_rpc_polygon(&block, &receipts, td, self.madhugiri_block)
+                .map_err(|e| bad(endpoint, format!("block {n}: {e}")))?;
+            if let Some(receipt) = converted.state_sync_receipt {
+                state_syncs.push((n, receipt));
+            }
+            blocks.push(converted.block);
+        }
+        Ok((blocks, state_syncs))
+    }
+
+    async fn total_difficulty(&self, endpoint: &Endpoint, n: u64) -> Result<U256, UpstreamError> {
+        let td: Value = endpoint.request("eth_getTdByNumber", [hex(n)]).await?;
+        quantity(&td).ok_or_else(|| bad(endpoint, format!("eth_getTdByNumber({n}) answered {td}")))
+    }
+}
+
+fn next(answers: &mut impl Iterator<Item = Result<Value, UpstreamError>>) -> Result<Value, UpstreamError> {
+    answers.next().unwrap_or_else(|| Err(UpstreamError::NoUpstream("batch answer too short".into())))
+}
+
+fn bytes(value: &Value) -> Option<Bytes> {
+    value.as_str()?.parse().ok()
+}
+
+fn quantity(value: &Value) -> Option<U256> {
+    let s = value.as_str()?;
+    U256::from_str_radix(s.strip_prefix("0x")?, 16).ok()
+}

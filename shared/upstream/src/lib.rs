@@ -1,0 +1,23 @@
+//! Upstream Polygon JSON-RPC endpoints, and verified blocks fetched from them.
+//!
+//! Upstreams can be slow, down or wrong, so nothing they say is trusted:
+//!
+//! - [`endpoint`]: one endpoint: its client (alloy's JSON-RPC client over HTTP), latency and error
+//!   statistics, circuit breaker, rate budget (governor) and ban.
+//! - [`pool`]: several endpoints ordered by score (latency, errors, wrong data); calls fail over,
+//!   retry with backoff and are hedged to the next endpoint when the first is slow.
+//! - [`fetch`]: blocks by number, preferring the raw consensus encodings (`debug_getRawBlock`,
+//!   `debug_getRawReceipts`) and falling back to `eth_getBlockByNumber` + `eth_getBlockReceipts`
+//!   JSON; every block is checked against its roots and the batch's hash links before it is
+//!   returned, and an endpoint caught lying is banned.
+//! - [`error`]: what can go wrong, and whose fault it is.
+
+pub mod endpoint;
+pub mod error;
+pub mod fetch;
+pub mod pool;
+
+pub use endpoint::{Endpoint, EndpointStatus};
+pub use error::UpstreamError;
+pub use fetch::{BlockFetcher, Fetched};
+pub use pool::{PoolConfig, UpstreamPool};
