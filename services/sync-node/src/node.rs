@@ -152,7 +152,13 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
             } else {
                 hypasis_sync::checkpoints::MAINNET_ROOTCHAIN
             },
-            backward: BackwardConfig { workers: settings.backfill_workers, floor: settings.retention_floor, ..BackwardConfig::default() },
+            backward: BackwardConfig {
+                workers: settings.backfill_workers,
+                floor: settings.retention_floor,
+                blocks_per_second: settings.backfill_rate,
+                ..BackwardConfig::default()
+            },
+            upstream_rps: settings.upstream_rps,
             forward: ForwardConfig::default(),
             redis: settings.redis_url.as_ref().map(|url| {
                 let target = RedisTarget {

@@ -42,6 +42,8 @@ pub struct Plan {
     pub backward: BackwardConfig,
     /// Forward sync settings.
     pub forward: ForwardConfig,
+    /// Budget of each upstream endpoint, in calls per second.
+    pub upstream_rps: u32,
     /// Redis (for batch claims), when clustered.
     pub redis: Option<(RedisTarget, u64, String)>,
 }
@@ -57,7 +59,8 @@ pub async fn spawn(
     leadership: watch::Receiver<Leadership>,
     cancel: &CancellationToken,
 ) -> Result<UpstreamSync, String> {
-    let pool = Arc::new(UpstreamPool::new(&plan.upstreams, PoolConfig::default())?);
+    let pool_config = PoolConfig { requests_per_second: plan.upstream_rps, ..PoolConfig::default() };
+    let pool = Arc::new(UpstreamPool::new(&plan.upstreams, pool_config)?);
     let ctx = ctx_for(pool.clone());
     let checkpoints = Checkpoints::default();
     let (paused, paused_rx) = watch::channel(false);

@@ -26,7 +26,7 @@ async fn a_peer_downloads_the_chain_from_the_node() {
     // Mirror the server's Status back (same chain), as a peer on the same network would.
     let mut theirs = None;
     let mut eth = conn
-        .exchange_status(&placeholder_status(&status), true, |s| {
+        .exchange_status(&support::status_for(&status), true, |s| {
             theirs = Some(s.clone());
             Ok(())
         })
@@ -82,22 +82,4 @@ async fn a_peer_downloads_the_chain_from_the_node() {
     })
     .await
     .expect("join");
-}
-
-/// A Status for the node's chain built from its REST status.
-fn placeholder_status(status: &serde_json::Value) -> hypasis_eth_wire::eth::status::Status {
-    let hash = |v: &serde_json::Value| v.as_str().expect("hash").parse().expect("b256");
-    let fork_hash = u32::from_str_radix(status["fork_id"]["hash"].as_str().expect("fork hash").trim_start_matches("0x"), 16).expect("hex");
-    hypasis_eth_wire::eth::status::Status {
-        version: 69,
-        network_id: status["network_id"].as_u64().expect("network id"),
-        total_difficulty: Some(alloy_primitives::U256::from(1)),
-        genesis: hash(&status["genesis_hash"]),
-        fork_id: alloy_eip2124::ForkId {
-            hash: alloy_eip2124::ForkHash(fork_hash.to_be_bytes()),
-            next: status["fork_id"]["next"].as_u64().expect("next"),
-        },
-        head: hash(&status["genesis_hash"]),
-        range: Some((0, 0)),
-    }
 }

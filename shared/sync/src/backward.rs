@@ -15,6 +15,7 @@ use fred::prelude::{Client, KeysInterface, LuaInterface};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hypasis_chain::Block;
 use hypasis_store::Parts;
+use hypasis_upstream::Endpoint;
 use parking_lot::Mutex;
 use std::{
     collections::HashMap,
@@ -44,6 +45,23 @@ impl Default for BackwardConfig {
     fn default() -> Self {
         Self { workers: 4, batch: 128, floor: 0, claim_lease: Duration::from_secs(30), blocks_per_second: 2_000 }
     }
+}
+
+/// How long a fetched batch waits for the block above it before it is parked.
+const LINK_WAIT: Duration = Duration::from_secs(5);
+/// Most fetched batches kept while the block above them is missing.
+const MAX_PARKED: usize = 64;
+
+/// A fetched batch and the endpoint that sent it.
+type Parked = (Vec<Block>, Arc<Endpoint>);
+
+/// What the workers of one instance share.
+#[derive(Debug)]
+struct Shared {
+    /// Backfill rate budget.
+    budget: DefaultDirectRateLimiter,
+    /// Fetched batches waiting for the block above them, by batch index.
+    parked: Mutex<HashMap<u64, Parked>>,
 }
 
 /// Releases a claim only if we still hold it.
@@ -121,12 +139,12 @@ impl Claims {
 pub async fn backfill(ctx: SyncContext, config: BackwardConfig, claims: Claims, paused: watch::Receiver<bool>, cancel: CancellationToken) {
     let quota = Quota::per_second(NonZeroU32::new(config.blocks_per_second.max(1)).unwrap_or(NonZeroU32::MIN))
         .allow_burst(NonZeroU32::new(u32::try_from(config.batch).unwrap_or(u32::MAX).max(1)).unwrap_or(NonZeroU32::MIN));
-    let budget = Arc::new(RateLimiter::direct(quota));
+    let shared = Arc::new(Shared { budget: RateLimiter::direct(quota), parked: Mutex::default() });
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..config.workers.max(1) {
-        let (ctx, config, claims, paused, cancel, budget) =
-            (ctx.clone(), config.clone(), claims.clone(), paused.clone(), cancel.clone(), budget.clone());
-        workers.spawn(async move { work(worker, &ctx, &config, &claims, paused, &cancel, &budget).await });
+        let (ctx, config, claims, paused, cancel, shared) =
+            (ctx.clone(), config.clone(), claims.clone(), paused.clone(), cancel.clone(), shared.clone());
+        workers.spawn(async move { work(worker, &ctx, &config, &claims, paused, &cancel, &shared).await });
     }
     while workers.join_next().await.is_some() {}
 }
@@ -138,7 +156,7 @@ async fn work(
     claims: &Claims,
     mut paused: watch::Receiver<bool>,
     cancel: &CancellationToken,
-    budget: &DefaultDirectRateLimiter,
+    shared: &Shared,
 ) {
     // Workers start on different batches: each skips `worker` claimable batches at first.
     let mut skip = worker;
@@ -149,7 +167,7 @@ async fn work(
                 _ = paused.changed() => continue,
             }
         }
-        let idle = match one_batch(ctx, config, claims, budget, &mut skip).await {
+        let idle = match one_batch(ctx, config, claims, shared, &mut skip).await {
             Ok(did_work) => !did_work,
             Err(e) => {
                 metrics::counter!("hypasis_sync_backward_errors_total").increment(1);
@@ -172,7 +190,7 @@ async fn one_batch(
     ctx: &SyncContext,
     config: &BackwardConfig,
     claims: &Claims,
-    budget: &DefaultDirectRateLimiter,
+    shared: &Shared,
     skip: &mut usize,
 ) -> Result<bool, SyncError> {
     let Some(head) = ctx.store.head().await? else { return Ok(false) };
@@ -188,7 +206,7 @@ async fn one_batch(
             if *skip > 0 {
                 *skip -= 1;
             } else if claims.claim(k, config.claim_lease).await {
-                let result = fill(ctx, config, budget, k, lo, hi).await;
+                let result = fill(ctx, config, shared, k, lo, hi).await;
                 claims.release(k).await;
                 return result.map(|()| true);
             }
@@ -203,27 +221,40 @@ async fn one_batch(
 }
 
 /// Fills what is still missing of batch `k` (re-read after the claim).
-async fn fill(
-    ctx: &SyncContext,
-    config: &BackwardConfig,
-    budget: &DefaultDirectRateLimiter,
-    k: u64,
-    lo: u64,
-    hi: u64,
-) -> Result<(), SyncError> {
+async fn fill(ctx: &SyncContext, config: &BackwardConfig, shared: &Shared, k: u64, lo: u64, hi: u64) -> Result<(), SyncError> {
     let batch = config.batch.max(1);
     let (first, last) = ((k * batch).max(lo).max(config.floor), (k * batch + batch - 1).min(hi));
     let held = ctx.store.held().await?;
     let Some(missing) = held.gaps(first, last).into_iter().next() else { return Ok(()) };
     let (start, end) = (*missing.start(), *missing.end());
-    let count = u32::try_from(end - start + 1).unwrap_or(u32::MAX);
-    if let Some(n) = NonZeroU32::new(count) {
-        let _ = budget.until_n_ready(n).await;
-    }
-    let fetched = ctx.fetcher.fetch(start, end).await?;
-    let upstream = fetched.upstream.clone();
-    let blocks = fetched.blocks;
-    if let Err(reason) = link(ctx, config, &blocks).await? {
+    // A batch fetched earlier whose block above had not arrived is reused, not fetched again.
+    let parked = shared
+        .parked
+        .lock()
+        .remove(&k)
+        .filter(|(blocks, _)| blocks.first().map(Block::number) == Some(start) && blocks.last().map(Block::number) == Some(end));
+    let (blocks, upstream) = match parked {
+        Some(parked) => parked,
+        None => {
+            let count = u32::try_from(end - start + 1).unwrap_or(u32::MAX);
+            if let Some(n) = NonZeroU32::new(count) {
+                let _ = shared.budget.until_n_ready(n).await;
+            }
+            let fetched = ctx.fetcher.fetch(start, end).await?;
+            (fetched.blocks, fetched.upstream)
+        }
+    };
+    let linked = match link(ctx, config, &blocks).await {
+        Err(SyncError::LinkTimeout(above)) => {
+            let mut parked = shared.parked.lock();
+            if parked.len() < MAX_PARKED {
+                parked.insert(k, (blocks, upstream));
+            }
+            return Err(SyncError::LinkTimeout(above));
+        }
+        other => other?,
+    };
+    if let Err(reason) = linked {
         ctx.fetcher.pool().ban(&upstream, &reason);
         return Err(SyncError::Upstream(hypasis_upstream::UpstreamError::BadData { upstream: upstream.name().to_owned(), reason }));
     }
@@ -242,7 +273,7 @@ async fn fill(
 /// it) and to the held block below. `Ok(Err(reason))` means the batch is wrong.
 async fn link(ctx: &SyncContext, config: &BackwardConfig, blocks: &[Block]) -> Result<Result<(), String>, SyncError> {
     let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else { return Ok(Ok(())) };
-    let deadline = Instant::now() + config.claim_lease;
+    let deadline = Instant::now() + LINK_WAIT.min(config.claim_lease);
     let above = loop {
         if let Some(above) = ctx.store.by_numbers(&[last.number() + 1], Parts::HEADER).await?.into_iter().next().flatten() {
             break above;

@@ -65,6 +65,7 @@ pub struct Endpoint {
     client: RpcClient,
     timeout: Duration,
     budget: DefaultDirectRateLimiter,
+    burst: NonZeroU32,
     state: Mutex<State>,
 }
 
@@ -79,12 +80,14 @@ impl Endpoint {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest13::Client::builder().timeout(timeout).build().map_err(|e| format!("HTTP client: {e}"))?;
         let client = RpcClient::new_http_with_client(http, url.clone());
-        let quota = Quota::per_second(NonZeroU32::new(requests_per_second.max(1)).unwrap_or(NonZeroU32::MIN));
+        let burst = NonZeroU32::new(requests_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::per_second(burst);
         Ok(Self {
             name: format!("{}:{}", index + 1, url.host_str().unwrap_or("?")),
             client,
             timeout,
             budget: RateLimiter::direct(quota),
+            burst,
             state: Mutex::new(State {
                 latency_ms: 100.0,
                 consecutive_failures: 0,
@@ -180,15 +183,27 @@ impl Endpoint {
         }
     }
 
-    fn take_budget(&self, calls: usize) -> Result<(), UpstreamError> {
-        let n = NonZeroU32::new(u32::try_from(calls.max(1)).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN);
-        match self.budget.check_n(n) {
-            Ok(Ok(())) => Ok(()),
-            _ => {
-                metrics::counter!("hypasis_upstream_budget_exhausted_total", "upstream" => self.name.clone()).increment(1);
-                Err(UpstreamError::Budget { upstream: self.name.clone() })
+    /// Waits for `calls` cells of the rate budget (in bursts no larger than the budget's), at
+    /// most the call timeout; past that the budget counts as exhausted.
+    async fn take_budget(&self, calls: usize) -> Result<(), UpstreamError> {
+        let wait = async {
+            let mut left = u32::try_from(calls.max(1)).unwrap_or(u32::MAX);
+            while left > 0 {
+                let chunk = left.min(self.burst.get());
+                if let Some(n) = NonZeroU32::new(chunk) {
+                    let _ = self.budget.until_n_ready(n).await;
+                }
+                left -= chunk;
             }
-        }
+        };
+        let started = Instant::now();
+        let waited = tokio::time::timeout(self.timeout, wait).await;
+        metrics::histogram!("hypasis_upstream_budget_wait_seconds", "upstream" => self.name.clone())
+            .record(started.elapsed().as_secs_f64());
+        waited.map_err(|_| {
+            metrics::counter!("hypasis_upstream_budget_exhausted_total", "upstream" => self.name.clone()).increment(1);
+            UpstreamError::Budget { upstream: self.name.clone() }
+        })
     }
 
     /// Records the outcome of a call that took `elapsed`.
@@ -233,7 +248,7 @@ impl Endpoint {
     /// # Errors
     /// [`UpstreamError`] from the call, or `Budget` when the rate budget is used up.
     pub async fn request<P: RpcSend, R: RpcRecv>(&self, method: &'static str, params: P) -> Result<R, UpstreamError> {
-        self.take_budget(1)?;
+        self.take_budget(1).await?;
         let started = Instant::now();
         let result = match tokio::time::timeout(self.timeout, self.client.request(method, params)).await {
             Ok(Ok(value)) => Ok(value),
@@ -256,7 +271,7 @@ impl Endpoint {
         &self,
         calls: &[(&'static str, serde_json::Value)],
     ) -> Result<Vec<Result<serde_json::Value, UpstreamError>>, UpstreamError> {
-        self.take_budget(calls.len())?;
+        self.take_budget(calls.len()).await?;
         let started = Instant::now();
         let mut batch = self.client.new_batch();
         let mut waiters = Vec::with_capacity(calls.len());

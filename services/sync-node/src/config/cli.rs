@@ -102,6 +102,12 @@ pub struct Cli {
     /// Backward sync workers per instance [default: 4].
     #[arg(long, env = "BACKFILL_WORKERS")]
     pub backfill_workers: Option<String>,
+    /// Most blocks per second backward sync fetches on this instance [default: 1000].
+    #[arg(long, env = "BACKFILL_RATE", value_name = "BLOCKS")]
+    pub backfill_rate: Option<String>,
+    /// Budget of each upstream endpoint in calls per second (a block costs 2-3 calls) [default: 200].
+    #[arg(long, env = "UPSTREAM_RPS")]
+    pub upstream_rps: Option<String>,
     /// chain.rlp file of blocks to serve (with --chain <genesis.json>), as `geth import` reads.
     #[arg(long, env = "IMPORT", value_name = "FILE")]
     pub import: Option<String>,

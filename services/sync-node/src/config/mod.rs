@@ -44,6 +44,8 @@ pub const KEYS: &[&str] = &[
     "region",
     "retention_floor",
     "backfill_workers",
+    "backfill_rate",
+    "upstream_rps",
 ];
 
 /// Connections in the Redis store's pool unless configured.
@@ -170,6 +172,10 @@ pub struct Settings {
     pub retention_floor: u64,
     /// Backward sync workers per instance.
     pub backfill_workers: usize,
+    /// Most blocks per second backward sync fetches on this instance.
+    pub backfill_rate: u32,
+    /// Budget of each upstream endpoint, in calls per second.
+    pub upstream_rps: u32,
 }
 
 /// The merged raw values, with where each came from.
@@ -229,7 +235,7 @@ impl Settings {
                 FileValue::List(_) => raw.errors.push(ConfigError::new(key, &file_name, "expected a single value, found a list".into())),
             }
         }
-        let flags: [(&'static str, &'static str, Option<String>); 28] = [
+        let flags: [(&'static str, &'static str, Option<String>); 30] = [
             ("instance_id", "--instance-id / INSTANCE_ID", cli.instance_id),
             ("chain", "--chain / CHAIN", cli.chain),
             ("bind", "--bind / BIND_ADDR", cli.bind),
@@ -258,6 +264,8 @@ impl Settings {
             ("region", "--region / REGION", cli.region),
             ("retention_floor", "--retention-floor / RETENTION_FLOOR", cli.retention_floor),
             ("backfill_workers", "--backfill-workers / BACKFILL_WORKERS", cli.backfill_workers),
+            ("backfill_rate", "--backfill-rate / BACKFILL_RATE", cli.backfill_rate),
+            ("upstream_rps", "--upstream-rps / UPSTREAM_RPS", cli.upstream_rps),
         ];
         for (key, origin, value) in flags {
             // An empty environment variable (common in compose files) means "not set".
@@ -347,6 +355,8 @@ impl Settings {
         });
         let retention_floor = raw.parse("retention_floor", 0, |v| number(v, 0, u64::MAX));
         let backfill_workers = raw.parse("backfill_workers", 4, |v| number(v, 1, 64));
+        let backfill_rate = raw.parse("backfill_rate", 1_000, |v| number(v, 1, 1_000_000));
+        let upstream_rps = raw.parse("upstream_rps", 200, |v| number(v, 1, 1_000_000));
         let trusted_peers =
             raw.parse("trusted_peers", Vec::new(), |v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(node_id).collect());
         if import.is_some() && !matches!(&chain, ChainChoice::Spec(spec) if spec.genesis_header.is_some()) {
@@ -387,6 +397,8 @@ impl Settings {
             region,
             retention_floor,
             backfill_workers: backfill_workers as usize,
+            backfill_rate: backfill_rate as u32,
+            upstream_rps: upstream_rps as u32,
         })
     }
 }

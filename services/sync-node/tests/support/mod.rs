@@ -127,3 +127,21 @@ pub fn run_to_exit(args: &[&str]) -> (i32, String) {
         .expect("run hypasis-sync");
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }
+
+/// A Status for the node's chain built from its REST status.
+pub fn status_for(status: &serde_json::Value) -> hypasis_eth_wire::eth::status::Status {
+    let hash = |v: &serde_json::Value| v.as_str().expect("hash").parse().expect("b256");
+    let fork_hash = u32::from_str_radix(status["fork_id"]["hash"].as_str().expect("fork hash").trim_start_matches("0x"), 16).expect("hex");
+    hypasis_eth_wire::eth::status::Status {
+        version: 69,
+        network_id: status["network_id"].as_u64().expect("network id"),
+        total_difficulty: Some(alloy_primitives::U256::from(1)),
+        genesis: hash(&status["genesis_hash"]),
+        fork_id: alloy_eip2124::ForkId {
+            hash: alloy_eip2124::ForkHash(fork_hash.to_be_bytes()),
+            next: status["fork_id"]["next"].as_u64().expect("next"),
+        },
+        head: hash(&status["genesis_hash"]),
+        range: Some((0, 0)),
+    }
+}

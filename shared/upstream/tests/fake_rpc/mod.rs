@@ -2,7 +2,7 @@
 //! slowed down, counts calls. (Stands in for public Polygon RPC providers, which cannot be
 //! reached from tests.)
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, missing_docs, missing_debug_implementations)]
 
 use axum::{Json, Router, extract::State, routing::post};
 use serde_json::{Value, json};
