@@ -46,7 +46,8 @@ fn wait_complete(node: &Node, at_least: u64, within: Duration) -> u64 {
 fn forward_sync_keeps_up_with_a_one_second_block_time_and_history_is_filled() {
     let rt = runtime();
     let rpc = upstream(&rt, 300, true, Lie::None);
-    let node = Node::start(&["--devnet-block-time", "1", "--upstream", &rpc.url()]);
+    // The devnet server also plays Ethereum L1 (its fake RootChain publishes devnet checkpoints).
+    let node = Node::start(&["--devnet-block-time", "1", "--upstream", &rpc.url(), "--eth-l1-rpc-url", &rpc.url()]);
     eventually(Duration::from_secs(30), "the node reaches the upstream tip", || {
         (head(&node) + 1 >= rpc.head() && head(&node) >= 300).then_some(())
     });
@@ -65,6 +66,14 @@ fn forward_sync_keeps_up_with_a_one_second_block_time_and_history_is_filled() {
     let upstreams = node.get_json("/api/v1/upstreams");
     assert_eq!(upstreams["upstreams"][0]["state"], "ok", "{upstreams}");
     assert_eq!(upstreams["upstreams"][0]["raw_methods"], true, "{upstreams}");
+    // Checkpoint 1 (blocks 1..=256) is read from L1 and verified against the stored headers.
+    let checkpoints = eventually(Duration::from_secs(30), "a verified checkpoint", || {
+        let c = node.get_json("/api/v1/checkpoints");
+        (c["verified"].as_u64()? >= 1).then_some(c)
+    });
+    assert_eq!(checkpoints["source"], "rootchain");
+    assert_eq!(checkpoints["evictions"], 0, "{checkpoints}");
+    assert!(checkpoints["verified_through"].as_u64().is_some_and(|n| n >= 256), "{checkpoints}");
 }
 
 #[test]
@@ -133,6 +142,15 @@ fn two_instances_backfill_twenty_thousand_blocks_without_fetching_a_batch_twice(
     let (fa, fb) = (filled(&a), filled(&b));
     assert!(fa > 0 && fb > 0, "a filled {fa}, b filled {fb}");
     assert_eq!(fa + fb, BLOCKS - 1, "genesis is seeded and the tip comes from forward sync");
+
+    // Either instance serves any block from the shared cache: no further upstream call.
+    let calls = rpc.total_calls();
+    for node in [&a, &b] {
+        let served = rt.block_on(download(node, 1_000));
+        assert_eq!(served.len(), 1_001);
+    }
+    assert_eq!(rpc.calls("debug_getRawBlock"), BLOCKS, "served from Redis, not refetched");
+    assert!(rpc.total_calls() - calls < 200, "only head polls meanwhile: {}", rpc.total_calls() - calls);
 }
 
 #[test]

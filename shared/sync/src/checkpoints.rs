@@ -48,8 +48,11 @@ pub struct Checkpoint {
     pub end: u64,
     /// Merkle root on L1.
     pub root: B256,
-    /// `pending` (range not held yet), `verified`, or `mismatch` (range evicted).
+    /// `pending` (range not fully held yet, or evicted and waiting to be refilled) or
+    /// `verified`.
     pub state: &'static str,
+    /// Times the held range failed the root and was evicted.
+    pub evictions: u32,
 }
 
 /// The checkpoints seen on L1.
@@ -64,11 +67,11 @@ impl Checkpoints {
         self.inner.lock().values().rev().take(limit).cloned().collect()
     }
 
-    /// Counts by state: (verified, pending, mismatch).
-    pub fn counts(&self) -> (usize, usize, usize) {
+    /// (verified, pending, evictions so far).
+    pub fn counts(&self) -> (usize, usize, u64) {
         let inner = self.inner.lock();
         let count = |s| inner.values().filter(|c| c.state == s).count();
-        (count("verified"), count("pending"), count("mismatch"))
+        (count("verified"), count("pending"), inner.values().map(|c| u64::from(c.evictions)).sum())
     }
 
     /// Highest block covered by a verified checkpoint.
@@ -138,29 +141,30 @@ pub async fn run(ctx: SyncContext, l1: Arc<UpstreamPool>, config: CheckpointConf
             () = cancel.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        match current_checkpoint(&l1, config.rootchain).await {
-            Ok(latest) => {
-                // Start near the newest: history older than the retention floor is not needed.
-                next = next.max(latest.saturating_sub(MAX_NEW_PER_POLL - 1)).max(1);
-                while next <= latest && next < latest.saturating_add(1) {
-                    match checkpoint(&l1, config.rootchain, next).await {
-                        Ok(Some((root, start, end))) => {
-                            checkpoints.inner.lock().insert(next, Checkpoint { number: next, start, end, root, state: "pending" });
-                            metrics::gauge!("hypasis_checkpoint_latest").set(next as f64);
-                        }
-                        Ok(None) => {}
-                        Err(e) => {
-                            tracing::warn!(target: "sync::checkpoints", error = %e, number = next, "reading a checkpoint failed");
-                            break;
-                        }
-                    }
-                    next += 1;
-                }
-            }
-            Err(e) => tracing::warn!(target: "sync::checkpoints", error = %e, "reading currentHeaderBlock failed"),
+        if let Err(e) = poll_l1(&l1, &config, &checkpoints, &mut next).await {
+            tracing::warn!(target: "sync::checkpoints", error = %e, "reading checkpoints from L1 failed");
         }
         verify_pending(&ctx, &checkpoints).await;
     }
+}
+
+/// Reads checkpoints `next..` up to the newest on L1 (at most [`MAX_NEW_PER_POLL`], starting
+/// near the newest) into `checkpoints`, advancing `next`.
+///
+/// # Errors
+/// When L1 cannot be read; what was read so far is kept.
+pub async fn poll_l1(l1: &UpstreamPool, config: &CheckpointConfig, checkpoints: &Checkpoints, next: &mut u64) -> Result<(), UpstreamError> {
+    let latest = current_checkpoint(l1, config.rootchain).await?;
+    metrics::gauge!("hypasis_checkpoint_latest").set(latest as f64);
+    *next = (*next).max(latest.saturating_sub(MAX_NEW_PER_POLL - 1)).max(1);
+    while *next <= latest {
+        if let Some((root, start, end)) = checkpoint(l1, config.rootchain, *next).await? {
+            let number = *next;
+            checkpoints.inner.lock().entry(number).or_insert(Checkpoint { number, start, end, root, state: "pending", evictions: 0 });
+        }
+        *next += 1;
+    }
+    Ok(())
 }
 
 /// Verifies every pending checkpoint whose range is held.
@@ -183,7 +187,11 @@ pub async fn verify_pending(ctx: &SyncContext, checkpoints: &Checkpoints) {
                     tracing::error!(target: "sync::checkpoints", error = %e, "evicting the range failed");
                     continue;
                 }
-                "mismatch"
+                if let Some(entry) = checkpoints.inner.lock().get_mut(&cp.number) {
+                    entry.evictions += 1;
+                }
+                // Pending again: backward sync refills the range and it is verified anew.
+                "pending"
             }
             Err(e) => {
                 tracing::warn!(target: "sync::checkpoints", error = %e, number = cp.number, "reading the range failed");

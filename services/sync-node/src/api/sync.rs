@@ -21,13 +21,13 @@ fn no_upstream() -> Response {
 
 pub(super) async fn checkpoints(State(state): State<Arc<ApiState>>) -> Response {
     let Some(sync) = &state.upstream else { return no_upstream() };
-    let (verified, pending, mismatch) = sync.checkpoints.counts();
+    let (verified, pending, evictions) = sync.checkpoints.counts();
     Json(json!({
         "source": if sync.l1 { "rootchain" } else { "none (set --eth-l1-rpc-url)" },
         "verified_through": sync.checkpoints.verified_through(),
         "verified": verified,
         "pending": pending,
-        "mismatched": mismatch,
+        "evictions": evictions,
         "latest": sync.checkpoints.latest(LISTED),
     }))
     .into_response()

@@ -1,0 +1,66 @@
+//! Checkpoint verification against the devnet's fake RootChain contract, read over real HTTP
+//! JSON-RPC: an honest range verifies, a tampered block inside a checkpointed range is detected
+//! and its range evicted, and the refilled range verifies.
+
+use hypasis_chain::{Block, SealedHeader};
+use hypasis_devnet::{Devnet, DevnetConfig, DevnetRpc, DevnetRpcConfig, ROOTCHAIN_ADDRESS};
+use hypasis_store::{BlockStore, MemoryStore, MemoryStoreLimits, Parts};
+use hypasis_sync::{CheckpointConfig, Checkpoints, SyncContext, SyncProgress, checkpoints};
+use hypasis_upstream::{BlockFetcher, PoolConfig, UpstreamPool};
+use std::{sync::Arc, time::Duration};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_block_in_a_checkpointed_range_is_evicted_and_the_refill_verifies() {
+    let devnet = DevnetConfig::default();
+    let l1 =
+        DevnetRpc::spawn(DevnetRpcConfig { devnet: devnet.clone(), prefill: 600, checkpoint_interval: 256, ..DevnetRpcConfig::default() })
+            .await
+            .expect("fake L1");
+    let mut generator = Devnet::new(devnet);
+    let mut blocks: Vec<Block> = vec![generator.tip().clone()];
+    blocks.extend(generator.next_blocks(600));
+
+    // Block 300 (inside checkpoint 2, blocks 257..=512) is not the real one: same number, a
+    // different timestamp (its leaf changes, so the root does).
+    let mut tampered = blocks[300].clone();
+    let mut header = tampered.header.header().clone();
+    header.timestamp += 1;
+    tampered.header = SealedHeader::seal(header);
+    let store = Arc::new(MemoryStore::new(MemoryStoreLimits::default()));
+    let mut held = blocks.clone();
+    held[300] = tampered;
+    store.insert(held).await.expect("insert");
+
+    let pool = Arc::new(UpstreamPool::new(&[l1.url().parse().expect("url")], PoolConfig::default()).expect("pool"));
+    let (heads, _) = tokio::sync::watch::channel(None);
+    let ctx = SyncContext {
+        fetcher: BlockFetcher::new(pool.clone(), None),
+        store: store.clone(),
+        heads,
+        events: None,
+        validators: None,
+        progress: Arc::new(SyncProgress::new(1_000)),
+    };
+    let config = CheckpointConfig { rootchain: ROOTCHAIN_ADDRESS, poll: Duration::from_secs(1) };
+    let list = Checkpoints::default();
+    let mut next = 1;
+    checkpoints::poll_l1(&pool, &config, &list, &mut next).await.expect("read L1");
+    let latest = list.latest(10);
+    assert_eq!(latest.iter().map(|c| (c.number, c.start, c.end)).collect::<Vec<_>>(), vec![(2, 257, 512), (1, 1, 256)]);
+
+    checkpoints::verify_pending(&ctx, &list).await;
+    let states: Vec<_> = list.latest(10).into_iter().map(|c| (c.number, c.state, c.evictions)).collect();
+    assert_eq!(states, vec![(2, "pending", 1), (1, "verified", 0)]);
+    assert_eq!(list.verified_through(), Some(256));
+    // The whole checkpointed range around the bad block is gone, nothing else.
+    let gaps = store.held().await.expect("held").gaps(0, 600);
+    assert_eq!(gaps, vec![257..=512]);
+    assert!(store.by_hashes(&[blocks[300].hash()], Parts::HEADER).await.expect("read")[0].is_none());
+
+    // Backward sync would refill it from an honest upstream; then it verifies.
+    store.insert(blocks[257..=512].to_vec()).await.expect("refill");
+    checkpoints::verify_pending(&ctx, &list).await;
+    assert_eq!(list.counts(), (2, 0, 1));
+    assert_eq!(list.verified_through(), Some(512));
+    l1.stop().await;
+}
