@@ -140,6 +140,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
                 body: BlockBody::default(),
                 receipts: Some(Vec::new()),
                 total_difficulty: header.difficulty,
+                state_sync_receipt: None,
             };
             store.insert(vec![genesis]).await?;
         }
@@ -170,9 +171,9 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
             }),
         };
         let (store, events, progress) = (store.clone(), cluster.as_ref().map(|c| c.events.clone()), progress.clone());
-        let madhugiri = spec.bor.as_ref().and_then(|b| b.madhugiri_block);
+        let bor = spec.bor.clone();
         let ctx_for = move |pool| SyncContext {
-            fetcher: hypasis_upstream::BlockFetcher::new(pool, madhugiri),
+            fetcher: hypasis_upstream::BlockFetcher::new(pool, bor),
             store,
             heads: heads_tx,
             events,
@@ -349,8 +350,13 @@ async fn seed_genesis(
         tracing::warn!(chain = %spec.name, "genesis file not bundled; the head stays unknown until blocks are synced");
         return Ok(None);
     };
-    let genesis =
-        Block { header: header.clone(), body: BlockBody::default(), receipts: Some(Vec::new()), total_difficulty: header.difficulty };
+    let genesis = Block {
+        header: header.clone(),
+        body: BlockBody::default(),
+        receipts: Some(Vec::new()),
+        total_difficulty: header.difficulty,
+        state_sync_receipt: None,
+    };
     let mut head = ChainHead::of(&genesis);
     store.insert(vec![genesis]).await?;
     if let Some(path) = import {

@@ -15,6 +15,10 @@ pub struct Block {
     pub receipts: Option<Vec<Receipt>>,
     /// Total difficulty up to and including this block.
     pub total_difficulty: U256,
+    /// Polygon before Madhugiri: the receipt of the block's state-sync ("bor") transaction,
+    /// which is not part of the body nor of `receiptsRoot`. Served appended to the block's
+    /// receipts over eth/69 only, as Bor expects.
+    pub state_sync_receipt: Option<Receipt>,
 }
 
 /// A block whose parts do not agree.

@@ -65,7 +65,7 @@ pub fn link(parent: &SealedHeader, parent_td: U256, blocks: Vec<(SealedHeader, B
         }
         td += header.difficulty;
         expected = header.hash();
-        let block = Block { header, body, receipts: None, total_difficulty: td };
+        let block = Block { header, body, receipts: None, total_difficulty: td, state_sync_receipt: None };
         block.verify()?;
         out.push(block);
     }

@@ -198,6 +198,22 @@ impl Decodable for Receipt {
     }
 }
 
+/// Address of Bor's StateReceiver system contract, which emits the state-sync events.
+pub const STATE_RECEIVER: alloy_primitives::Address = alloy_primitives::address!("0000000000000000000000000000000000001001");
+
+/// A state-sync ("bor") receipt as Bor stores and serves it before Madhugiri: type 0, status
+/// success, cumulative gas 0 (how Bor tells it apart from consensus receipts), with the
+/// state-sync event logs.
+pub fn state_sync_receipt(logs: Vec<alloy_primitives::Log>) -> Receipt {
+    Receipt { tx_type: 0, status: true.into(), cumulative_gas_used: 0, logs }
+}
+
+/// Whether `receipt` has the shape of a state-sync receipt (cumulative gas 0 after at least
+/// one transaction, or an empty block's only receipt with no gas).
+pub fn is_state_sync_receipt(receipt: &Receipt) -> bool {
+    receipt.tx_type == 0 && receipt.cumulative_gas_used == 0
+}
+
 /// The receipts root of a block's receipts.
 pub fn receipts_root(receipts: &[Receipt]) -> B256 {
     proofs::calculate_receipt_root(receipts)

@@ -190,7 +190,7 @@ fn convert(block: &serde_json::Value, receipts: &serde_json::Value, total_diffic
         .collect::<Result<Vec<_>, RpcJsonError>>()?;
     let body = BlockBody { transactions, ommers: Vec::new(), withdrawals: block.withdrawals.map(|w| w.0) };
     let total_difficulty = block.header.total_difficulty.or(total_difficulty).unwrap_or_default();
-    let block = Block { header, body, receipts: Some(receipts), total_difficulty };
+    let block = Block { header, body, receipts: Some(receipts), total_difficulty, state_sync_receipt: None };
     block.verify()?;
     Ok(block)
 }

@@ -55,7 +55,7 @@ impl Devnet {
         let spec = ChainSpec::from_genesis("devnet", doc).expect("the devnet config is well-formed");
         let header = spec.genesis_header.clone().expect("genesis header is computed from the genesis file");
         let total_difficulty = header.difficulty;
-        let tip = Block { header, body: BlockBody::default(), receipts: Some(Vec::new()), total_difficulty };
+        let tip = Block { header, body: BlockBody::default(), receipts: Some(Vec::new()), total_difficulty, state_sync_receipt: None };
         let nonces = vec![0; accounts.len()];
         Self { config, spec, validators, accounts, nonces, tip }
     }
@@ -86,6 +86,7 @@ impl Devnet {
         let number = parent.number() + 1;
         let base_fee = parent.next_block_base_fee(BaseFeeParams::ethereum()).unwrap_or(crate::genesis::GENESIS_BASE_FEE);
         let (transactions, receipts) = self.transactions(number, base_fee);
+        let state_sync_receipt = self.spec.bor.as_ref().filter(|b| b.is_sprint_end(number)).map(|_| state_sync(number));
         let logs_bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom());
         let gas_used = receipts.last().map_or(0, |r| r.cumulative_gas_used);
         let bor = self.spec.bor.as_ref().expect("the devnet is a Bor chain");
@@ -124,6 +125,7 @@ impl Devnet {
             body,
             receipts: Some(receipts),
             total_difficulty: self.tip.total_difficulty + difficulty,
+            state_sync_receipt,
         };
         self.tip = block.clone();
         block
@@ -270,4 +272,16 @@ mod tests {
         assert_eq!(devnet.spec().chain_id, 1337);
         assert_eq!(devnet.spec().fork_id(0, 0).next, 64);
     }
+}
+
+/// The devnet's state-sync receipt of sprint-end block `number`: one `StateCommitted(uint256
+/// indexed stateId, bool success)` event from the StateReceiver, the state id being the sprint
+/// index (as if one deposit arrived per sprint).
+fn state_sync(number: u64) -> Receipt {
+    let topic0 = keccak256("StateCommitted(uint256,bool)");
+    let state_id = B256::from(U256::from(number));
+    let mut success = [0u8; 32];
+    success[31] = 1;
+    let data = LogData::new_unchecked(vec![topic0, state_id], Bytes::copy_from_slice(&success));
+    hypasis_chain::receipt::state_sync_receipt(vec![Log { address: hypasis_chain::receipt::STATE_RECEIVER, data }])
 }

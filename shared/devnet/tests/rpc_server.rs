@@ -259,7 +259,7 @@ async fn raw_block(rpc: &Fixture, n: u64) -> Block {
     let receipts = rpc.result("debug_getRawReceipts", json!([qty(n)])).await;
     let receipts = receipts.as_array().unwrap().iter().map(|r| Receipt::decode_2718(&bytes(r)).unwrap()).collect();
     let total_difficulty = serde_json::from_value(rpc.result("eth_getTdByNumber", json!([qty(n)])).await).unwrap();
-    Block { header, body, receipts: Some(receipts), total_difficulty }
+    Block { header, body, receipts: Some(receipts), total_difficulty, state_sync_receipt: None }
 }
 
 /// The served block `n` through `block_from_rpc`.

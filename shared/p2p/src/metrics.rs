@@ -34,3 +34,8 @@ pub(crate) fn serve_latency(kind: &'static str, took: Duration) {
 pub(crate) fn session_end(reason: &'static str) {
     counter!("hypasis_p2p_sessions_ended_total", "reason" => reason).increment(1);
 }
+
+/// A store read failed while serving a request (answered empty).
+pub(crate) fn store_error() {
+    metrics::counter!("hypasis_p2p_store_errors_total").increment(1);
+}

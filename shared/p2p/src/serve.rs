@@ -3,6 +3,7 @@
 //! (bodies, receipts) or end the answer (headers, which must be contiguous); an unknown block is
 //! never a reason to disconnect.
 
+use hypasis_chain::Receipt;
 use hypasis_eth_wire::eth::messages::{self, BlockId, GetBlockHeaders, HashRequest, MAX_REQUEST_ITEMS};
 use hypasis_store::{BlockStore, Parts, StoreError};
 
@@ -58,7 +59,12 @@ pub async fn receipts(store: &dyn BlockStore, req: &HashRequest, eth69: bool, so
     let mut found = Vec::new();
     let mut size = 0;
     for block in store.by_hashes(&req.hashes, Parts::RECEIPTS).await?.into_iter().flatten() {
-        let Some(receipts) = block.receipts else { continue };
+        let Some(mut receipts) = block.receipts else { continue };
+        // eth/69 to Bor: the state-sync receipt goes last (cumulative gas 0 marks it; it is not
+        // part of receiptsRoot). eth/68 answers carry consensus receipts only.
+        if eth69 && let Some(state_sync) = block.state_sync_receipt {
+            std::sync::Arc::make_mut(&mut receipts).push(Receipt::clone(&state_sync));
+        }
         size += receipts.iter().map(alloy_rlp::Encodable::length).sum::<usize>();
         found.push(receipts);
         if size >= soft_limit {

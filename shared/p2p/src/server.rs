@@ -18,7 +18,7 @@ use hypasis_eth_wire::{
     p2p::P2P_VERSION,
 };
 use hypasis_rlpx::{FrameCodec, NodeId};
-use hypasis_store::{BlockStore, ChainHead};
+use hypasis_store::{BlockStore, ChainHead, Parts};
 use k256::SecretKey;
 use std::{
     net::SocketAddr,
@@ -284,10 +284,17 @@ async fn session(mut eth: EthConn<TcpStream>, shared: &Shared, stats: &PeerStats
                     continue;
                 }
                 let Some(head) = *heads.borrow_and_update() else { continue };
+                // Bor moves a peer's head and total difficulty only on NewBlock (with TD), so Bor
+                // peers get the whole new block; geth-style peers reject block broadcasts and get
+                // nothing here (eth/69 peers get BlockRangeUpdate below).
                 if bor_peer {
-                    let data = messages::encode_new_block_hashes(&[(head.hash, head.number)]);
-                    metrics::message("NewBlockHashes", "out", data.len());
-                    if eth.send(id::NEW_BLOCK_HASHES, &data).await.is_err() {
+                    let block = shared.store.by_hashes(&[head.hash], Parts::BODY).await.ok().and_then(|mut b| b.pop().flatten());
+                    let (kind, msg_id, data) = match block.as_ref().and_then(|b| Some((b, b.body.as_ref()?))) {
+                        Some((block, body)) => ("NewBlock", id::NEW_BLOCK, messages::encode_new_block(&block.header, body, block.total_difficulty)),
+                        None => ("NewBlockHashes", id::NEW_BLOCK_HASHES, messages::encode_new_block_hashes(&[(head.hash, head.number)])),
+                    };
+                    metrics::message(kind, "out", data.len());
+                    if eth.send(msg_id, &data).await.is_err() {
                         return "io";
                     }
                 }
@@ -331,24 +338,38 @@ async fn handle(
     let store = &*shared.store;
     let limit = shared.config.soft_response_limit;
     let started = Instant::now();
-    let store_err = |e: hypasis_store::StoreError| WireError::Breach(format!("store unavailable: {e}"));
+    // The store failing is our problem, not the peer's: answer with an empty list (as for
+    // blocks we do not have) and count it, instead of ending the session.
+    let store_err = |e: hypasis_store::StoreError| {
+        metrics::store_error();
+        tracing::warn!(target: "p2p::session", error = %e, "store read failed; answering empty");
+    };
     let (kind, reply_id, reply) = match msg.id {
         id::GET_BLOCK_HEADERS => {
             metrics::message("GetBlockHeaders", "in", msg.data.len());
             let req = messages::GetBlockHeaders::decode(&msg.data)?;
-            let (data, _) = serve::headers(store, &req, limit).await.map_err(store_err)?;
+            let data = serve::headers(store, &req, limit).await.map(|(data, _)| data).unwrap_or_else(|e| {
+                store_err(e);
+                messages::with_request_id(req.request_id, &[0xc0])
+            });
             ("BlockHeaders", id::BLOCK_HEADERS, data)
         }
         id::GET_BLOCK_BODIES => {
             metrics::message("GetBlockBodies", "in", msg.data.len());
             let req = messages::HashRequest::decode(&msg.data, "GetBlockBodies")?;
-            let (data, _) = serve::bodies(store, &req, limit).await.map_err(store_err)?;
+            let data = serve::bodies(store, &req, limit).await.map(|(data, _)| data).unwrap_or_else(|e| {
+                store_err(e);
+                messages::with_request_id(req.request_id, &[0xc0])
+            });
             ("BlockBodies", id::BLOCK_BODIES, data)
         }
         id::GET_RECEIPTS => {
             metrics::message("GetReceipts", "in", msg.data.len());
             let req = messages::HashRequest::decode(&msg.data, "GetReceipts")?;
-            let (data, _) = serve::receipts(store, &req, eth69, limit).await.map_err(store_err)?;
+            let data = serve::receipts(store, &req, eth69, limit).await.map(|(data, _)| data).unwrap_or_else(|e| {
+                store_err(e);
+                messages::with_request_id(req.request_id, &[0xc0])
+            });
             ("Receipts", id::RECEIPTS, data)
         }
         id::GET_POOLED_TRANSACTIONS => {

@@ -32,6 +32,7 @@ struct Entry {
     total_difficulty: U256,
     body: Arc<BlockBody>,
     receipts: Option<Arc<Vec<Receipt>>>,
+    state_sync_receipt: Option<Arc<Receipt>>,
     size: usize,
 }
 
@@ -43,6 +44,7 @@ impl Entry {
             total_difficulty: block.total_difficulty,
             body: Arc::new(block.body),
             receipts: block.receipts.map(Arc::new),
+            state_sync_receipt: block.state_sync_receipt.map(Arc::new),
             size,
         }
     }
@@ -53,6 +55,7 @@ impl Entry {
             total_difficulty: self.total_difficulty,
             body: parts.body.then(|| self.body.clone()),
             receipts: if parts.receipts { self.receipts.clone() } else { None },
+            state_sync_receipt: if parts.receipts { self.state_sync_receipt.clone() } else { None },
         }
     }
 }

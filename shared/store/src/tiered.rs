@@ -99,11 +99,13 @@ impl TieredStore {
                     body: BlockBody::clone(body),
                     receipts: block.receipts.as_ref().map(|r| r.to_vec()),
                     total_difficulty: block.total_difficulty,
+                    state_sync_receipt: block.state_sync_receipt.as_deref().cloned(),
                 });
             }
             out[i] = Some(StoredBlock {
                 body: if parts.body { block.body } else { None },
                 receipts: if parts.receipts { block.receipts } else { None },
+                state_sync_receipt: if parts.receipts { block.state_sync_receipt } else { None },
                 ..block
             });
         }

@@ -36,6 +36,8 @@ pub struct StoredBlock {
     pub body: Option<Arc<BlockBody>>,
     /// The receipts, when [`Parts::receipts`] was asked for and they are known.
     pub receipts: Option<Arc<Vec<Receipt>>>,
+    /// The state-sync receipt (Polygon, before Madhugiri), with the receipts.
+    pub state_sync_receipt: Option<Arc<Receipt>>,
 }
 
 /// The head the node serves: the newest block it offers to peers and RPC clients.

@@ -7,7 +7,13 @@ use hypasis_store::{BlockStore, ChainHead, HeadUpdate, MemoryStore, MemoryStoreL
 fn block(number: u64, salt: u8) -> Block {
     let body = BlockBody::default();
     let header = Header { number, extra_data: vec![salt].into(), transactions_root: body.transactions_root(), ..Default::default() };
-    Block { header: SealedHeader::seal(header), body, receipts: Some(vec![]), total_difficulty: U256::from(number) }
+    Block {
+        header: SealedHeader::seal(header),
+        body,
+        receipts: Some(vec![]),
+        total_difficulty: U256::from(number),
+        state_sync_receipt: None,
+    }
 }
 
 fn head(number: u64, td: u64) -> ChainHead {

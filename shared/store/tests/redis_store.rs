@@ -11,7 +11,13 @@ use std::time::Duration;
 fn block(number: u64, salt: u8) -> Block {
     let body = BlockBody::default();
     let header = Header { number, extra_data: vec![salt].into(), transactions_root: body.transactions_root(), ..Default::default() };
-    Block { header: SealedHeader::seal(header), body, receipts: Some(vec![]), total_difficulty: U256::from(number * 3 + 1) }
+    Block {
+        header: SealedHeader::seal(header),
+        body,
+        receipts: Some(vec![]),
+        total_difficulty: U256::from(number * 3 + 1),
+        state_sync_receipt: None,
+    }
 }
 
 async fn store(server: &AnyRedis) -> RedisStore {
@@ -52,6 +58,15 @@ async fn reads_reorgs_and_head(server: AnyRedis) {
         store.by_hashes(&[block(9, 0).hash(), B256::ZERO], Parts::BODY).await.expect("hashes")[0].as_ref().expect("9").header.number(),
         9
     );
+
+    // A state-sync receipt is stored beside the consensus receipts and read back with them.
+    let mut sprint_end = block(2_200, 0);
+    sprint_end.state_sync_receipt = Some(hypasis_chain::receipt::state_sync_receipt(vec![]));
+    store.insert(vec![sprint_end.clone()]).await.expect("insert");
+    let read = store.by_numbers(&[2_200, 5], Parts::RECEIPTS).await.expect("read");
+    assert_eq!(read[0].as_ref().and_then(|b| b.state_sync_receipt.as_deref()), sprint_end.state_sync_receipt.as_ref());
+    assert!(read[1].as_ref().expect("5").state_sync_receipt.is_none());
+    store.remove_range(2_200, 2_200).await.expect("remove");
 
     let range = store.range().await.expect("range").expect("some");
     assert_eq!((range.lowest, range.highest, range.count), (0, 2099, 2100));

@@ -19,7 +19,7 @@ fn chain(n: u64) -> Vec<Block> {
             };
             let header = SealedHeader::seal(header);
             parent = Some(header.hash());
-            Block { header, body, receipts: Some(vec![]), total_difficulty: U256::from(number) }
+            Block { header, body, receipts: Some(vec![]), total_difficulty: U256::from(number), state_sync_receipt: None }
         })
         .collect()
 }

@@ -34,6 +34,7 @@ struct State {
     banned_until: Option<Instant>,
     ban_reason: Option<String>,
     raw: Option<bool>,
+    bor_receipts: Option<bool>,
     head: u64,
 }
 
@@ -97,6 +98,7 @@ impl Endpoint {
                 banned_until: None,
                 ban_reason: None,
                 raw: None,
+                bor_receipts: None,
                 head: 0,
             }),
         })
@@ -133,6 +135,16 @@ impl Endpoint {
     /// Records whether it serves the raw methods.
     pub fn set_raw_methods(&self, raw: bool) {
         self.state.lock().raw = Some(raw);
+    }
+
+    /// Whether it serves `eth_getBorBlockReceipt` (`None`: not tried yet).
+    pub fn bor_receipts(&self) -> Option<bool> {
+        self.state.lock().bor_receipts
+    }
+
+    /// Records whether it serves `eth_getBorBlockReceipt`.
+    pub fn set_bor_receipts(&self, served: bool) {
+        self.state.lock().bor_receipts = Some(served);
     }
 
     /// Records the head it reported.

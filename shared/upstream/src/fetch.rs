@@ -10,7 +10,7 @@
 
 use crate::{endpoint::Endpoint, error::UpstreamError, pool::UpstreamPool};
 use alloy_primitives::{Bytes, U256};
-use hypasis_chain::{Block, Receipt, import::read_blocks, rpc_json};
+use hypasis_chain::{Block, Receipt, import::read_blocks, receipt::state_sync_receipt, rpc_json, spec::BorSpec};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -32,7 +32,7 @@ pub struct Fetched {
 #[derive(Debug, Clone)]
 pub struct BlockFetcher {
     pool: Arc<UpstreamPool>,
-    madhugiri_block: Option<u64>,
+    bor: Option<BorSpec>,
 }
 
 fn hex(n: u64) -> String {
@@ -44,10 +44,19 @@ fn bad(endpoint: &Endpoint, reason: impl Into<String>) -> UpstreamError {
 }
 
 impl BlockFetcher {
-    /// A fetcher over `pool`; `madhugiri_block` is the chain's Madhugiri fork block (the
-    /// state-sync rule changes there).
-    pub fn new(pool: Arc<UpstreamPool>, madhugiri_block: Option<u64>) -> Self {
-        Self { pool, madhugiri_block }
+    /// A fetcher over `pool` for a chain with `bor` parameters (sprints and the Madhugiri fork
+    /// decide where state-sync receipts are).
+    pub fn new(pool: Arc<UpstreamPool>, bor: Option<BorSpec>) -> Self {
+        Self { pool, bor }
+    }
+
+    fn madhugiri_block(&self) -> Option<u64> {
+        self.bor.as_ref().and_then(|b| b.madhugiri_block)
+    }
+
+    /// Whether block `n` may carry a separate state-sync receipt (a pre-Madhugiri sprint end).
+    fn has_state_sync(&self, n: u64) -> bool {
+        self.bor.as_ref().is_some_and(|b| b.is_sprint_end(n) && b.madhugiri_block.is_none_or(|m| n < m))
     }
 
     /// The pool.
@@ -143,9 +152,44 @@ impl BlockFetcher {
                 .collect::<Option<Vec<Receipt>>>()
                 .ok_or_else(|| bad(endpoint, format!("debug_getRawReceipts({n}) holds a malformed receipt")))?;
             let total_difficulty = quantity(&td).ok_or_else(|| bad(endpoint, format!("eth_getTdByNumber({n}) answered {td}")))?;
-            blocks.push(Block { header, body, receipts: Some(receipts), total_difficulty });
+            blocks.push(Block { header, body, receipts: Some(receipts), total_difficulty, state_sync_receipt: None });
         }
+        self.attach_state_syncs(endpoint, &mut blocks).await?;
         Ok(blocks)
+    }
+
+    /// Asks `eth_getBorBlockReceipt` for the state-sync receipts of the pre-Madhugiri sprint-end
+    /// blocks among `blocks` (raw encodings do not carry them). An endpoint without the method
+    /// is remembered; blocks then go without (peers still verify them; the state-sync logs are
+    /// just not served).
+    async fn attach_state_syncs(&self, endpoint: &Endpoint, blocks: &mut [Block]) -> Result<(), UpstreamError> {
+        if endpoint.bor_receipts() == Some(false) {
+            return Ok(());
+        }
+        let wanted: Vec<usize> = (0..blocks.len()).filter(|i| self.has_state_sync(blocks[*i].number())).collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let calls: Vec<_> = wanted.iter().map(|i| ("eth_getBorBlockReceipt", json!([format!("{:#x}", blocks[*i].hash())]))).collect();
+        for (i, answer) in wanted.into_iter().zip(endpoint.batch(&calls).await?) {
+            match answer {
+                Ok(Value::Null) => {}
+                Ok(receipt) => {
+                    let receipt: alloy_rpc_types_eth::TransactionReceipt = serde_json::from_value(receipt)
+                        .map_err(|e| bad(endpoint, format!("eth_getBorBlockReceipt({}): {e}", blocks[i].number())))?;
+                    let logs = receipt.inner.logs().iter().map(|l| l.inner.clone()).collect();
+                    blocks[i].state_sync_receipt = Some(state_sync_receipt(logs));
+                }
+                Err(e) if e.is_method_missing() => {
+                    tracing::info!(target: "upstream", upstream = endpoint.name(), "no eth_getBorBlockReceipt; state-sync receipts unavailable from it");
+                    endpoint.set_bor_receipts(false);
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        endpoint.set_bor_receipts(true);
+        Ok(())
     }
 
     async fn fetch_json(&self, endpoint: &Endpoint, start: u64, end: u64) -> Result<(Vec<Block>, Vec<(u64, Receipt)>), UpstreamError> {
@@ -165,12 +209,14 @@ impl BlockFetcher {
                 Some(td) if !td.is_null() => None,
                 _ => Some(self.total_difficulty(endpoint, n).await?),
             };
-            let converted = rpc_json::block_from_rpc_polygon(&block, &receipts, td, self.madhugiri_block)
+            let converted = rpc_json::block_from_rpc_polygon(&block, &receipts, td, self.madhugiri_block())
                 .map_err(|e| bad(endpoint, format!("block {n}: {e}")))?;
+            let mut block = converted.block;
             if let Some(receipt) = converted.state_sync_receipt {
-                state_syncs.push((n, receipt));
+                state_syncs.push((n, receipt.clone()));
+                block.state_sync_receipt = Some(state_sync_receipt(receipt.logs));
             }
-            blocks.push(converted.block);
+            blocks.push(block);
         }
         Ok((blocks, state_syncs))
     }

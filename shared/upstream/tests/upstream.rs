@@ -33,7 +33,7 @@ fn pool(urls: &[url::Url]) -> Arc<UpstreamPool> {
 #[tokio::test]
 async fn the_real_mainnet_block_is_ingested_from_json_and_reproduces_its_hash_and_roots() {
     let rpc = FakeRpc::start(Duration::ZERO, mainnet_handler()).await;
-    let fetcher = BlockFetcher::new(pool(&[rpc.url()]), Some(80_084_800));
+    let fetcher = BlockFetcher::new(pool(&[rpc.url()]), hypasis_chain::ChainSpec::polygon_mainnet().bor);
     let expected = &mainnet_file()["expected"];
     let fetched = fetcher.fetch(38_102_393, 38_102_393).await.expect("fetched and verified");
     let block = &fetched.blocks[0];
@@ -58,7 +58,7 @@ async fn a_tampered_answer_bans_the_endpoint_and_the_next_one_answers() {
         Ok(answer)
     });
     let (bad, good) = (FakeRpc::start(Duration::ZERO, liar).await, FakeRpc::start(Duration::ZERO, mainnet_handler()).await);
-    let fetcher = BlockFetcher::new(pool(&[bad.url(), good.url()]), Some(80_084_800));
+    let fetcher = BlockFetcher::new(pool(&[bad.url(), good.url()]), hypasis_chain::ChainSpec::polygon_mainnet().bor);
     let fetched = fetcher.fetch(38_102_393, 38_102_393).await.expect("the honest endpoint answers");
     assert_eq!(fetched.upstream.name(), fetcher.pool().endpoints()[1].name());
     assert!(fetcher.pool().endpoints()[0].is_banned());
@@ -71,7 +71,7 @@ async fn a_tampered_answer_bans_the_endpoint_and_the_next_one_answers() {
 async fn a_dead_endpoint_fails_over_to_the_next() {
     let dead: url::Url = format!("http://127.0.0.1:{}/", hypasis_free_port()).parse().expect("url");
     let good = FakeRpc::start(Duration::ZERO, mainnet_handler()).await;
-    let fetcher = BlockFetcher::new(pool(&[dead, good.url()]), Some(80_084_800));
+    let fetcher = BlockFetcher::new(pool(&[dead, good.url()]), hypasis_chain::ChainSpec::polygon_mainnet().bor);
     for _ in 0..3 {
         assert_eq!(fetcher.head().await.expect("failover"), 38_102_393);
     }

@@ -100,6 +100,43 @@ pub(crate) fn receipts(served: &Block, truth: &Block) -> Result<Value, RpcError>
     to_value(&out)
 }
 
+/// Bor's `eth_getBorBlockReceipt` answer: the block's state-sync receipt as a receipt object
+/// (transaction hash derived from the block, from and to the zero address), or null.
+pub(crate) fn state_sync_receipt(block: &Block) -> Result<Value, RpcError> {
+    let Some(receipt) = &block.state_sync_receipt else { return Ok(Value::Null) };
+    let tx_hash = hypasis_chain::rpc_json::state_sync_tx_hash(block.number(), block.hash());
+    let logs = receipt
+        .logs
+        .iter()
+        .enumerate()
+        .map(|(i, log)| RpcLog {
+            inner: log.clone(),
+            block_hash: Some(block.hash()),
+            block_number: Some(block.number()),
+            block_timestamp: None,
+            transaction_hash: Some(tx_hash),
+            transaction_index: Some(block.body.transactions.len() as u64),
+            log_index: Some(i as u64),
+            removed: false,
+        })
+        .collect();
+    let consensus = alloy_consensus::Receipt { status: receipt.status, cumulative_gas_used: receipt.cumulative_gas_used, logs };
+    to_value(&TransactionReceipt {
+        inner: ReceiptEnvelope::from_typed(TxType::Legacy, ReceiptWithBloom::new(consensus, receipt.bloom())),
+        transaction_hash: tx_hash,
+        transaction_index: Some(block.body.transactions.len() as u64),
+        block_hash: Some(block.hash()),
+        block_number: Some(block.number()),
+        gas_used: 0,
+        effective_gas_price: 0,
+        blob_gas_used: None,
+        blob_gas_price: None,
+        from: alloy_primitives::Address::ZERO,
+        to: Some(alloy_primitives::Address::ZERO),
+        contract_address: None,
+    })
+}
+
 /// Decodes a transaction and recovers its sender.
 fn recover(raw: &RawTx) -> Result<Recovered<TxEnvelope>, RpcError> {
     let envelope = TxEnvelope::decode_2718(&mut raw.as_bytes().as_ref())

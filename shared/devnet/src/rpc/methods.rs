@@ -45,6 +45,11 @@ pub(crate) fn call(shared: &Shared, method: &str, params: &Value) -> Result<Valu
             Ok(lookup(shared, Lookup::Hash(params.hash(0)?)).map_or(Value::Null, |(served, _)| json!(served.total_difficulty)))
         }
         "eth_call" => eth_call(shared, &params),
+        // Bor: the state-sync receipt of a block (null when it has none). Not a block fetch.
+        "eth_getBorBlockReceipt" => match lookup(shared, Lookup::Hash(params.hash(0)?)) {
+            Some((served, _)) => json::state_sync_receipt(&served),
+            None => Ok(Value::Null),
+        },
         "debug_getRawHeader" if shared.raw_methods => {
             fetch(shared, params.block(0, head)?, |served, _| Ok(Value::String(hex::encode_prefixed(served.header.rlp()))))
         }

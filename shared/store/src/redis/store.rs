@@ -201,8 +201,12 @@ impl BlockStore for RedisStore {
             let _: () = pipeline.set(self.keys.body(n), alloy_rlp::encode(&block.body), None, None, false).await.map_err(unavailable)?;
             match &block.receipts {
                 Some(receipts) => {
-                    let _: () =
-                        pipeline.set(self.keys.receipts(n), alloy_rlp::encode(receipts), None, None, false).await.map_err(unavailable)?;
+                    // `rlp(receipts)`, then `rlp(state-sync receipt)` when there is one.
+                    let mut value = alloy_rlp::encode(receipts);
+                    if let Some(state_sync) = &block.state_sync_receipt {
+                        alloy_rlp::Encodable::encode(state_sync, &mut value);
+                    }
+                    let _: () = pipeline.set(self.keys.receipts(n), value, None, None, false).await.map_err(unavailable)?;
                 }
                 None => {
                     let _: () = pipeline.del(self.keys.receipts(n)).await.map_err(unavailable)?;
@@ -255,11 +259,18 @@ impl BlockStore for RedisStore {
                 Some(raw) => Some(Arc::new(BlockBody::decode(&mut raw.as_ref()).map_err(|e| corrupt(&self.keys.body(n), e))?)),
                 None => None,
             };
-            let receipts = match receipts {
-                Some(raw) => Some(Arc::new(Vec::<Receipt>::decode(&mut raw.as_ref()).map_err(|e| corrupt(&self.keys.receipts(n), e))?)),
-                None => None,
+            let (receipts, state_sync_receipt) = match receipts {
+                Some(raw) => {
+                    let key = || self.keys.receipts(n);
+                    let mut buf = raw.as_ref();
+                    let list = Vec::<Receipt>::decode(&mut buf).map_err(|e| corrupt(&key(), e))?;
+                    let state_sync =
+                        if buf.is_empty() { None } else { Some(Arc::new(Receipt::decode(&mut buf).map_err(|e| corrupt(&key(), e))?)) };
+                    (Some(Arc::new(list)), state_sync)
+                }
+                None => (None, None),
             };
-            out.push(Some(StoredBlock { header, total_difficulty, body, receipts }));
+            out.push(Some(StoredBlock { header, total_difficulty, body, receipts, state_sync_receipt }));
         }
         let hits = out.iter().filter(|b| b.is_some()).count();
         self.metrics.hits.increment(hits as u64);
