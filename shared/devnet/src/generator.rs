@@ -222,6 +222,18 @@ fn addresses(keys: &[PrivateKeySigner]) -> Vec<Address> {
     keys.iter().map(PrivateKeySigner::address).collect()
 }
 
+/// The devnet's state-sync receipt of sprint-end block `number`: one `StateCommitted(uint256
+/// indexed stateId, bool success)` event from the StateReceiver, the state id being the sprint
+/// index (as if one deposit arrived per sprint).
+fn state_sync(number: u64) -> Receipt {
+    let topic0 = keccak256("StateCommitted(uint256,bool)");
+    let state_id = B256::from(U256::from(number));
+    let mut success = [0u8; 32];
+    success[31] = 1;
+    let data = LogData::new_unchecked(vec![topic0, state_id], Bytes::copy_from_slice(&success));
+    hypasis_chain::receipt::state_sync_receipt(vec![Log { address: hypasis_chain::receipt::STATE_RECEIVER, data }])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,16 +284,4 @@ mod tests {
         assert_eq!(devnet.spec().chain_id, 1337);
         assert_eq!(devnet.spec().fork_id(0, 0).next, 64);
     }
-}
-
-/// The devnet's state-sync receipt of sprint-end block `number`: one `StateCommitted(uint256
-/// indexed stateId, bool success)` event from the StateReceiver, the state id being the sprint
-/// index (as if one deposit arrived per sprint).
-fn state_sync(number: u64) -> Receipt {
-    let topic0 = keccak256("StateCommitted(uint256,bool)");
-    let state_id = B256::from(U256::from(number));
-    let mut success = [0u8; 32];
-    success[31] = 1;
-    let data = LogData::new_unchecked(vec![topic0, state_id], Bytes::copy_from_slice(&success));
-    hypasis_chain::receipt::state_sync_receipt(vec![Log { address: hypasis_chain::receipt::STATE_RECEIVER, data }])
 }
