@@ -8,7 +8,7 @@
 use clap::Parser;
 use hypasis_devnet::{
     DevnetConfig, DevnetRpc, DevnetRpcConfig, Lie,
-    rpc::{DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_LISTEN},
+    rpc::{DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_LISTEN, DEFAULT_MILESTONE_INTERVAL},
 };
 use std::{io::Write, net::SocketAddr, process::ExitCode};
 
@@ -51,6 +51,12 @@ struct Cli {
     /// Blocks per checkpoint on the fake RootChain contract.
     #[arg(long, default_value_t = DEFAULT_CHECKPOINT_INTERVAL)]
     checkpoint_interval: u64,
+    /// Blocks per milestone on the fake Heimdall REST API (GET /milestones/latest).
+    #[arg(long, default_value_t = DEFAULT_MILESTONE_INTERVAL)]
+    milestone_interval: u64,
+    /// Make the fake Heimdall's milestones name a wrong hash.
+    #[arg(long)]
+    wrong_milestone: bool,
 }
 
 impl Cli {
@@ -69,6 +75,8 @@ impl Cli {
             lie: self.lie,
             lie_from: self.lie_from,
             checkpoint_interval: self.checkpoint_interval,
+            milestone_interval: self.milestone_interval,
+            wrong_milestone: self.wrong_milestone,
             listen: self.listen,
         }
     }

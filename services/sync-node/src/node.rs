@@ -160,6 +160,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
                 ..BackwardConfig::default()
             },
             upstream_rps: settings.upstream_rps,
+            heimdall: settings.heimdall_url.clone(),
             forward: ForwardConfig::default(),
             redis: settings.redis_url.as_ref().map(|url| {
                 let target = RedisTarget {
@@ -172,13 +173,14 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         };
         let (store, events, progress) = (store.clone(), cluster.as_ref().map(|c| c.events.clone()), progress.clone());
         let bor = spec.bor.clone();
-        let ctx_for = move |pool| SyncContext {
+        let ctx_for = move |pool, milestones| SyncContext {
             fetcher: hypasis_upstream::BlockFetcher::new(pool, bor),
             store,
             heads: heads_tx,
             events,
             validators,
             progress,
+            milestones,
         };
         let sync = upstream_sync::spawn(&mut tasks, plan, ctx_for, leadership.clone(), &cancel).await.map_err(NodeError::Upstream)?;
         Some(sync)

@@ -5,14 +5,19 @@
 use hypasis_chain::Address;
 use hypasis_cluster::{Leadership, RedisTarget};
 use hypasis_sync::{
-    BackwardConfig, CheckpointConfig, Checkpoints, Claims, ForwardConfig, SyncContext, SyncError, backward, checkpoints, forward,
+    BackwardConfig, CheckpointConfig, Checkpoints, Claims, ForwardConfig, MilestoneGuard, SyncContext, SyncError, backward, checkpoints,
+    forward, milestones,
 };
-use hypasis_upstream::{PoolConfig, UpstreamPool};
+use hypasis_upstream::{Heimdall, PoolConfig, UpstreamPool};
 use std::{future::Future, sync::Arc, time::Duration};
 use tokio::{sync::watch, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+/// How often Heimdall is polled for milestones.
+const MILESTONE_POLL: Duration = Duration::from_secs(2);
+/// Deadline of a Heimdall request.
+const HEIMDALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often L1 is polled for checkpoints.
 const CHECKPOINT_POLL: Duration = Duration::from_secs(10);
 
@@ -27,6 +32,8 @@ pub struct UpstreamSync {
     pub paused: watch::Sender<bool>,
     /// Whether L1 checkpoints are read.
     pub l1: bool,
+    /// The milestone guard, when Heimdall is configured.
+    pub milestones: Option<Arc<MilestoneGuard>>,
 }
 
 /// What to run.
@@ -44,6 +51,8 @@ pub struct Plan {
     pub forward: ForwardConfig,
     /// Budget of each upstream endpoint, in calls per second.
     pub upstream_rps: u32,
+    /// Heimdall REST API.
+    pub heimdall: Option<Url>,
     /// Redis (for batch claims), when clustered.
     pub redis: Option<(RedisTarget, u64, String)>,
 }
@@ -55,13 +64,25 @@ pub struct Plan {
 pub async fn spawn(
     tasks: &mut JoinSet<()>,
     plan: Plan,
-    ctx_for: impl FnOnce(Arc<UpstreamPool>) -> SyncContext,
+    ctx_for: impl FnOnce(Arc<UpstreamPool>, Option<Arc<MilestoneGuard>>) -> SyncContext,
     leadership: watch::Receiver<Leadership>,
     cancel: &CancellationToken,
 ) -> Result<UpstreamSync, String> {
     let pool_config = PoolConfig { requests_per_second: plan.upstream_rps, ..PoolConfig::default() };
     let pool = Arc::new(UpstreamPool::new(&plan.upstreams, pool_config)?);
-    let ctx = ctx_for(pool.clone());
+    let milestones = match &plan.heimdall {
+        Some(url) => {
+            let heimdall = Heimdall::new(url, HEIMDALL_TIMEOUT)?;
+            let guard = Arc::new(MilestoneGuard::default());
+            // Know the latest milestone before the head first moves.
+            let (m, c) = tokio::join!(heimdall.latest_milestone(), heimdall.latest_checkpoint());
+            guard.update(m.ok().flatten(), c.ok().flatten());
+            tasks.spawn(milestones::run(heimdall, guard.clone(), MILESTONE_POLL, cancel.child_token()));
+            Some(guard)
+        }
+        None => None,
+    };
+    let ctx = ctx_for(pool.clone(), milestones.clone());
     let checkpoints = Checkpoints::default();
     let (paused, paused_rx) = watch::channel(false);
 
@@ -99,7 +120,7 @@ pub async fn spawn(
         None => Claims::memory(),
     };
     tasks.spawn(backward::backfill(ctx, plan.backward, claims, paused_rx, cancel.child_token()));
-    Ok(UpstreamSync { pool, checkpoints, paused, l1 })
+    Ok(UpstreamSync { pool, checkpoints, paused, l1, milestones })
 }
 
 /// Runs `term(token, term_cancel)` for each leadership term; the term is cancelled when

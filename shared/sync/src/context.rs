@@ -21,6 +21,9 @@ pub enum SyncError {
     /// A newer leader exists: our writes are fenced.
     #[error("a newer leader exists; this instance's head writes are refused")]
     Fenced,
+    /// The chain contradicts a Heimdall milestone: the head is held back.
+    #[error("milestone conflict: {0}")]
+    MilestoneConflict(String),
     /// The block above a fetched batch did not arrive within the claim lease.
     #[error("block {0} (above a fetched batch) did not arrive in time; the batch is dropped and refetched later")]
     LinkTimeout(u64),
@@ -44,6 +47,8 @@ pub struct SyncContext {
     pub validators: Option<Arc<HashSet<Address>>>,
     /// Progress for `status.sync`.
     pub progress: Arc<SyncProgress>,
+    /// The milestone guard, when Heimdall is configured.
+    pub milestones: Option<Arc<crate::milestones::MilestoneGuard>>,
 }
 
 impl SyncContext {
@@ -70,6 +75,9 @@ impl SyncContext {
 
     /// Moves the served head with the leader's fencing token and announces it.
     pub(crate) async fn advance(&self, head: ChainHead, token: u64, stored: u64) -> Result<(), SyncError> {
+        if let Some(guard) = &self.milestones {
+            guard.check(self, head.number).await?;
+        }
         match self.store.advance_head_fenced(head, token).await? {
             HeadUpdate::Fenced => return Err(SyncError::Fenced),
             HeadUpdate::Advanced | HeadUpdate::Stale(_) => {}

@@ -8,6 +8,8 @@
 //!   same batch; each batch must hash-link to the block above it before it is stored.
 //! - [`checkpoints`]: Polygon checkpoints read from the RootChain contract on L1; a held range is
 //!   verified by recomputing its root, and a mismatch evicts it.
+//! - [`milestones`]: Heimdall milestones and checkpoints; the head never moves past a
+//!   milestone's block unless that block is stored with the milestone's hash.
 //! - [`progress`]: lowest/highest/percentage/rate/ETA for `status.sync`.
 //! - [`context`]: what every sync task shares.
 
@@ -15,10 +17,12 @@ pub mod backward;
 pub mod checkpoints;
 pub mod context;
 pub mod forward;
+pub mod milestones;
 pub mod progress;
 
 pub use backward::{BackwardConfig, Claims};
 pub use checkpoints::{CheckpointConfig, Checkpoints};
 pub use context::{SyncContext, SyncError};
 pub use forward::ForwardConfig;
+pub use milestones::{GuardStatus, MilestoneGuard};
 pub use progress::{SyncProgress, SyncStatus};

@@ -40,6 +40,7 @@ async fn a_tampered_block_in_a_checkpointed_range_is_evicted_and_the_refill_veri
         events: None,
         validators: None,
         progress: Arc::new(SyncProgress::new(1_000)),
+        milestones: None,
     };
     let config = CheckpointConfig { rootchain: ROOTCHAIN_ADDRESS, poll: Duration::from_secs(1) };
     let list = Checkpoints::default();

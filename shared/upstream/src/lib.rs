@@ -10,14 +10,17 @@
 //!   `debug_getRawReceipts`) and falling back to `eth_getBlockByNumber` + `eth_getBlockReceipts`
 //!   JSON; every block is checked against its roots and the batch's hash links before it is
 //!   returned, and an endpoint caught lying is banned.
+//! - [`heimdall`]: Heimdall REST (latest milestone and checkpoint, v1 and v2 shapes).
 //! - [`error`]: what can go wrong, and whose fault it is.
 
 pub mod endpoint;
 pub mod error;
 pub mod fetch;
+pub mod heimdall;
 pub mod pool;
 
 pub use endpoint::{Endpoint, EndpointStatus};
 pub use error::UpstreamError;
 pub use fetch::{BlockFetcher, Fetched};
+pub use heimdall::{Heimdall, HeimdallCheckpoint, Milestone};
 pub use pool::{PoolConfig, UpstreamPool};

@@ -29,6 +29,7 @@ pub(super) async fn checkpoints(State(state): State<Arc<ApiState>>) -> Response 
         "pending": pending,
         "evictions": evictions,
         "latest": sync.checkpoints.latest(LISTED),
+        "heimdall": sync.milestones.as_ref().map(|g| g.status()),
     }))
     .into_response()
 }

@@ -108,6 +108,9 @@ pub struct Cli {
     /// Budget of each upstream endpoint in calls per second (a block costs 2-3 calls) [default: 200].
     #[arg(long, env = "UPSTREAM_RPS")]
     pub upstream_rps: Option<String>,
+    /// Heimdall REST API, for milestones and checkpoints (e.g. https://heimdall-api.polygon.technology).
+    #[arg(long, env = "HEIMDALL_URL", value_name = "URL")]
+    pub heimdall_url: Option<String>,
     /// chain.rlp file of blocks to serve (with --chain <genesis.json>), as `geth import` reads.
     #[arg(long, env = "IMPORT", value_name = "FILE")]
     pub import: Option<String>,

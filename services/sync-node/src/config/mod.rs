@@ -46,6 +46,7 @@ pub const KEYS: &[&str] = &[
     "backfill_workers",
     "backfill_rate",
     "upstream_rps",
+    "heimdall_url",
 ];
 
 /// Connections in the Redis store's pool unless configured.
@@ -176,6 +177,8 @@ pub struct Settings {
     pub backfill_rate: u32,
     /// Budget of each upstream endpoint, in calls per second.
     pub upstream_rps: u32,
+    /// Heimdall REST API (milestones, checkpoints).
+    pub heimdall_url: Option<Url>,
 }
 
 /// The merged raw values, with where each came from.
@@ -235,7 +238,7 @@ impl Settings {
                 FileValue::List(_) => raw.errors.push(ConfigError::new(key, &file_name, "expected a single value, found a list".into())),
             }
         }
-        let flags: [(&'static str, &'static str, Option<String>); 30] = [
+        let flags: [(&'static str, &'static str, Option<String>); 31] = [
             ("instance_id", "--instance-id / INSTANCE_ID", cli.instance_id),
             ("chain", "--chain / CHAIN", cli.chain),
             ("bind", "--bind / BIND_ADDR", cli.bind),
@@ -266,6 +269,7 @@ impl Settings {
             ("backfill_workers", "--backfill-workers / BACKFILL_WORKERS", cli.backfill_workers),
             ("backfill_rate", "--backfill-rate / BACKFILL_RATE", cli.backfill_rate),
             ("upstream_rps", "--upstream-rps / UPSTREAM_RPS", cli.upstream_rps),
+            ("heimdall_url", "--heimdall-url / HEIMDALL_URL", cli.heimdall_url),
         ];
         for (key, origin, value) in flags {
             // An empty environment variable (common in compose files) means "not set".
@@ -357,6 +361,7 @@ impl Settings {
         let backfill_workers = raw.parse("backfill_workers", 4, |v| number(v, 1, 64));
         let backfill_rate = raw.parse("backfill_rate", 1_000, |v| number(v, 1, 1_000_000));
         let upstream_rps = raw.parse("upstream_rps", 200, |v| number(v, 1, 1_000_000));
+        let heimdall_url = raw.parse("heimdall_url", None, |v| url(v, &["http", "https"]).map(Some));
         let trusted_peers =
             raw.parse("trusted_peers", Vec::new(), |v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(node_id).collect());
         if import.is_some() && !matches!(&chain, ChainChoice::Spec(spec) if spec.genesis_header.is_some()) {
@@ -399,6 +404,7 @@ impl Settings {
             backfill_workers: backfill_workers as usize,
             backfill_rate: backfill_rate as u32,
             upstream_rps: upstream_rps as u32,
+            heimdall_url,
         })
     }
 }

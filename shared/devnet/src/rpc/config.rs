@@ -11,6 +11,9 @@ use std::{
 /// are of this order).
 pub const DEFAULT_CHECKPOINT_INTERVAL: u64 = 256;
 
+/// Blocks per milestone unless configured.
+pub const DEFAULT_MILESTONE_INTERVAL: u64 = 16;
+
 /// Address the `hypasis-devnet-rpc` binary listens on unless told otherwise (the usual
 /// JSON-RPC port plus one, so it does not collide with a local Bor node).
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8546));
@@ -33,6 +36,11 @@ pub struct DevnetRpcConfig {
     pub lie_from: u64,
     /// Blocks per checkpoint on the fake RootChain contract.
     pub checkpoint_interval: u64,
+    /// Blocks per milestone on the fake Heimdall REST API (`GET /milestones/latest`).
+    pub milestone_interval: u64,
+    /// Whether the fake Heimdall's milestones name a wrong hash (a milestone that conflicts
+    /// with the chain served).
+    pub wrong_milestone: bool,
     /// Address to listen on; port 0 picks a free one (see [`DevnetRpc::url`](super::DevnetRpc::url)).
     pub listen: SocketAddr,
 }
@@ -49,6 +57,8 @@ impl Default for DevnetRpcConfig {
             lie: Lie::None,
             lie_from: 0,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
+            milestone_interval: DEFAULT_MILESTONE_INTERVAL,
+            wrong_milestone: false,
             listen: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
         }
     }

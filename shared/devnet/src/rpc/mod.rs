@@ -37,6 +37,7 @@
 
 mod config;
 mod error;
+mod heimdall;
 mod json;
 mod lies;
 mod methods;
@@ -44,7 +45,7 @@ pub mod rootchain;
 mod server;
 mod state;
 
-pub use config::{ConfigError, DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_LISTEN, DevnetRpcConfig, Lie, UnknownLie};
+pub use config::{ConfigError, DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_LISTEN, DEFAULT_MILESTONE_INTERVAL, DevnetRpcConfig, Lie, UnknownLie};
 pub use rootchain::ROOTCHAIN_ADDRESS;
 
 use crate::Devnet;
@@ -95,6 +96,8 @@ impl DevnetRpc {
             counters: Counters::default(),
             chain_id: config.devnet.chain_id,
             raw_methods: config.raw_methods,
+            milestone_interval: config.milestone_interval.max(1),
+            wrong_milestone: config.wrong_milestone,
         });
         let span = tracing::info_span!(target: "devnet::rpc", "devnet_rpc", %addr);
         let (shutdown, stopped) = oneshot::channel::<()>();

@@ -23,7 +23,11 @@ pub(crate) const MAX_BATCH: usize = 1000;
 
 /// The router: `POST /` answers JSON-RPC.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new().route("/", post(handle)).with_state(shared)
+    Router::new()
+        .route("/", post(handle))
+        .route("/milestones/latest", axum::routing::get(super::heimdall::latest_milestone))
+        .route("/checkpoints/latest", axum::routing::get(super::heimdall::latest_checkpoint))
+        .with_state(shared)
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {

@@ -35,6 +35,10 @@ pub(crate) struct Shared {
     pub(crate) chain_id: u64,
     /// Whether `debug_getRaw*` are served.
     pub(crate) raw_methods: bool,
+    /// Blocks per fake Heimdall milestone.
+    pub(crate) milestone_interval: u64,
+    /// Whether milestones name a wrong hash.
+    pub(crate) wrong_milestone: bool,
 }
 
 /// The chain in memory, indexed by block number.

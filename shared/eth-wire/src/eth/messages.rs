@@ -225,6 +225,20 @@ pub fn encode_new_block(header: &SealedHeader, body: &BlockBody, td: U256) -> Ve
     out
 }
 
+/// Decodes NewBlock `msg-data` into the header, body and total difficulty.
+///
+/// # Errors
+/// [`WireError::Rlp`] when malformed.
+pub fn decode_new_block(data: &[u8]) -> Result<(SealedHeader, BlockBody, U256), WireError> {
+    let what = "NewBlock";
+    let mut p = list_payload(data, what)?;
+    let mut block = RlpHeader::decode_bytes(&mut p, true).map_err(rlp(what))?;
+    let header = SealedHeader::decode(&mut block).map_err(rlp(what))?;
+    let body = BlockBody::decode_fields(block).map_err(rlp(what))?;
+    let td = U256::decode(&mut p).map_err(rlp(what))?;
+    Ok((header, body, td))
+}
+
 /// BlockRangeUpdate `msg-data` (eth/69): `[earliest, latest, latestHash]`.
 pub fn encode_block_range_update(earliest: u64, latest: u64, latest_hash: B256) -> Vec<u8> {
     let payload = earliest.length() + latest.length() + latest_hash.length();
