@@ -180,6 +180,23 @@ impl BorPeer {
         Ok(bodies)
     }
 
+    /// `GetReceipts`: one list per block, in the negotiated version's encoding (eth/69 lists
+    /// may end with a Bor state-sync receipt).
+    ///
+    /// # Errors
+    /// When the request fails or the answer is malformed.
+    pub async fn receipts(&mut self, hashes: Vec<B256>) -> Result<Vec<Vec<hypasis_chain::Receipt>>, PeerError> {
+        let request_id = self.take_id();
+        self.conn.send(id::GET_RECEIPTS, &HashRequest { request_id, hashes }.encode()).await?;
+        let msg = self.answer(request_id, id::RECEIPTS, "GetReceipts").await?;
+        let (_, receipts) = if self.conn.version() >= 69 {
+            messages::decode_response(&msg.data, "Receipts", messages::decode_receipts69)?
+        } else {
+            messages::decode_response(&msg.data, "Receipts", <Vec<hypasis_chain::Receipt> as alloy_rlp::Decodable>::decode)?
+        };
+        Ok(receipts)
+    }
+
     /// The next eth message the node sends on its own (announcements such as NewBlock).
     ///
     /// # Errors
