@@ -32,15 +32,7 @@ pub struct Sink {
 /// Runs until `cancel`, producing blocks whenever `leadership` says we lead.
 pub async fn run(config: DevnetConfig, sink: Sink, mut leadership: watch::Receiver<Leadership>, prefill: u64, cancel: CancellationToken) {
     loop {
-        let token = loop {
-            if let Leadership::Leader { token } = *leadership.borrow_and_update() {
-                break token;
-            }
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                changed = leadership.changed() => if changed.is_err() { return },
-            }
-        };
+        let Some(token) = hypasis_cluster::wait_for_leadership(&mut leadership, &cancel).await else { return };
         tracing::info!(target: "devnet", token, "leading: producing devnet blocks");
         let term = lead(config.clone(), &sink, &mut leadership, token, prefill, &cancel).await;
         if let Err(e) = term {

@@ -5,14 +5,14 @@ use crate::{
     config::{ChainChoice, Settings},
     devnet_source, metrics, upstream_sync,
 };
-use hypasis_chain::{Block, BlockBody, ChainSpec};
+use hypasis_chain::{Block, ChainSpec};
 use hypasis_cluster::{Election, ElectionConfig, Events, Leadership, Member, Membership};
 use hypasis_devnet::Devnet;
 use hypasis_p2p::{NetworkConfig, identity};
 use hypasis_store::{
     BlockStore, ChainHead, MemoryStore, RedisStore, RedisStoreConfig, RedisTarget, TieredStore, tiered::DEFAULT_MAX_BACKLOG,
 };
-use hypasis_sync::{BackwardConfig, ForwardConfig, SyncContext, SyncProgress};
+use hypasis_sync::{BackwardConfig, ForwardConfig, SyncContext, SyncProgress, Validators};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::{
     future::Future,
@@ -135,16 +135,14 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         if let Some(header) = &spec.genesis_header
             && store.by_numbers(&[0], hypasis_store::Parts::HEADER).await?.first().is_some_and(Option::is_none)
         {
-            let genesis = Block {
-                header: header.clone(),
-                body: BlockBody::default(),
-                receipts: Some(Vec::new()),
-                total_difficulty: header.difficulty,
-                state_sync_receipt: None,
-            };
-            store.insert(vec![genesis]).await?;
+            store.insert(vec![Block::genesis(header.clone())]).await?;
         }
-        let validators = devnet.as_ref().map(|config| Arc::new(Devnet::new(config.clone()).validator_addresses().into_iter().collect()));
+        // The devnet's sealers are known from its genesis; Polygon networks' come from Heimdall's
+        // spans when --heimdall-url is given (no seal check otherwise).
+        let validators = match &devnet {
+            Some(config) => Some(Arc::new(Validators::Fixed(Devnet::new(config.clone()).validator_addresses().into_iter().collect()))),
+            None => settings.heimdall_url.as_ref().map(|_| Arc::new(Validators::spans())),
+        };
         let plan = upstream_sync::Plan {
             upstreams: settings.upstreams.clone(),
             l1: settings.eth_l1_rpc_url.clone(),
@@ -352,13 +350,7 @@ async fn seed_genesis(
         tracing::warn!(chain = %spec.name, "genesis file not bundled; the head stays unknown until blocks are synced");
         return Ok(None);
     };
-    let genesis = Block {
-        header: header.clone(),
-        body: BlockBody::default(),
-        receipts: Some(Vec::new()),
-        total_difficulty: header.difficulty,
-        state_sync_receipt: None,
-    };
+    let genesis = Block::genesis(header.clone());
     let mut head = ChainHead::of(&genesis);
     store.insert(vec![genesis]).await?;
     if let Some(path) = import {

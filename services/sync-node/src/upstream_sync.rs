@@ -70,19 +70,20 @@ pub async fn spawn(
 ) -> Result<UpstreamSync, String> {
     let pool_config = PoolConfig { requests_per_second: plan.upstream_rps, ..PoolConfig::default() };
     let pool = Arc::new(UpstreamPool::new(&plan.upstreams, pool_config)?);
-    let milestones = match &plan.heimdall {
-        Some(url) => {
-            let heimdall = Heimdall::new(url, HEIMDALL_TIMEOUT)?;
-            let guard = Arc::new(MilestoneGuard::default());
-            // Know the latest milestone before the head first moves.
-            let (m, c) = tokio::join!(heimdall.latest_milestone(), heimdall.latest_checkpoint());
-            guard.update(m.ok().flatten(), c.ok().flatten());
-            tasks.spawn(milestones::run(heimdall, guard.clone(), MILESTONE_POLL, cancel.child_token()));
-            Some(guard)
-        }
-        None => None,
-    };
+    let heimdall = plan.heimdall.as_ref().map(|url| Heimdall::new(url, HEIMDALL_TIMEOUT)).transpose()?;
+    let milestones = heimdall.as_ref().map(|_| Arc::new(MilestoneGuard::default()));
     let ctx = ctx_for(pool.clone(), milestones.clone());
+    if let (Some(heimdall), Some(guard)) = (heimdall, &milestones) {
+        // Know the latest milestone (and span) before the head first moves.
+        let (m, c) = tokio::join!(heimdall.latest_milestone(), heimdall.latest_checkpoint());
+        guard.update(m.ok().flatten(), c.ok().flatten());
+        if let Some(validators) = &ctx.validators
+            && let Ok(Some(span)) = heimdall.latest_span().await
+        {
+            validators.add_span(span);
+        }
+        tasks.spawn(milestones::run(heimdall, guard.clone(), ctx.validators.clone(), MILESTONE_POLL, cancel.child_token()));
+    }
     let checkpoints = Checkpoints::default();
     let (paused, paused_rx) = watch::channel(false);
 
@@ -131,15 +132,7 @@ where
     Fut: Future<Output = ()>,
 {
     loop {
-        let token = loop {
-            if let Leadership::Leader { token } = *leadership.borrow_and_update() {
-                break token;
-            }
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                changed = leadership.changed() => if changed.is_err() { return },
-            }
-        };
+        let Some(token) = hypasis_cluster::wait_for_leadership(&mut leadership, &cancel).await else { return };
         let term_cancel = cancel.child_token();
         let run = term(token, term_cancel.clone());
         tokio::pin!(run);

@@ -65,6 +65,12 @@ pub fn encode_block(header: &SealedHeader, body: &BlockBody, out: &mut dyn alloy
 }
 
 impl Block {
+    /// A genesis block: empty body and receipts, total difficulty = its difficulty.
+    pub fn genesis(header: SealedHeader) -> Self {
+        let total_difficulty = header.difficulty;
+        Self { header, body: BlockBody::default(), receipts: Some(Vec::new()), total_difficulty, state_sync_receipt: None }
+    }
+
     /// Block number.
     pub fn number(&self) -> u64 {
         self.header.number()

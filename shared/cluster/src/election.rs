@@ -164,3 +164,17 @@ impl Election {
         leadership.send_replace(state);
     }
 }
+
+/// Waits until `leadership` says we lead and returns the term's fencing token; `None` when
+/// `cancel` fires or the sender is gone.
+pub async fn wait_for_leadership(leadership: &mut watch::Receiver<Leadership>, cancel: &CancellationToken) -> Option<u64> {
+    loop {
+        if let Leadership::Leader { token } = *leadership.borrow_and_update() {
+            return Some(token);
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return None,
+            changed = leadership.changed() => if changed.is_err() { return None },
+        }
+    }
+}

@@ -10,7 +10,7 @@ pub mod election;
 pub mod events;
 pub mod membership;
 
-pub use election::{Election, ElectionConfig, Leadership};
+pub use election::{Election, ElectionConfig, Leadership, wait_for_leadership};
 pub use events::{Envelope, Event, Events};
 pub use membership::{Member, Membership};
 

@@ -54,8 +54,7 @@ impl Devnet {
         let doc = GenesisDoc::from_json(json).expect("the devnet genesis is well-formed");
         let spec = ChainSpec::from_genesis("devnet", doc).expect("the devnet config is well-formed");
         let header = spec.genesis_header.clone().expect("genesis header is computed from the genesis file");
-        let total_difficulty = header.difficulty;
-        let tip = Block { header, body: BlockBody::default(), receipts: Some(Vec::new()), total_difficulty, state_sync_receipt: None };
+        let tip = Block::genesis(header);
         let nonces = vec![0; accounts.len()];
         Self { config, spec, validators, accounts, nonces, tip }
     }

@@ -1,12 +1,11 @@
 //! [`SyncContext`]: what the sync tasks share, and [`SyncError`].
 
-use crate::progress::SyncProgress;
-use alloy_primitives::Address;
+use crate::{progress::SyncProgress, validators::Validators};
 use hypasis_chain::{Block, bor};
 use hypasis_cluster::{Event, Events};
 use hypasis_store::{BlockStore, ChainHead, HeadUpdate, StoreError};
 use hypasis_upstream::{BlockFetcher, UpstreamError};
-use std::{collections::HashSet, sync::Arc};
+use std::sync::Arc;
 use tokio::sync::watch;
 
 /// Why a sync task stopped or a step failed.
@@ -43,8 +42,8 @@ pub struct SyncContext {
     pub heads: watch::Sender<Option<ChainHead>>,
     /// Cluster events, when clustered.
     pub events: Option<Events>,
-    /// Addresses allowed to seal blocks; `None` when the chain's validator set is not known here.
-    pub validators: Option<Arc<HashSet<Address>>>,
+    /// Who may seal blocks; `None` when not known here (no seal check).
+    pub validators: Option<Arc<Validators>>,
     /// Progress for `status.sync`.
     pub progress: Arc<SyncProgress>,
     /// The milestone guard, when Heimdall is configured.
@@ -58,8 +57,8 @@ impl SyncContext {
         let Some(validators) = &self.validators else { return Ok(()) };
         for block in blocks {
             let signer = bor::recover_signer(&block.header).map_err(|e| format!("block {}: bad seal: {e}", block.number()))?;
-            if !validators.contains(&signer) {
-                return Err(format!("block {} is sealed by {signer}, not a validator", block.number()));
+            if validators.allows(block.number(), &signer) == Some(false) {
+                return Err(format!("block {} is sealed by {signer}, not a producer of its span", block.number()));
             }
         }
         Ok(())

@@ -10,6 +10,7 @@
 //!   verified by recomputing its root, and a mismatch evicts it.
 //! - [`milestones`]: Heimdall milestones and checkpoints; the head never moves past a
 //!   milestone's block unless that block is stored with the milestone's hash.
+//! - [`validators`]: who may seal a block (a fixed set, or Heimdall's spans).
 //! - [`progress`]: lowest/highest/percentage/rate/ETA for `status.sync`.
 //! - [`context`]: what every sync task shares.
 
@@ -19,6 +20,7 @@ pub mod context;
 pub mod forward;
 pub mod milestones;
 pub mod progress;
+pub mod validators;
 
 pub use backward::{BackwardConfig, Claims};
 pub use checkpoints::{CheckpointConfig, Checkpoints};
@@ -26,3 +28,4 @@ pub use context::{SyncContext, SyncError};
 pub use forward::ForwardConfig;
 pub use milestones::{GuardStatus, MilestoneGuard};
 pub use progress::{SyncProgress, SyncStatus};
+pub use validators::Validators;

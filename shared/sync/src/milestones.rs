@@ -8,7 +8,10 @@
 //! must be the milestone's. A conflict stops the head where it is and raises
 //! `hypasis_milestone_conflicts_total`: we never advertise a chain that contradicts Heimdall.
 
-use crate::context::{SyncContext, SyncError};
+use crate::{
+    context::{SyncContext, SyncError},
+    validators::Validators,
+};
 use hypasis_store::Parts;
 use hypasis_upstream::{Heimdall, HeimdallCheckpoint, Milestone};
 use parking_lot::Mutex;
@@ -97,8 +100,15 @@ impl MilestoneGuard {
     }
 }
 
-/// Polls Heimdall every `poll` until `cancel`.
-pub async fn run(heimdall: Heimdall, guard: Arc<MilestoneGuard>, poll: Duration, cancel: CancellationToken) {
+/// Polls Heimdall every `poll` until `cancel`: milestone and checkpoint into `guard`, spans into
+/// `validators` (when they come from Heimdall).
+pub async fn run(
+    heimdall: Heimdall,
+    guard: Arc<MilestoneGuard>,
+    validators: Option<Arc<Validators>>,
+    poll: Duration,
+    cancel: CancellationToken,
+) {
     let mut ticker = tokio::time::interval(poll);
     loop {
         tokio::select! {
@@ -114,5 +124,12 @@ pub async fn run(heimdall: Heimdall, guard: Arc<MilestoneGuard>, poll: Duration,
             metrics::gauge!("hypasis_milestone_latest_block").set(m.end as f64);
         }
         guard.update(milestone, checkpoint);
+        if let Some(validators) = validators.as_ref().filter(|v| matches!(***v, Validators::Spans(_))) {
+            match heimdall.latest_span().await {
+                Ok(Some(span)) => validators.add_span(span),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(target: "sync::milestones", error = %e, "reading the span failed"),
+            }
+        }
     }
 }

@@ -65,3 +65,28 @@ async fn a_tampered_block_in_a_checkpointed_range_is_evicted_and_the_refill_veri
     assert_eq!(list.verified_through(), Some(512));
     l1.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heimdall_spans_milestones_and_seal_checks_against_the_fake_heimdall() {
+    use hypasis_sync::Validators;
+    use hypasis_upstream::Heimdall;
+    let devnet = DevnetConfig::default();
+    let server =
+        DevnetRpc::spawn(DevnetRpcConfig { devnet: devnet.clone(), prefill: 100, ..DevnetRpcConfig::default() }).await.expect("server");
+    let mut generator = Devnet::new(devnet);
+    let blocks = generator.next_blocks(100);
+    let heimdall = Heimdall::new(&server.url().parse().expect("url"), Duration::from_secs(5)).expect("client");
+
+    let milestone = heimdall.latest_milestone().await.expect("milestone").expect("one");
+    assert_eq!((milestone.start, milestone.end, milestone.hash), (81, 96, blocks[95].hash()));
+    assert!(heimdall.latest_checkpoint().await.expect("checkpoint").is_none(), "no checkpoint before block 272");
+
+    let span = heimdall.latest_span().await.expect("span").expect("one");
+    assert_eq!(span.producers, generator.validator_addresses());
+    let validators = Validators::spans();
+    validators.add_span(span);
+    let signer = hypasis_chain::bor::recover_signer(blocks[49].header.header()).expect("seal");
+    assert_eq!(validators.allows(50, &signer), Some(true));
+    assert_eq!(validators.allows(50, &hypasis_chain::Address::repeat_byte(9)), Some(false));
+    server.stop().await;
+}

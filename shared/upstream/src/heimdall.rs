@@ -33,6 +33,19 @@ pub struct HeimdallCheckpoint {
     pub root: B256,
 }
 
+/// A Bor span: a block range and the producers allowed to seal its blocks.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Span {
+    /// Span id.
+    pub id: u64,
+    /// First block.
+    pub start: u64,
+    /// Last block.
+    pub end: u64,
+    /// Signer addresses of the selected producers.
+    pub producers: Vec<alloy_primitives::Address>,
+}
+
 /// A Heimdall REST endpoint.
 #[derive(Debug, Clone)]
 pub struct Heimdall {
@@ -94,6 +107,32 @@ impl Heimdall {
         let Some(m) = self.get("milestones/latest", "milestone").await? else { return Ok(None) };
         let parsed = (|| Some(Milestone { start: number(&m["start_block"])?, end: number(&m["end_block"])?, hash: hash(&m["hash"])? }))();
         parsed.map(Some).ok_or_else(|| self.bad(format!("milestone without start_block/end_block/hash: {m}")))
+    }
+
+    /// `GET /bor/spans/latest` (v2; v1 answered `/bor/latest-span`); `None` when there is none.
+    ///
+    /// # Errors
+    /// When Heimdall cannot be reached or answers something else.
+    pub async fn latest_span(&self) -> Result<Option<Span>, UpstreamError> {
+        let span = match self.get("bor/spans/latest", "span").await? {
+            Some(span) => span,
+            None => match self.get("bor/latest-span", "span").await? {
+                Some(span) => span,
+                None => return Ok(None),
+            },
+        };
+        let signers = |list: &Value| -> Vec<alloy_primitives::Address> {
+            list.as_array().into_iter().flatten().filter_map(|v| v["signer"].as_str()?.parse().ok()).collect()
+        };
+        let mut producers = signers(&span["selected_producers"]);
+        if producers.is_empty() {
+            producers = signers(&span["validator_set"]["validators"]);
+        }
+        let id = number(&span["id"]).or_else(|| number(&span["span_id"])).unwrap_or(0);
+        match (number(&span["start_block"]), number(&span["end_block"])) {
+            (Some(start), Some(end)) if !producers.is_empty() => Ok(Some(Span { id, start, end, producers })),
+            _ => Err(self.bad(format!("span without start_block/end_block/producers: {span}"))),
+        }
     }
 
     /// `GET /checkpoints/latest`; `None` when Heimdall has none yet.

@@ -22,5 +22,5 @@ pub mod pool;
 pub use endpoint::{Endpoint, EndpointStatus};
 pub use error::UpstreamError;
 pub use fetch::{BlockFetcher, Fetched};
-pub use heimdall::{Heimdall, HeimdallCheckpoint, Milestone};
+pub use heimdall::{Heimdall, HeimdallCheckpoint, Milestone, Span};
 pub use pool::{PoolConfig, UpstreamPool};

@@ -1,5 +1,5 @@
 //! A fake Heimdall v2 REST API beside the JSON-RPC: `GET /milestones/latest` and
-//! `GET /checkpoints/latest`, in Heimdall v2's shapes (numbers as strings, hashes in base64).
+//! `GET /checkpoints/latest` and `GET /bor/spans/latest`, in Heimdall v2's shapes (numbers as strings, hashes in base64).
 //!
 //! Milestone `k` covers blocks `(k-1)*I + 1 ..= k*I` (`I` = milestone interval) and is the
 //! latest once the head passes its end; its `hash` is the hash of its end block (or a wrong one
@@ -53,6 +53,31 @@ pub(super) async fn latest_checkpoint(State(shared): State<Arc<Shared>>) -> Resp
             "root_hash": STANDARD.encode(cp.root),
             "bor_chain_id": shared.chain_id.to_string(),
             "timestamp": cp.created_at.to_string(),
+        }
+    }))
+    .into_response()
+}
+
+/// Blocks per fake span.
+const SPAN_LENGTH: u64 = 6_400;
+
+pub(super) async fn latest_span(State(shared): State<Arc<Shared>>) -> Response {
+    let head = shared.chain.read().head();
+    let id = head / SPAN_LENGTH;
+    let producers: Vec<_> = shared
+        .validators
+        .iter()
+        .enumerate()
+        .map(|(i, a)| json!({ "val_id": (i + 1).to_string(), "signer": format!("{a:#x}"), "voting_power": "100" }))
+        .collect();
+    Json(json!({
+        "span": {
+            "id": id.to_string(),
+            "start_block": (id * SPAN_LENGTH).to_string(),
+            "end_block": (id * SPAN_LENGTH + SPAN_LENGTH - 1).to_string(),
+            "validator_set": { "validators": producers },
+            "selected_producers": producers,
+            "bor_chain_id": shared.chain_id.to_string(),
         }
     }))
     .into_response()

@@ -98,6 +98,7 @@ impl DevnetRpc {
             raw_methods: config.raw_methods,
             milestone_interval: config.milestone_interval.max(1),
             wrong_milestone: config.wrong_milestone,
+            validators: crate::Devnet::new(config.devnet.clone()).validator_addresses(),
         });
         let span = tracing::info_span!(target: "devnet::rpc", "devnet_rpc", %addr);
         let (shutdown, stopped) = oneshot::channel::<()>();

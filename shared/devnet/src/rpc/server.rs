@@ -27,6 +27,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/", post(handle))
         .route("/milestones/latest", axum::routing::get(super::heimdall::latest_milestone))
         .route("/checkpoints/latest", axum::routing::get(super::heimdall::latest_checkpoint))
+        .route("/bor/spans/latest", axum::routing::get(super::heimdall::latest_span))
         .with_state(shared)
 }
 

@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) milestone_interval: u64,
     /// Whether milestones name a wrong hash.
     pub(crate) wrong_milestone: bool,
+    /// The devnet's validators (the producers of the fake Heimdall's span).
+    pub(crate) validators: Vec<Address>,
 }
 
 /// The chain in memory, indexed by block number.
