@@ -7,6 +7,9 @@ use hypasis_eth_wire::eth::status::Status;
 use hypasis_loadtest::{BorPeer, Target};
 use std::time::{Duration, Instant};
 
+/// Redials per peer before it counts as failed.
+const DIAL_ATTEMPTS: u32 = 5;
+
 /// Bor-like peers downloading from a Hypasis Sync node.
 #[derive(Debug, Parser)]
 #[command(name = "hypasis-loadtest", version, about)]
@@ -43,7 +46,19 @@ async fn main() {
     for i in 0..args.peers {
         let (ours, blocks, spread) = (ours.clone(), args.blocks, args.spread);
         tasks.spawn(async move {
-            let mut peer = BorPeer::connect(target, &ours).await?;
+            // Like a Bor node, redial with backoff when the node sheds the connection
+            // (admission control under a burst of dials).
+            let mut attempt = 0;
+            let mut peer = loop {
+                match BorPeer::connect(target, &ours).await {
+                    Ok(peer) => break peer,
+                    Err(e) if attempt >= DIAL_ATTEMPTS => return Err(e),
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                        attempt += 1;
+                    }
+                }
+            };
             let from = if spread { i as u64 * blocks } else { 0 };
             let parent: SealedHeader = peer
                 .headers(from, 1)
