@@ -43,7 +43,25 @@ pub(crate) fn block(block: &Block, full: bool) -> Result<Value, RpcError> {
         transactions,
         withdrawals: block.body.withdrawals.clone().map(Withdrawals::new),
     };
-    to_value(&rpc)
+    let mut value = to_value(&rpc)?;
+    // Like Bor's RPC before Madhugiri: a block with state syncs lists a pseudo transaction
+    // (from and to the zero address, zero signature) whose hash is derived from the block.
+    if block.state_sync_receipt.is_some()
+        && let Some(list) = value.get_mut("transactions").and_then(Value::as_array_mut)
+    {
+        let hash = hypasis_chain::rpc_json::state_sync_tx_hash(block.number(), block.hash());
+        list.push(if full {
+            serde_json::json!({
+                "type": "0x0", "hash": hash, "nonce": "0x0", "blockHash": block.hash(), "blockNumber": format!("{:#x}", block.number()),
+                "transactionIndex": format!("{:#x}", block.body.transactions.len()), "from": alloy_primitives::Address::ZERO,
+                "to": alloy_primitives::Address::ZERO, "value": "0x0", "gas": "0x0", "gasPrice": "0x0", "input": "0x",
+                "v": "0x0", "r": "0x0", "s": "0x0",
+            })
+        } else {
+            serde_json::json!(hash)
+        });
+    }
+    Ok(value)
 }
 
 /// `eth_getBlockReceipts`: the receipts of `served`, each described with the transaction at its
@@ -97,7 +115,12 @@ pub(crate) fn receipts(served: &Block, truth: &Block) -> Result<Value, RpcError>
         });
         previous_cumulative = receipt.cumulative_gas_used;
     }
-    to_value(&out)
+    let mut value = to_value(&out)?;
+    // The pseudo state-sync transaction's receipt comes last, as on Bor before Madhugiri.
+    if let (Some(list), Value::Object(_)) = (value.as_array_mut(), state_sync_receipt(served)?) {
+        list.push(state_sync_receipt(served)?);
+    }
+    Ok(value)
 }
 
 /// Bor's `eth_getBorBlockReceipt` answer: the block's state-sync receipt as a receipt object
