@@ -51,7 +51,8 @@ fn forward_sync_keeps_up_with_a_one_second_block_time_and_history_is_filled() {
     eventually(Duration::from_secs(30), "the node reaches the upstream tip", || {
         (head(&node) + 1 >= rpc.head() && head(&node) >= 300).then_some(())
     });
-    // Keeps up: over 6 s (6 new blocks) the node is never more than one block behind.
+    // Keeps up: over 6 s (6 new blocks) the node is never more than two blocks behind at a sample
+    // (a block can land between reading the upstream head and the node head).
     let until = Instant::now() + Duration::from_secs(6);
     let start = rpc.head();
     while Instant::now() < until {
