@@ -155,6 +155,9 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
                 workers: settings.backfill_workers,
                 floor: settings.retention_floor,
                 blocks_per_second: settings.backfill_rate,
+                // Alone, the store is the bounded memory store: fill only what it keeps (with
+                // room for the tip to move on).
+                window: settings.redis_url.is_none().then(|| (settings.cache.max_blocks as u64).saturating_sub(1_024).max(1)),
                 ..BackwardConfig::default()
             },
             upstream_rps: settings.upstream_rps,
@@ -273,6 +276,8 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         leadership: leadership.clone(),
         started: Instant::now(),
         retention_floor: settings.retention_floor,
+        retention_window: (settings.redis_url.is_none() && !settings.upstreams.is_empty())
+            .then(|| (settings.cache.max_blocks as u64).saturating_sub(1_024).max(1)),
         upstream: upstream_sync,
     });
     let api_cancel = cancel.child_token();

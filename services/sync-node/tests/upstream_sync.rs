@@ -247,3 +247,22 @@ async fn download(node: &Node, to: u64) -> Vec<(SealedHeader, BlockBody)> {
     let (_, bodies) = messages::decode_response(&answer.data, "BlockBodies", <BlockBody as alloy_rlp::Decodable>::decode).expect("decode");
     headers.into_iter().zip(bodies).collect()
 }
+
+#[test]
+fn alone_with_a_bounded_cache_history_is_filled_only_as_far_as_the_cache_keeps() {
+    let rt = runtime();
+    let rpc = upstream(&rt, 3_000, false, Lie::None);
+    // 2,000 blocks of cache: backfill stops 1,024 below that (room for the tip) instead of
+    // refetching blocks the cache keeps evicting.
+    let node =
+        Node::start(&["--devnet-block-time", "1", "--upstream", &rpc.url(), "--cache-max-blocks", "2000", "--upstream-rps", "100000"]);
+    let gaps = eventually(Duration::from_secs(60), "the window filled", || {
+        let gaps = node.get_json("/api/v1/gaps");
+        (gaps["head"] == 3_000 && gaps["missing_blocks"] == 0).then_some(gaps)
+    });
+    assert_eq!(gaps["floor"], 3_000 - (2_000 - 1_024), "{gaps}");
+    std::thread::sleep(Duration::from_secs(2));
+    let fetched_twice = (1..=3_000).filter(|n| rpc.block_fetches(*n) > 2).count();
+    assert_eq!(fetched_twice, 0, "no block refetched");
+    assert_eq!(rpc.block_fetches(100), 0, "nothing below the window fetched");
+}

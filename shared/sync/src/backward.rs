@@ -35,6 +35,9 @@ pub struct BackwardConfig {
     pub batch: u64,
     /// Lowest block to keep.
     pub floor: u64,
+    /// Most blocks kept below the head, when the store is bounded (the in-memory store evicts
+    /// the oldest blocks; filling below what it keeps would fetch the same blocks forever).
+    pub window: Option<u64>,
     /// How long a claim lasts (a crashed worker's batch is free again after this).
     pub claim_lease: Duration,
     /// Most blocks fetched per second by this instance's backfill.
@@ -43,7 +46,7 @@ pub struct BackwardConfig {
 
 impl Default for BackwardConfig {
     fn default() -> Self {
-        Self { workers: 4, batch: 128, floor: 0, claim_lease: Duration::from_secs(30), blocks_per_second: 2_000 }
+        Self { workers: 4, batch: 128, floor: 0, window: None, claim_lease: Duration::from_secs(30), blocks_per_second: 2_000 }
     }
 }
 
@@ -62,6 +65,14 @@ struct Shared {
     budget: DefaultDirectRateLimiter,
     /// Fetched batches waiting for the block above them, by batch index.
     parked: Mutex<HashMap<u64, Parked>>,
+}
+
+impl BackwardConfig {
+    /// The lowest block to fill with the head at `head`: the floor, raised to stay within the
+    /// window below the head.
+    pub fn floor_at(&self, head: u64) -> u64 {
+        self.window.map_or(self.floor, |w| self.floor.max(head.saturating_sub(w)))
+    }
 }
 
 /// Releases a claim only if we still hold it.
@@ -194,7 +205,8 @@ async fn one_batch(
     skip: &mut usize,
 ) -> Result<bool, SyncError> {
     let Some(head) = ctx.store.head().await? else { return Ok(false) };
-    let gaps = ctx.store.held().await?.gaps(config.floor, head.number);
+    let floor = config.floor_at(head.number);
+    let gaps = ctx.store.held().await?.gaps(floor, head.number);
     let batch = config.batch.max(1);
     for gap in &gaps {
         let (lo, hi) = (*gap.start(), *gap.end());
@@ -224,6 +236,9 @@ async fn one_batch(
 async fn fill(ctx: &SyncContext, config: &BackwardConfig, shared: &Shared, k: u64, lo: u64, hi: u64) -> Result<(), SyncError> {
     let batch = config.batch.max(1);
     let (first, last) = ((k * batch).max(lo).max(config.floor), (k * batch + batch - 1).min(hi));
+    if first > last {
+        return Ok(());
+    }
     let held = ctx.store.held().await?;
     let Some(missing) = held.gaps(first, last).into_iter().next() else { return Ok(()) };
     let (start, end) = (*missing.start(), *missing.end());

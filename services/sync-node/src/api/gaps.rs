@@ -19,7 +19,7 @@ pub(super) async fn gaps(State(state): State<Arc<ApiState>>) -> Response {
         Ok(v) => v,
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };
-    let floor = state.retention_floor;
+    let floor = state.retention_floor.max(head.map_or(0, |h| h.number.saturating_sub(state.retention_window.unwrap_or(u64::MAX))));
     let ceiling = head.map_or(0, |h| h.number);
     let gaps = if head.is_some() { held.gaps(floor, ceiling) } else { Vec::new() };
     let missing: u64 = gaps.iter().map(|g| g.end() - g.start() + 1).sum();

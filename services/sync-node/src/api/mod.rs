@@ -48,6 +48,8 @@ pub struct ApiState {
     pub started: Instant,
     /// Lowest block kept (gaps are counted from here).
     pub retention_floor: u64,
+    /// Most blocks kept below the head (bounded in-memory store), if limited.
+    pub retention_window: Option<u64>,
     /// Upstream sync, when upstreams are configured.
     pub upstream: Option<crate::upstream_sync::UpstreamSync>,
 }
