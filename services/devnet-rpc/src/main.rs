@@ -8,9 +8,9 @@
 use clap::Parser;
 use hypasis_devnet::{
     DevnetConfig, DevnetRpc, DevnetRpcConfig, Lie,
-    rpc::{DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_LISTEN, DEFAULT_MILESTONE_INTERVAL},
+    rpc::{BOR_BATCH_LIMIT, DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_LISTEN, DEFAULT_MILESTONE_INTERVAL, RpcLimits},
 };
-use std::{io::Write, net::SocketAddr, process::ExitCode};
+use std::{io::Write, net::SocketAddr, num::NonZeroU32, process::ExitCode};
 
 /// Exit code for a bad command line or config (`EX_USAGE`).
 const EXIT_CONFIG: u8 = 64;
@@ -57,6 +57,20 @@ struct Cli {
     /// Make the fake Heimdall's milestones name a wrong hash.
     #[arg(long)]
     wrong_milestone: bool,
+    /// Most requests in one batch; a larger one is refused as Bor refuses it (Bor's
+    /// --rpc.batchlimit). 0: no limit.
+    #[arg(long, default_value_t = BOR_BATCH_LIMIT)]
+    batch_limit: usize,
+    /// Most result bytes in one batch's answers; past it, -32003 "response too large" for the
+    /// rest (go-ethereum's --rpc.batch-response-max-size). 0: no limit (Bor v1.5.5).
+    #[arg(long, default_value_t = 0)]
+    batch_response_max_size: usize,
+    /// HTTP requests per second before 429 Too Many Requests with Retry-After. 0: no limit.
+    #[arg(long, default_value_t = 0)]
+    rate_limit: u32,
+    /// Serve eth_getTdByNumber and eth_getTdByHash (go-ethereum had them; Bor has not).
+    #[arg(long)]
+    td_methods: bool,
 }
 
 impl Cli {
@@ -72,6 +86,12 @@ impl Cli {
             prefill: self.prefill,
             produce: !self.no_produce,
             raw_methods: !self.no_raw,
+            td_methods: self.td_methods,
+            limits: RpcLimits {
+                batch_limit: self.batch_limit,
+                batch_response_max_size: self.batch_response_max_size,
+                requests_per_second: NonZeroU32::new(self.rate_limit),
+            },
             lie: self.lie,
             lie_from: self.lie_from,
             checkpoint_interval: self.checkpoint_interval,

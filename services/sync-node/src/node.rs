@@ -161,6 +161,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
                 ..BackwardConfig::default()
             },
             upstream_rps: settings.upstream_rps,
+            upstream_max_batch: settings.upstream_max_batch,
             heimdall: settings.heimdall_url.clone(),
             forward: ForwardConfig::default(),
             redis: settings.redis_url.as_ref().map(|url| {

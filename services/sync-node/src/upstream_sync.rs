@@ -51,6 +51,8 @@ pub struct Plan {
     pub forward: ForwardConfig,
     /// Budget of each upstream endpoint, in calls per second.
     pub upstream_rps: u32,
+    /// Most calls in one batch request to an upstream.
+    pub upstream_max_batch: usize,
     /// Heimdall REST API.
     pub heimdall: Option<Url>,
     /// Redis (for batch claims), when clustered.
@@ -68,7 +70,7 @@ pub async fn spawn(
     leadership: watch::Receiver<Leadership>,
     cancel: &CancellationToken,
 ) -> Result<UpstreamSync, String> {
-    let pool_config = PoolConfig { requests_per_second: plan.upstream_rps, ..PoolConfig::default() };
+    let pool_config = PoolConfig { requests_per_second: plan.upstream_rps, max_batch: plan.upstream_max_batch, ..PoolConfig::default() };
     let pool = Arc::new(UpstreamPool::new(&plan.upstreams, pool_config)?);
     let heimdall = plan.heimdall.as_ref().map(|url| Heimdall::new(url, HEIMDALL_TIMEOUT)).transpose()?;
     let milestones = heimdall.as_ref().map(|_| Arc::new(MilestoneGuard::default()));

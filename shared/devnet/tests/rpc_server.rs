@@ -10,7 +10,10 @@ use hypasis_chain::{
 };
 use hypasis_devnet::{
     Devnet, DevnetConfig, DevnetRpc, DevnetRpcConfig, Lie, ROOTCHAIN_ADDRESS,
-    rpc::rootchain::{CURRENT_HEADER_BLOCK_SELECTOR, HEADER_BLOCKS_SELECTOR},
+    rpc::{
+        RpcLimits,
+        rootchain::{CURRENT_HEADER_BLOCK_SELECTOR, HEADER_BLOCKS_SELECTOR},
+    },
 };
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -26,8 +29,9 @@ impl Fixture {
         Self { server: DevnetRpc::spawn(config).await.expect("spawn"), client: reqwest::Client::new() }
     }
 
+    /// A server with the total-difficulty methods too (go-ethereum's), no limits.
     async fn prefilled(prefill: u64) -> Self {
-        Self::new(DevnetRpcConfig { prefill, ..Default::default() }).await
+        Self::new(DevnetRpcConfig { prefill, td_methods: true, limits: unlimited(), ..Default::default() }).await
     }
 
     /// Posts `body` as is and returns the JSON answer.
@@ -68,6 +72,10 @@ fn devnet_blocks(count: usize) -> Vec<Block> {
     let mut blocks = vec![devnet.tip().clone()];
     blocks.extend(devnet.next_blocks(count));
     blocks
+}
+
+fn unlimited() -> RpcLimits {
+    RpcLimits { batch_limit: 0, batch_response_max_size: 0, requests_per_second: None }
 }
 
 fn qty(n: u64) -> String {
@@ -265,7 +273,8 @@ async fn raw_block(rpc: &Fixture, n: u64) -> Block {
     let body = BlockBody::decode_fields(payload).unwrap();
     let receipts = rpc.result("debug_getRawReceipts", json!([qty(n)])).await;
     let receipts = receipts.as_array().unwrap().iter().map(|r| Receipt::decode_2718(&bytes(r)).unwrap()).collect();
-    let total_difficulty = serde_json::from_value(rpc.result("eth_getTdByNumber", json!([qty(n)])).await).unwrap();
+    let total_difficulty =
+        serde_json::from_value(rpc.result("eth_getBlockByNumber", json!([qty(n), false])).await["totalDifficulty"].clone()).unwrap();
     Block { header, body, receipts: Some(receipts), total_difficulty, state_sync_receipt: None }
 }
 
@@ -341,4 +350,64 @@ async fn produces_blocks_and_stops() {
     let mut bad = DevnetRpcConfig { produce: true, ..Default::default() };
     bad.devnet.block_time = 0;
     assert_eq!(DevnetRpc::spawn(bad).await.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn bor_defaults_refuse_big_batches_as_bor_does_and_lack_the_td_methods() {
+    let rpc = Fixture::new(DevnetRpcConfig { prefill: 3, ..Default::default() }).await;
+    let batch = |count: usize| {
+        let calls: Vec<Value> = (0..count).map(|id| json!({ "jsonrpc": "2.0", "id": id, "method": "eth_blockNumber" })).collect();
+        Value::Array(calls).to_string()
+    };
+    // Bor's rpc/server.go: one error object, id null, code -32000, for the whole batch.
+    let refused = rpc.post(batch(150)).await;
+    assert_eq!(
+        refused,
+        json!({ "jsonrpc": "2.0", "id": null, "error": { "code": -32000, "message": "batch limit 100 exceeded: 150 requests given" } })
+    );
+    assert_eq!(rpc.server.refused_batches(), 1);
+    assert_eq!(rpc.server.calls("eth_blockNumber"), 0, "a refused batch runs nothing");
+    assert_eq!(rpc.post(batch(100)).await.as_array().map(Vec::len), Some(100));
+    assert_eq!(error_code(&rpc.call("eth_getTdByNumber", json!(["0x1"])).await), -32601);
+    assert_eq!(error_code(&rpc.call("eth_getTdByHash", json!([B256::ZERO])).await), -32601);
+    let block = rpc.result("eth_getBlockByNumber", json!(["0x2", false])).await;
+    assert!(block["totalDifficulty"].is_string(), "Bor puts the TD in block JSON: {block}");
+}
+
+#[tokio::test]
+async fn a_response_size_cap_answers_the_rest_with_response_too_large() {
+    let limits = RpcLimits { batch_response_max_size: 10_000, ..unlimited() };
+    let rpc = Fixture::new(DevnetRpcConfig { prefill: 40, limits, ..Default::default() }).await;
+    let calls: Vec<(&str, Value)> = (1..=40u64).map(|n| ("debug_getRawBlock", json!([qty(n)]))).collect();
+    let requests: Vec<Value> =
+        calls.iter().enumerate().map(|(id, (m, p))| json!({ "jsonrpc": "2.0", "id": id, "method": m, "params": p })).collect();
+    let answers = rpc.post(Value::Array(requests).to_string()).await;
+    let answers = answers.as_array().expect("array");
+    assert_eq!(answers.len(), 40, "every call is answered");
+    let answered = answers.iter().take_while(|a| a.get("result").is_some()).count();
+    let sizes: usize = answers[..answered].iter().map(|a| a["result"].to_string().len()).sum();
+    assert!((1..40).contains(&answered), "cut after the cap: {answered} answered");
+    assert!(sizes > 10_000 && sizes - answers[answered - 1]["result"].to_string().len() <= 10_000, "go-ethereum stops once past the cap");
+    assert!(answers[answered..].iter().all(|a| a["error"]["code"] == -32003 && a["error"]["message"] == "response too large"));
+}
+
+#[tokio::test]
+async fn the_rate_limit_answers_429_with_retry_after() {
+    let limits = RpcLimits { requests_per_second: std::num::NonZeroU32::new(2), ..unlimited() };
+    let rpc = Fixture::new(DevnetRpcConfig { prefill: 1, limits, ..Default::default() }).await;
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber" }).to_string();
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..5 {
+        let response =
+            rpc.client.post(rpc.server.url()).header("content-type", "application/json").body(body.clone()).send().await.expect("send");
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(statuses[..2], [200, 200], "the burst goes through: {statuses:?}");
+    assert!(statuses[2..].contains(&429), "then 429: {statuses:?}");
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    assert!(rpc.server.throttled() >= 1);
 }

@@ -1,18 +1,19 @@
-//! One upstream endpoint: alloy's JSON-RPC client over HTTP, with statistics, a circuit breaker,
-//! a rate budget and a ban.
+//! One upstream endpoint: its HTTP transport, statistics, circuit breaker, rate budget, ban,
+//! what it can do (methods it has, the batch size it takes) and whether it asked us to slow down.
 //!
 //! Breaker: after [`BREAKER_THRESHOLD`] consecutive failures the endpoint is skipped for
 //! [`BREAKER_COOLDOWN`]; then one call is let through (half-open): a success closes the breaker,
 //! a failure opens it again. A ban (wrong data) skips it for the ban period whatever it answers.
+//! A rate limit from the endpoint (HTTP 429, JSON-RPC -32005) is neither: calls wait it out
+//! (see [`calls`](crate::calls)) and the pool prefers other endpoints meanwhile.
 
-use crate::error::UpstreamError;
-use alloy_json_rpc::{RpcError, RpcRecv, RpcSend};
-use alloy_rpc_client::RpcClient;
+use crate::{error::UpstreamError, pool::PoolConfig, transport::Http};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use parking_lot::Mutex;
 use serde::Serialize;
 use std::{
     num::NonZeroU32,
+    sync::atomic::AtomicU64,
     time::{Duration, Instant},
 };
 use url::Url;
@@ -24,8 +25,34 @@ pub const BREAKER_COOLDOWN: Duration = Duration::from_secs(5);
 /// Weight of the newest latency sample in the moving average.
 const LATENCY_ALPHA: f64 = 0.2;
 
+/// Something an endpoint may or may not offer, learned by trying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// `debug_getRawBlock` and `debug_getRawReceipts` (consensus encodings).
+    RawBlocks,
+    /// `eth_getBorBlockReceipt` (Bor's state-sync receipts).
+    BorReceipts,
+    /// `eth_getTdByNumber` (go-ethereum had it; Bor has not).
+    TdByNumber,
+}
+
+impl Capability {
+    /// The methods it stands for, as logged.
+    pub fn methods(self) -> &'static str {
+        match self {
+            Self::RawBlocks => "debug_getRawBlock/debug_getRawReceipts",
+            Self::BorReceipts => "eth_getBorBlockReceipt",
+            Self::TdByNumber => "eth_getTdByNumber",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
 #[derive(Debug)]
-struct State {
+pub(crate) struct State {
     latency_ms: f64,
     consecutive_failures: u32,
     ok: u64,
@@ -33,9 +60,16 @@ struct State {
     open_until: Option<Instant>,
     banned_until: Option<Instant>,
     ban_reason: Option<String>,
-    raw: Option<bool>,
-    bor_receipts: Option<bool>,
+    capabilities: [Option<bool>; 3],
     head: u64,
+    /// Calls per batch request now.
+    pub(crate) batch_limit: usize,
+    /// Calls per batch the endpoint said it takes at most (never grown past).
+    pub(crate) batch_cap: usize,
+    /// Full-size batches answered since the last shrink.
+    pub(crate) batch_streak: u32,
+    /// Calls wait until then: the endpoint asked us to slow down.
+    pub(crate) throttled_until: Option<Instant>,
 }
 
 /// What `/api/v1/status` shows about an endpoint.
@@ -43,7 +77,7 @@ struct State {
 pub struct EndpointStatus {
     /// Endpoint name (`<n>:<host>`; never the path, which often holds an API key).
     pub name: String,
-    /// `ok`, `open` (breaker) or `banned`.
+    /// `ok`, `open` (breaker), `banned` or `throttled` (it asked us to slow down).
     pub state: &'static str,
     /// Moving average latency.
     pub latency_ms: f64,
@@ -53,6 +87,10 @@ pub struct EndpointStatus {
     pub failed: u64,
     /// Whether it serves `debug_getRaw*` (unknown until tried).
     pub raw_methods: Option<bool>,
+    /// Whether it serves `eth_getTdByNumber` (unknown until needed).
+    pub td_method: Option<bool>,
+    /// Calls per batch request it is sent now.
+    pub batch_limit: usize,
     /// Its last reported head.
     pub head: u64,
     /// Why it is banned.
@@ -62,32 +100,29 @@ pub struct EndpointStatus {
 /// One upstream.
 #[derive(Debug)]
 pub struct Endpoint {
-    name: String,
-    client: RpcClient,
-    timeout: Duration,
+    pub(crate) name: String,
+    pub(crate) http: Http,
+    pub(crate) timeout: Duration,
     budget: DefaultDirectRateLimiter,
     burst: NonZeroU32,
-    state: Mutex<State>,
+    pub(crate) state: Mutex<State>,
+    pub(crate) next_id: AtomicU64,
 }
 
 impl Endpoint {
     /// An endpoint for `url` (`index` is its place in the configuration, used in its name), with
-    /// `requests_per_second` as its budget and `timeout` per call.
+    /// the pool's budget, timeout and largest batch.
     ///
     /// # Errors
     /// When the HTTP client cannot be built.
-    pub fn new(index: usize, url: &Url, requests_per_second: u32, timeout: Duration) -> Result<Self, String> {
-        // reqwest is built without a bundled crypto provider; use ring (already linked for Redis TLS).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest13::Client::builder().timeout(timeout).build().map_err(|e| format!("HTTP client: {e}"))?;
-        let client = RpcClient::new_http_with_client(http, url.clone());
-        let burst = NonZeroU32::new(requests_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::per_second(burst);
-        Ok(Self {
+    pub fn new(index: usize, url: &Url, config: &PoolConfig) -> Result<Self, String> {
+        let burst = NonZeroU32::new(config.requests_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+        let max_batch = config.max_batch.max(1);
+        let endpoint = Self {
             name: format!("{}:{}", index + 1, url.host_str().unwrap_or("?")),
-            client,
-            timeout,
-            budget: RateLimiter::direct(quota),
+            http: Http::new(url, config.timeout)?,
+            timeout: config.timeout,
+            budget: RateLimiter::direct(Quota::per_second(burst)),
             burst,
             state: Mutex::new(State {
                 latency_ms: 100.0,
@@ -97,11 +132,17 @@ impl Endpoint {
                 open_until: None,
                 banned_until: None,
                 ban_reason: None,
-                raw: None,
-                bor_receipts: None,
+                capabilities: [None; 3],
                 head: 0,
+                batch_limit: max_batch,
+                batch_cap: max_batch,
+                batch_streak: 0,
+                throttled_until: None,
             }),
-        })
+            next_id: AtomicU64::new(1),
+        };
+        metrics::gauge!("hypasis_upstream_batch_limit", "upstream" => endpoint.name.clone()).set(max_batch as f64);
+        Ok(endpoint)
     }
 
     /// The endpoint's name.
@@ -109,17 +150,19 @@ impl Endpoint {
         &self.name
     }
 
-    /// Whether calls may go to it now (not banned, breaker not open).
+    /// Whether calls may go to it now (not banned, breaker not open). A throttled endpoint is
+    /// usable: calls wait, and [`score`](Self::score) ranks it last meanwhile.
     pub fn usable(&self) -> bool {
         let now = Instant::now();
         let state = self.state.lock();
         state.banned_until.is_none_or(|t| now >= t) && state.open_until.is_none_or(|t| now >= t)
     }
 
-    /// Lower is better: latency, inflated by recent failures.
+    /// Lower is better: latency, inflated by recent failures, plus any wait it asked for.
     pub fn score(&self) -> f64 {
         let state = self.state.lock();
-        state.latency_ms * f64::from(1 + state.consecutive_failures)
+        let throttled_ms = state.throttled_until.map_or(0.0, |t| t.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0);
+        state.latency_ms * f64::from(1 + state.consecutive_failures) + throttled_ms
     }
 
     /// Moving average latency.
@@ -127,24 +170,34 @@ impl Endpoint {
         Duration::from_secs_f64(self.state.lock().latency_ms / 1000.0)
     }
 
+    /// Whether it offers `capability` (`None`: not tried yet).
+    pub fn capability(&self, capability: Capability) -> Option<bool> {
+        self.state.lock().capabilities[capability.index()]
+    }
+
+    /// Records whether it offers `capability`; a change is logged and exported.
+    pub fn set_capability(&self, capability: Capability, offered: bool) {
+        let before = self.state.lock().capabilities[capability.index()].replace(offered);
+        if before != Some(offered) {
+            let methods = capability.methods();
+            if offered {
+                tracing::info!(target: "upstream", upstream = %self.name, methods, "upstream offers these methods");
+            } else {
+                tracing::info!(target: "upstream", upstream = %self.name, methods, "upstream lacks these methods; using others");
+            }
+            metrics::gauge!("hypasis_upstream_capability", "upstream" => self.name.clone(), "methods" => methods)
+                .set(f64::from(u8::from(offered)));
+        }
+    }
+
     /// Whether it serves the raw methods (`None`: not tried yet).
     pub fn raw_methods(&self) -> Option<bool> {
-        self.state.lock().raw
+        self.capability(Capability::RawBlocks)
     }
 
-    /// Records whether it serves the raw methods.
-    pub fn set_raw_methods(&self, raw: bool) {
-        self.state.lock().raw = Some(raw);
-    }
-
-    /// Whether it serves `eth_getBorBlockReceipt` (`None`: not tried yet).
-    pub fn bor_receipts(&self) -> Option<bool> {
-        self.state.lock().bor_receipts
-    }
-
-    /// Records whether it serves `eth_getBorBlockReceipt`.
-    pub fn set_bor_receipts(&self, served: bool) {
-        self.state.lock().bor_receipts = Some(served);
+    /// Calls per batch request it is sent now.
+    pub fn batch_limit(&self) -> usize {
+        self.state.lock().batch_limit
     }
 
     /// Records the head it reported.
@@ -180,6 +233,8 @@ impl Endpoint {
             "banned"
         } else if state.open_until.is_some_and(|t| now < t) {
             "open"
+        } else if state.throttled_until.is_some_and(|t| now < t) {
+            "throttled"
         } else {
             "ok"
         };
@@ -189,7 +244,9 @@ impl Endpoint {
             latency_ms: (state.latency_ms * 10.0).round() / 10.0,
             ok: state.ok,
             failed: state.failed,
-            raw_methods: state.raw,
+            raw_methods: state.capabilities[Capability::RawBlocks.index()],
+            td_method: state.capabilities[Capability::TdByNumber.index()],
+            batch_limit: state.batch_limit,
             head: state.head,
             ban_reason: state.ban_reason.clone(),
         }
@@ -197,7 +254,7 @@ impl Endpoint {
 
     /// Waits for `calls` cells of the rate budget (in bursts no larger than the budget's), at
     /// most the call timeout; past that the budget counts as exhausted.
-    async fn take_budget(&self, calls: usize) -> Result<(), UpstreamError> {
+    pub(crate) async fn take_budget(&self, calls: usize) -> Result<(), UpstreamError> {
         let wait = async {
             let mut left = u32::try_from(calls.max(1)).unwrap_or(u32::MAX);
             while left > 0 {
@@ -241,75 +298,5 @@ impl Endpoint {
             }
             Err(_) => {}
         }
-    }
-
-    fn convert(&self, method: &str, e: RpcError<alloy_transport::TransportErrorKind>) -> UpstreamError {
-        match e {
-            RpcError::ErrorResp(payload) => UpstreamError::Rpc {
-                upstream: self.name.clone(),
-                method: method.to_owned(),
-                code: payload.code,
-                message: payload.message.to_string(),
-            },
-            other => UpstreamError::Transport { upstream: self.name.clone(), message: format!("{method}: {other}") },
-        }
-    }
-
-    /// Calls `method`. Statistics and the breaker are updated.
-    ///
-    /// # Errors
-    /// [`UpstreamError`] from the call, or `Budget` when the rate budget is used up.
-    pub async fn request<P: RpcSend, R: RpcRecv>(&self, method: &'static str, params: P) -> Result<R, UpstreamError> {
-        self.take_budget(1).await?;
-        let started = Instant::now();
-        let result = match tokio::time::timeout(self.timeout, self.client.request(method, params)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(self.convert(method, e)),
-            Err(_) => Err(UpstreamError::Transport {
-                upstream: self.name.clone(),
-                message: format!("{method}: timed out after {:?}", self.timeout),
-            }),
-        };
-        self.record(result.as_ref().map(|_| ()), started.elapsed());
-        result
-    }
-
-    /// Sends `calls` as one JSON-RPC batch; one result per call, in order. Each call counts
-    /// against the budget.
-    ///
-    /// # Errors
-    /// [`UpstreamError`] when the batch as a whole fails.
-    pub async fn batch(
-        &self,
-        calls: &[(&'static str, serde_json::Value)],
-    ) -> Result<Vec<Result<serde_json::Value, UpstreamError>>, UpstreamError> {
-        self.take_budget(calls.len()).await?;
-        let started = Instant::now();
-        let mut batch = self.client.new_batch();
-        let mut waiters = Vec::with_capacity(calls.len());
-        for (method, params) in calls {
-            let waiter = batch
-                .add_call::<_, serde_json::Value>(*method, params)
-                .map_err(|e| UpstreamError::Transport { upstream: self.name.clone(), message: format!("{method}: {e}") })?;
-            waiters.push(waiter);
-        }
-        let sent = match tokio::time::timeout(self.timeout, batch.send()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(self.convert("batch", e)),
-            Err(_) => {
-                Err(UpstreamError::Transport { upstream: self.name.clone(), message: format!("batch timed out after {:?}", self.timeout) })
-            }
-        };
-        if let Err(e) = sent {
-            self.record(Err(&e), started.elapsed());
-            return Err(e);
-        }
-        let mut out = Vec::with_capacity(calls.len());
-        for ((method, _), waiter) in calls.iter().zip(waiters) {
-            out.push(waiter.await.map_err(|e| self.convert(method, e)));
-        }
-        let first_failure = out.iter().find_map(|r| r.as_ref().err().filter(|e| e.counts_as_failure()));
-        self.record(first_failure.map_or(Ok(()), Err), started.elapsed());
-        Ok(out)
     }
 }

@@ -1,15 +1,25 @@
 //! [`BlockFetcher`]: verified blocks by number from the pool.
 //!
 //! One batch of consecutive blocks comes from one endpoint (so a wrong answer is attributable)
-//! as one JSON-RPC batch request. Raw consensus encodings are preferred (`debug_getRawBlock`,
-//! `debug_getRawReceipts`, `eth_getTdByNumber`); an endpoint without the debug namespace is
-//! remembered and asked `eth_getBlockByNumber(n, true)` + `eth_getBlockReceipts(n)` instead,
-//! converted by [`hypasis_chain::rpc_json`] (which strips Bor's pseudo state-sync transaction
-//! before Madhugiri). Every block must match its roots, carry the number asked for and link to
-//! the previous block of the batch; otherwise the endpoint is banned and another one is asked.
+//! in JSON-RPC batch requests cut to the size it takes ([`calls`](crate::calls)). Raw consensus
+//! encodings are preferred (`debug_getRawBlock`, `debug_getRawReceipts`); an endpoint without
+//! the debug namespace is remembered and asked `eth_getBlockByNumber(n, true)` +
+//! `eth_getBlockReceipts(n)` instead, converted by [`hypasis_chain::rpc_json`] (which strips
+//! Bor's pseudo state-sync transaction before Madhugiri). Every block must match its roots,
+//! carry the number asked for and link to the previous block of the batch; otherwise the
+//! endpoint is banned and another one is asked.
+//!
+//! Total difficulty: Bor has no `eth_getTdByNumber` but puts `totalDifficulty` in block JSON, so
+//! the first block's comes from there (`eth_getBlockByNumber(first, false)` on the raw path), or
+//! from `eth_getTdByNumber` where the endpoint has it; each later block's is its parent's plus its
+//! own difficulty.
 
-use crate::{endpoint::Endpoint, error::UpstreamError, pool::UpstreamPool};
-use alloy_primitives::{Bytes, U256};
+use crate::{
+    endpoint::{Capability, Endpoint},
+    error::UpstreamError,
+    pool::UpstreamPool,
+};
+use alloy_primitives::{B256, Bytes, U256};
 use hypasis_chain::{Block, Receipt, import::read_blocks, receipt::state_sync_receipt, rpc_json, spec::BorSpec};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -93,20 +103,13 @@ impl BlockFetcher {
     }
 
     async fn fetch_from(&self, endpoint: Arc<Endpoint>, start: u64, end: u64) -> Result<(Vec<Block>, Vec<(u64, Receipt)>), UpstreamError> {
-        let fetched = if endpoint.raw_methods() == Some(false) {
+        let fetched = if endpoint.capability(Capability::RawBlocks) == Some(false) {
             self.fetch_json(&endpoint, start, end).await?
         } else {
             match self.fetch_raw(&endpoint, start, end).await {
-                Ok(blocks) => {
-                    endpoint.set_raw_methods(true);
-                    (blocks, Vec::new())
-                }
-                Err(e) if e.is_method_missing() => {
-                    tracing::info!(target: "upstream", upstream = endpoint.name(), "no debug_getRaw* methods; using JSON blocks");
-                    endpoint.set_raw_methods(false);
-                    self.fetch_json(&endpoint, start, end).await?
-                }
-                Err(e) => return Err(e),
+                Ok(blocks) => (blocks, Vec::new()),
+                Err(RawError::Missing) => self.fetch_json(&endpoint, start, end).await?,
+                Err(RawError::Other(e)) => return Err(e),
             }
         };
         let (blocks, _) = &fetched;
@@ -124,24 +127,33 @@ impl BlockFetcher {
         Ok(fetched)
     }
 
-    async fn fetch_raw(&self, endpoint: &Endpoint, start: u64, end: u64) -> Result<Vec<Block>, UpstreamError> {
-        let mut calls = Vec::new();
+    /// The batch from the raw methods; [`RawError::Missing`] when the endpoint lacks them (then
+    /// remembered).
+    async fn fetch_raw(&self, endpoint: &Endpoint, start: u64, end: u64) -> Result<Vec<Block>, RawError> {
+        // The first block's JSON carries its total difficulty (Bor, geth before 1.14.9).
+        let mut calls = vec![("eth_getBlockByNumber", json!([hex(start), false]))];
         for n in start..=end {
             calls.push(("debug_getRawBlock", json!([hex(n)])));
             calls.push(("debug_getRawReceipts", json!([hex(n)])));
-            calls.push(("eth_getTdByNumber", json!([hex(n)])));
         }
         let mut answers = endpoint.batch(&calls).await?.into_iter();
+        let anchor = next(&mut answers);
         let mut blocks = Vec::new();
         for n in start..=end {
-            let (raw, receipts, td) = (next(&mut answers)?, next(&mut answers)?, next(&mut answers)?);
-            if raw.is_null() || receipts.is_null() || td.is_null() {
-                return Err(UpstreamError::NotAvailable { upstream: endpoint.name().to_owned(), number: n });
+            let (raw, receipts) = match (next(&mut answers), next(&mut answers)) {
+                (Err(e), _) | (_, Err(e)) if e.is_method_missing() => {
+                    endpoint.set_capability(Capability::RawBlocks, false);
+                    return Err(RawError::Missing);
+                }
+                (raw, receipts) => (raw?, receipts?),
+            };
+            if raw.is_null() || receipts.is_null() {
+                return Err(UpstreamError::NotAvailable { upstream: endpoint.name().to_owned(), number: n }.into());
             }
             let raw = bytes(&raw).ok_or_else(|| bad(endpoint, format!("debug_getRawBlock({n}) is not hex")))?;
             let mut decoded = read_blocks(&raw).map_err(|e| bad(endpoint, format!("debug_getRawBlock({n}): {e}")))?;
             if decoded.len() != 1 {
-                return Err(bad(endpoint, format!("debug_getRawBlock({n}) holds {} blocks", decoded.len())));
+                return Err(bad(endpoint, format!("debug_getRawBlock({n}) holds {} blocks", decoded.len())).into());
             }
             let (header, body) = decoded.remove(0);
             let receipts = receipts
@@ -151,8 +163,24 @@ impl BlockFetcher {
                 .map(|r| bytes(r).and_then(|b| Receipt::decode_2718(&b).ok()))
                 .collect::<Option<Vec<Receipt>>>()
                 .ok_or_else(|| bad(endpoint, format!("debug_getRawReceipts({n}) holds a malformed receipt")))?;
-            let total_difficulty = quantity(&td).ok_or_else(|| bad(endpoint, format!("eth_getTdByNumber({n}) answered {td}")))?;
-            blocks.push(Block { header, body, receipts: Some(receipts), total_difficulty, state_sync_receipt: None });
+            blocks.push(Block { header, body, receipts: Some(receipts), total_difficulty: U256::ZERO, state_sync_receipt: None });
+        }
+        endpoint.set_capability(Capability::RawBlocks, true);
+        let anchor = anchor?;
+        if anchor.is_null() {
+            return Err(UpstreamError::NotAvailable { upstream: endpoint.name().to_owned(), number: start }.into());
+        }
+        if let Some(first) = blocks.first() {
+            let hash = anchor.get("hash").and_then(Value::as_str).and_then(|h| h.parse::<B256>().ok());
+            if hash != Some(first.hash()) {
+                // Both answers came in one exchange; a reorg between them is possible at the tip.
+                return Err(endpoint.transport(format!("block {start} changed while it was fetched (reorg?)")).into());
+            }
+            let td = match anchor.get("totalDifficulty").and_then(quantity) {
+                Some(td) => td,
+                None => self.td_by_number(endpoint, start).await?,
+            };
+            add_up_total_difficulty(&mut blocks, td);
         }
         self.attach_state_syncs(endpoint, &mut blocks).await?;
         Ok(blocks)
@@ -163,7 +191,7 @@ impl BlockFetcher {
     /// is remembered; blocks then go without (peers still verify them; the state-sync logs are
     /// just not served).
     async fn attach_state_syncs(&self, endpoint: &Endpoint, blocks: &mut [Block]) -> Result<(), UpstreamError> {
-        if endpoint.bor_receipts() == Some(false) {
+        if endpoint.capability(Capability::BorReceipts) == Some(false) {
             return Ok(());
         }
         let wanted: Vec<usize> = (0..blocks.len()).filter(|i| self.has_state_sync(blocks[*i].number())).collect();
@@ -173,7 +201,9 @@ impl BlockFetcher {
         let calls: Vec<_> = wanted.iter().map(|i| ("eth_getBorBlockReceipt", json!([format!("{:#x}", blocks[*i].hash())]))).collect();
         for (i, answer) in wanted.into_iter().zip(endpoint.batch(&calls).await?) {
             match answer {
+                // Bor answers -32000 "not found" for a block without one (some servers null).
                 Ok(Value::Null) => {}
+                Err(e) if e.is_not_found() => {}
                 Ok(receipt) => {
                     let receipt: alloy_rpc_types_eth::TransactionReceipt = serde_json::from_value(receipt)
                         .map_err(|e| bad(endpoint, format!("eth_getBorBlockReceipt({}): {e}", blocks[i].number())))?;
@@ -181,14 +211,13 @@ impl BlockFetcher {
                     blocks[i].state_sync_receipt = Some(state_sync_receipt(logs));
                 }
                 Err(e) if e.is_method_missing() => {
-                    tracing::info!(target: "upstream", upstream = endpoint.name(), "no eth_getBorBlockReceipt; state-sync receipts unavailable from it");
-                    endpoint.set_bor_receipts(false);
+                    endpoint.set_capability(Capability::BorReceipts, false);
                     return Ok(());
                 }
                 Err(e) => return Err(e),
             }
         }
-        endpoint.set_bor_receipts(true);
+        endpoint.set_capability(Capability::BorReceipts, true);
         Ok(())
     }
 
@@ -199,17 +228,22 @@ impl BlockFetcher {
             calls.push(("eth_getBlockReceipts", json!([hex(n)])));
         }
         let mut answers = endpoint.batch(&calls).await?.into_iter();
-        let (mut blocks, mut state_syncs) = (Vec::new(), Vec::new());
+        let (mut blocks, mut state_syncs) = (Vec::<Block>::new(), Vec::new());
         for n in start..=end {
             let (block, receipts) = (next(&mut answers)?, next(&mut answers)?);
             if block.is_null() || receipts.is_null() {
                 return Err(UpstreamError::NotAvailable { upstream: endpoint.name().to_owned(), number: n });
             }
-            let td = match block.get("totalDifficulty") {
-                Some(td) if !td.is_null() => None,
-                _ => Some(self.total_difficulty(endpoint, n).await?),
+            let td = match (block.get("totalDifficulty").and_then(quantity), blocks.last()) {
+                (Some(td), _) => td,
+                (None, Some(parent)) => {
+                    let difficulty =
+                        block.get("difficulty").and_then(quantity).ok_or_else(|| bad(endpoint, format!("block {n} has no difficulty")))?;
+                    parent.total_difficulty + difficulty
+                }
+                (None, None) => self.td_by_number(endpoint, n).await?,
             };
-            let converted = rpc_json::block_from_rpc_polygon(&block, &receipts, td, self.madhugiri_block())
+            let converted = rpc_json::block_from_rpc_polygon(&block, &receipts, Some(td), self.madhugiri_block())
                 .map_err(|e| bad(endpoint, format!("block {n}: {e}")))?;
             let mut block = converted.block;
             if let Some(receipt) = converted.state_sync_receipt {
@@ -221,9 +255,55 @@ impl BlockFetcher {
         Ok((blocks, state_syncs))
     }
 
-    async fn total_difficulty(&self, endpoint: &Endpoint, n: u64) -> Result<U256, UpstreamError> {
-        let td: Value = endpoint.request("eth_getTdByNumber", [hex(n)]).await?;
-        quantity(&td).ok_or_else(|| bad(endpoint, format!("eth_getTdByNumber({n}) answered {td}")))
+    /// Block `n`'s total difficulty from `eth_getTdByNumber`, for endpoints whose block JSON has
+    /// no `totalDifficulty`.
+    async fn td_by_number(&self, endpoint: &Endpoint, n: u64) -> Result<U256, UpstreamError> {
+        let unsupported = || UpstreamError::Unsupported {
+            upstream: endpoint.name().to_owned(),
+            what: "gives no total difficulty (no totalDifficulty in block JSON, no eth_getTdByNumber)".into(),
+        };
+        if endpoint.capability(Capability::TdByNumber) == Some(false) {
+            return Err(unsupported());
+        }
+        match endpoint.request::<_, Value>("eth_getTdByNumber", [hex(n)]).await {
+            Ok(Value::Null) => Err(UpstreamError::NotAvailable { upstream: endpoint.name().to_owned(), number: n }),
+            Ok(td) => {
+                endpoint.set_capability(Capability::TdByNumber, true);
+                quantity(&td).ok_or_else(|| bad(endpoint, format!("eth_getTdByNumber({n}) answered {td}")))
+            }
+            Err(e) if e.is_method_missing() => {
+                endpoint.set_capability(Capability::TdByNumber, false);
+                Err(unsupported())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Why the raw path gave no batch.
+#[derive(Debug)]
+enum RawError {
+    /// The endpoint lacks the raw methods; use JSON.
+    Missing,
+    /// Anything else.
+    Other(UpstreamError),
+}
+
+impl From<UpstreamError> for RawError {
+    fn from(e: UpstreamError) -> Self {
+        Self::Other(e)
+    }
+}
+
+/// Sets each block's total difficulty from the first block's `first`: a block's is its parent's
+/// plus its own difficulty.
+fn add_up_total_difficulty(blocks: &mut [Block], first: U256) {
+    let mut td = first;
+    for (i, block) in blocks.iter_mut().enumerate() {
+        if i > 0 {
+            td += block.header.difficulty;
+        }
+        block.total_difficulty = td;
     }
 }
 

@@ -26,7 +26,13 @@ pub struct PoolConfig {
     pub hedge_min: Duration,
     /// How long a lying endpoint is skipped.
     pub ban_period: Duration,
+    /// Most calls sent in one JSON-RPC batch request (lowered per endpoint when it refuses
+    /// batches that large; see [`calls`](crate::calls)).
+    pub max_batch: usize,
 }
+
+/// Calls per batch request unless configured: Bor's `--rpc.batchlimit` default.
+pub const DEFAULT_MAX_BATCH: usize = 100;
 
 impl Default for PoolConfig {
     fn default() -> Self {
@@ -37,6 +43,7 @@ impl Default for PoolConfig {
             backoff: Duration::from_millis(200),
             hedge_min: Duration::from_millis(300),
             ban_period: Duration::from_secs(600),
+            max_batch: DEFAULT_MAX_BATCH,
         }
     }
 }
@@ -56,11 +63,7 @@ impl UpstreamPool {
     /// # Errors
     /// When an HTTP client cannot be built.
     pub fn new(urls: &[Url], config: PoolConfig) -> Result<Self, String> {
-        let endpoints = urls
-            .iter()
-            .enumerate()
-            .map(|(i, url)| Endpoint::new(i, url, config.requests_per_second, config.timeout).map(Arc::new))
-            .collect::<Result<_, _>>()?;
+        let endpoints = urls.iter().enumerate().map(|(i, url)| Endpoint::new(i, url, &config).map(Arc::new)).collect::<Result<_, _>>()?;
         Ok(Self { endpoints, config })
     }
 

@@ -108,6 +108,10 @@ pub struct Cli {
     /// Budget of each upstream endpoint in calls per second (a block costs 2-3 calls) [default: 200].
     #[arg(long, env = "UPSTREAM_RPS")]
     pub upstream_rps: Option<String>,
+    /// Most calls in one JSON-RPC batch to an upstream; lowered per upstream when it refuses
+    /// batches that large (Bor's --rpc.batchlimit) [default: 100].
+    #[arg(long, env = "UPSTREAM_MAX_BATCH")]
+    pub upstream_max_batch: Option<String>,
     /// Heimdall REST API, for milestones and checkpoints (e.g. https://heimdall-api.polygon.technology).
     #[arg(long, env = "HEIMDALL_URL", value_name = "URL")]
     pub heimdall_url: Option<String>,

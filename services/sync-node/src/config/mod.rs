@@ -46,6 +46,7 @@ pub const KEYS: &[&str] = &[
     "backfill_workers",
     "backfill_rate",
     "upstream_rps",
+    "upstream_max_batch",
     "heimdall_url",
 ];
 
@@ -177,6 +178,8 @@ pub struct Settings {
     pub backfill_rate: u32,
     /// Budget of each upstream endpoint, in calls per second.
     pub upstream_rps: u32,
+    /// Most calls in one batch request to an upstream.
+    pub upstream_max_batch: usize,
     /// Heimdall REST API (milestones, checkpoints).
     pub heimdall_url: Option<Url>,
 }
@@ -238,7 +241,7 @@ impl Settings {
                 FileValue::List(_) => raw.errors.push(ConfigError::new(key, &file_name, "expected a single value, found a list".into())),
             }
         }
-        let flags: [(&'static str, &'static str, Option<String>); 31] = [
+        let flags: [(&'static str, &'static str, Option<String>); 32] = [
             ("instance_id", "--instance-id / INSTANCE_ID", cli.instance_id),
             ("chain", "--chain / CHAIN", cli.chain),
             ("bind", "--bind / BIND_ADDR", cli.bind),
@@ -269,6 +272,7 @@ impl Settings {
             ("backfill_workers", "--backfill-workers / BACKFILL_WORKERS", cli.backfill_workers),
             ("backfill_rate", "--backfill-rate / BACKFILL_RATE", cli.backfill_rate),
             ("upstream_rps", "--upstream-rps / UPSTREAM_RPS", cli.upstream_rps),
+            ("upstream_max_batch", "--upstream-max-batch / UPSTREAM_MAX_BATCH", cli.upstream_max_batch),
             ("heimdall_url", "--heimdall-url / HEIMDALL_URL", cli.heimdall_url),
         ];
         for (key, origin, value) in flags {
@@ -361,6 +365,7 @@ impl Settings {
         let backfill_workers = raw.parse("backfill_workers", 4, |v| number(v, 1, 64));
         let backfill_rate = raw.parse("backfill_rate", 1_000, |v| number(v, 1, 1_000_000));
         let upstream_rps = raw.parse("upstream_rps", 200, |v| number(v, 1, 1_000_000));
+        let upstream_max_batch = raw.parse("upstream_max_batch", hypasis_upstream::DEFAULT_MAX_BATCH as u64, |v| number(v, 1, 10_000));
         let heimdall_url = raw.parse("heimdall_url", None, |v| url(v, &["http", "https"]).map(Some));
         let trusted_peers =
             raw.parse("trusted_peers", Vec::new(), |v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(node_id).collect());
@@ -404,6 +409,7 @@ impl Settings {
             backfill_workers: backfill_workers as usize,
             backfill_rate: backfill_rate as u32,
             upstream_rps: upstream_rps as u32,
+            upstream_max_batch: upstream_max_batch as usize,
             heimdall_url,
         })
     }

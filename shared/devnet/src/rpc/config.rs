@@ -4,8 +4,40 @@ use crate::DevnetConfig;
 use std::{
     fmt,
     net::{Ipv4Addr, SocketAddr, SocketAddrV4},
+    num::NonZeroU32,
     str::FromStr,
 };
+
+/// Bor's `--rpc.batchlimit` default: a batch of more requests is refused as a whole.
+pub const BOR_BATCH_LIMIT: usize = 100;
+
+/// How the server limits clients, as a real node or provider does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RpcLimits {
+    /// Most requests in one batch; a larger batch is answered, as Bor answers it, with one error
+    /// object (`{"id": null, "error": {"code": -32000, "message": "batch limit 100 exceeded:
+    /// 150 requests given"}}`). 0: no limit.
+    pub batch_limit: usize,
+    /// Most result bytes in one batch's answers (go-ethereum's `--rpc.batch-response-max-size`;
+    /// Bor v1.5.5 sets none): once past it, every call not answered yet gets -32003 "response
+    /// too large", as go-ethereum does. 0: no limit.
+    pub batch_response_max_size: usize,
+    /// HTTP requests per second before `429 Too Many Requests` with `Retry-After`, like a
+    /// provider's rate limit. `None`: no limit.
+    pub requests_per_second: Option<NonZeroU32>,
+}
+
+impl RpcLimits {
+    /// Bor v1.5.5 at its defaults: batches of at most 100, no response-size cap, no rate limit.
+    pub const BOR: Self = Self { batch_limit: BOR_BATCH_LIMIT, batch_response_max_size: 0, requests_per_second: None };
+}
+
+impl Default for RpcLimits {
+    /// [`RpcLimits::BOR`].
+    fn default() -> Self {
+        Self::BOR
+    }
+}
 
 /// Blocks per devnet checkpoint unless configured otherwise (Heimdall's checkpoints on mainnet
 /// are of this order).
@@ -30,6 +62,11 @@ pub struct DevnetRpcConfig {
     /// Whether the `debug_getRaw*` methods are served; when `false` they answer -32601, like a
     /// node that does not expose the `debug` namespace.
     pub raw_methods: bool,
+    /// Whether `eth_getTdByNumber` and `eth_getTdByHash` are served (go-ethereum had them; Bor
+    /// has not, and answers -32601). Total difficulty is in block JSON either way.
+    pub td_methods: bool,
+    /// Batch, response-size and rate limits.
+    pub limits: RpcLimits,
     /// The lie told about blocks from `lie_from` on.
     pub lie: Lie,
     /// First block the lie applies to.
@@ -46,14 +83,17 @@ pub struct DevnetRpcConfig {
 }
 
 impl Default for DevnetRpcConfig {
-    /// The default devnet, no blocks beyond genesis, no production, raw methods on, honest,
-    /// listening on a free loopback port.
+    /// The default devnet, no blocks beyond genesis, no production, raw methods on, Bor's
+    /// methods and limits (no `eth_getTdByNumber`, batches of at most 100), honest, listening on
+    /// a free loopback port.
     fn default() -> Self {
         Self {
             devnet: DevnetConfig::default(),
             prefill: 0,
             produce: false,
             raw_methods: true,
+            td_methods: false,
+            limits: RpcLimits::BOR,
             lie: Lie::None,
             lie_from: 0,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,

@@ -25,6 +25,10 @@ pub(crate) enum RpcError {
     /// A contract call reverted.
     #[error("execution reverted")]
     Reverted,
+    /// Bor's `ethereum.NotFound`: `eth_getBorBlockReceipt` of a block without a state-sync
+    /// receipt (or an unknown block).
+    #[error("not found")]
+    NotFound,
 }
 
 impl RpcError {
@@ -36,7 +40,7 @@ impl RpcError {
             Self::MethodNotFound(_) => -32601,
             Self::InvalidParams(_) => -32602,
             Self::Internal(_) => -32603,
-            Self::Reverted => -32000,
+            Self::Reverted | Self::NotFound => -32000,
         }
     }
 

@@ -29,26 +29,27 @@ pub(crate) fn call(shared: &Shared, method: &str, params: &Value) -> Result<Valu
         "eth_getBlockByNumber" => {
             let number = params.block_number(0, head)?;
             let full = params.flag(1)?;
-            fetch(shared, Lookup::Number(number), |served, _| json::block(served, full))
+            block(shared, Lookup::Number(number), full)
         }
         "eth_getBlockByHash" => {
             let hash = params.hash(0)?;
             let full = params.flag(1)?;
-            fetch(shared, Lookup::Hash(hash), |served, _| json::block(served, full))
+            block(shared, Lookup::Hash(hash), full)
         }
         "eth_getBlockReceipts" => fetch(shared, params.block(0, head)?, json::receipts),
-        "eth_getTdByNumber" => {
+        "eth_getTdByNumber" if shared.td_methods => {
             Ok(lookup(shared, Lookup::Number(params.block_number(0, head)?))
                 .map_or(Value::Null, |(served, _)| json!(served.total_difficulty)))
         }
-        "eth_getTdByHash" => {
+        "eth_getTdByHash" if shared.td_methods => {
             Ok(lookup(shared, Lookup::Hash(params.hash(0)?)).map_or(Value::Null, |(served, _)| json!(served.total_difficulty)))
         }
         "eth_call" => eth_call(shared, &params),
         // Bor: the state-sync receipt of a block (null when it has none). Not a block fetch.
+        // Bor answers -32000 "not found" for a block without one, not null.
         "eth_getBorBlockReceipt" => match lookup(shared, Lookup::Hash(params.hash(0)?)) {
-            Some((served, _)) => json::state_sync_receipt(&served),
-            None => Ok(Value::Null),
+            Some((served, _)) if served.state_sync_receipt.is_some() => json::state_sync_receipt(&served),
+            _ => Err(RpcError::NotFound),
         },
         "debug_getRawHeader" if shared.raw_methods => {
             fetch(shared, params.block(0, head)?, |served, _| Ok(Value::String(hex::encode_prefixed(served.header.rlp()))))
@@ -102,6 +103,15 @@ fn lookup(shared: &Shared, lookup: Lookup) -> Option<(Arc<Block>, Arc<Block>)> {
     };
     let truth = chain.truth(served.number())?;
     Some((served, truth))
+}
+
+/// Block JSON; with transaction hashes only (`full` false) it is a header read, not counted as
+/// a fetch of the block.
+fn block(shared: &Shared, lookup_by: Lookup, full: bool) -> Result<Value, RpcError> {
+    if full {
+        return fetch(shared, lookup_by, |served, _| json::block(served, full));
+    }
+    lookup(shared, lookup_by).map_or(Ok(Value::Null), |(served, _)| json::block(&served, false))
 }
 
 /// Renders a block with `render`, counting the fetch; `null` when the chain lacks the block.

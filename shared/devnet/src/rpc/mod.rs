@@ -15,19 +15,27 @@
 //! | `eth_chainId`, `net_version`, `eth_blockNumber`, `web3_clientVersion` | as in geth |
 //! | `eth_getBlockByNumber(n, full)`, `eth_getBlockByHash(h, full)` | block JSON with `totalDifficulty` and `size`; full transaction objects or hashes |
 //! | `eth_getBlockReceipts(n or h)` | receipts JSON (logs with indices, `from`, `to`, gas, `effectiveGasPrice`) |
-//! | `eth_getTdByNumber(n)`, `eth_getTdByHash(h)` | total difficulty |
+//! | `eth_getTdByNumber(n)`, `eth_getTdByHash(h)` | total difficulty (only with `td_methods`: Bor has neither) |
 //! | `debug_getRawHeader(n)` | RLP of the header |
 //! | `debug_getRawBlock(n)` | RLP of `[header, transactions, ommers(, withdrawals)]` |
 //! | `debug_getRawReceipts(n)` | EIP-2718 (consensus) encoding of each receipt |
+//! | `eth_getBorBlockReceipt(h)` | the block's state-sync receipt; -32000 "not found" when it has none (as Bor) |
 //! | `eth_call({to, data}, tag)` | the fake RootChain contract at [`ROOTCHAIN_ADDRESS`] ([`rootchain`]); other addresses answer `0x` |
 //!
 //! With `raw_methods` off the `debug_*` methods answer -32601 like any unknown method; bad
 //! parameters answer -32602 and a body that is not JSON -32700. Batches (JSON arrays) are
 //! answered element by element, each element counting as a call.
 //!
+//! Limits ([`RpcLimits`], Bor's by default) are enforced as the real servers do: a batch over
+//! the batch limit is refused with one error object (Bor), results past the response-size cap
+//! are replaced by -32003 "response too large" (go-ethereum), and requests over the rate limit
+//! get `429 Too Many Requests` with `Retry-After` (providers). [`DevnetRpc::throttled`] counts
+//! the 429s, [`DevnetRpc::refused_batches`] the refused batches.
+//!
 //! A fetch of block `n`, counted by [`DevnetRpc::block_fetches`], is a call answered with that
-//! block by `eth_getBlockByNumber`, `eth_getBlockByHash`, `eth_getBlockReceipts`,
-//! `debug_getRawHeader`, `debug_getRawBlock` or `debug_getRawReceipts`.
+//! block by `eth_getBlockByNumber` or `eth_getBlockByHash` with full transactions,
+//! `eth_getBlockReceipts`, `debug_getRawHeader`, `debug_getRawBlock` or `debug_getRawReceipts`
+//! (block JSON with transaction hashes only is a header read, not a fetch).
 //!
 //! Files: `config` (the knobs and the lies), `state` (chain, checkpoints, counters), `lies`
 //! (the served view), `server` (HTTP and the JSON-RPC envelope), `methods` (dispatch), `json`
@@ -45,7 +53,10 @@ pub mod rootchain;
 mod server;
 mod state;
 
-pub use config::{ConfigError, DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_LISTEN, DEFAULT_MILESTONE_INTERVAL, DevnetRpcConfig, Lie, UnknownLie};
+pub use config::{
+    BOR_BATCH_LIMIT, ConfigError, DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_LISTEN, DEFAULT_MILESTONE_INTERVAL, DevnetRpcConfig, Lie, RpcLimits,
+    UnknownLie,
+};
 pub use rootchain::ROOTCHAIN_ADDRESS;
 
 use crate::Devnet;
@@ -96,6 +107,8 @@ impl DevnetRpc {
             counters: Counters::default(),
             chain_id: config.devnet.chain_id,
             raw_methods: config.raw_methods,
+            td_methods: config.td_methods,
+            limits: RwLock::new(state::Limits::new(config.limits)),
             milestone_interval: config.milestone_interval.max(1),
             wrong_milestone: config.wrong_milestone,
             validators: crate::Devnet::new(config.devnet.clone()).validator_addresses(),
@@ -157,6 +170,21 @@ impl DevnetRpc {
     /// All calls so far.
     pub fn total_calls(&self) -> u64 {
         self.shared.counters.total()
+    }
+
+    /// Enforces `limits` from the next request on.
+    pub fn set_limits(&self, limits: RpcLimits) {
+        *self.shared.limits.write() = state::Limits::new(limits);
+    }
+
+    /// HTTP requests answered `429 Too Many Requests` so far.
+    pub fn throttled(&self) -> u64 {
+        self.shared.counters.throttled.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Batches refused as a whole (over the batch limit) so far.
+    pub fn refused_batches(&self) -> u64 {
+        self.shared.counters.refused_batches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Stops production and the server: no new connections are accepted, idle connections are

@@ -4,6 +4,11 @@
 //! senders. A body that is not JSON answers a -32700 error; a request without an `id` is a
 //! notification and gets no answer (a body of notifications only answers `204 No Content`).
 //!
+//! Limits as the real servers apply them: over the rate limit, `429 Too Many Requests` with
+//! `Retry-After` (whole seconds, at least 1); a batch over the batch limit, one error object
+//! with id null (Bor's `rpc/server.go`); results past the response-size cap, -32003 for every
+//! call left (go-ethereum's `rpc/handler.go`).
+//!
 //! [JSON-RPC 2.0]: https://www.jsonrpc.org/specification
 
 use super::{error::RpcError, methods, state::Shared};
@@ -11,15 +16,15 @@ use axum::{
     Json, Router,
     body::Bytes,
     extract::State,
-    http::StatusCode,
+    http::{StatusCode, header},
     response::{IntoResponse, Response},
     routing::post,
 };
 use serde_json::{Value, json};
-use std::sync::Arc;
+use std::sync::{Arc, atomic::Ordering};
 
-/// Most requests in one batch (geth's default limit).
-pub(crate) const MAX_BATCH: usize = 1000;
+/// go-ethereum's "response too large" error code.
+const RESPONSE_TOO_LARGE: i64 = -32003;
 
 /// The router: `POST /` answers JSON-RPC.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -32,6 +37,13 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let refused = shared.limits.read().rate.as_ref().and_then(|rate| rate.check().err());
+    if let Some(not_until) = refused {
+        shared.counters.throttled.fetch_add(1, Ordering::Relaxed);
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.max(1).to_string())], "rate limit exceeded").into_response();
+    }
     match tokio::task::spawn_blocking(move || respond(&shared, &body)).await {
         Ok(Some(answer)) => Json(answer).into_response(),
         Ok(None) => StatusCode::NO_CONTENT.into_response(),
@@ -49,13 +61,32 @@ pub(crate) fn respond(shared: &Shared, body: &[u8]) -> Option<Value> {
         Ok(request) => request,
         Err(e) => return Some(RpcError::Parse(e.to_string()).response(Value::Null)),
     };
+    let limits = shared.limits.read().config;
     match request {
         Value::Array(batch) if batch.is_empty() => Some(RpcError::InvalidRequest("empty batch".into()).response(Value::Null)),
-        Value::Array(batch) if batch.len() > MAX_BATCH => Some(
-            RpcError::InvalidRequest(format!("a batch of {} requests is over the limit of {MAX_BATCH}", batch.len())).response(Value::Null),
-        ),
+        Value::Array(batch) if limits.batch_limit > 0 && batch.len() > limits.batch_limit => {
+            shared.counters.refused_batches.fetch_add(1, Ordering::Relaxed);
+            let message = format!("batch limit {} exceeded: {} requests given", limits.batch_limit, batch.len());
+            Some(json!({ "jsonrpc": "2.0", "id": null, "error": { "code": -32000, "message": message } }))
+        }
         Value::Array(batch) => {
-            let answers: Vec<Value> = batch.iter().filter_map(|request| answer(shared, request)).collect();
+            let cap = limits.batch_response_max_size;
+            let mut answers = Vec::new();
+            let mut result_bytes = 0;
+            for request in &batch {
+                if cap > 0 && result_bytes > cap {
+                    if let Some(id) = request.get("id") {
+                        answers.push(
+                            json!({ "jsonrpc": "2.0", "id": id, "error": { "code": RESPONSE_TOO_LARGE, "message": "response too large" } }),
+                        );
+                    }
+                    continue;
+                }
+                if let Some(answer) = answer(shared, request) {
+                    result_bytes += answer.get("result").map_or(0, |r| r.to_string().len());
+                    answers.push(answer);
+                }
+            }
             (!answers.is_empty()).then_some(Value::Array(answers))
         }
         request => answer(shared, &request),

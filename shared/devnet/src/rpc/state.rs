@@ -2,7 +2,7 @@
 //! counters.
 
 use super::{
-    Lie,
+    Lie, RpcLimits,
     lies::Liar,
     rootchain::{self, Checkpoint},
 };
@@ -35,12 +35,32 @@ pub(crate) struct Shared {
     pub(crate) chain_id: u64,
     /// Whether `debug_getRaw*` are served.
     pub(crate) raw_methods: bool,
+    /// Whether `eth_getTdBy*` are served.
+    pub(crate) td_methods: bool,
+    /// Batch, response-size and rate limits (changed at run time by `DevnetRpc::set_limits`).
+    pub(crate) limits: RwLock<Limits>,
     /// Blocks per fake Heimdall milestone.
     pub(crate) milestone_interval: u64,
     /// Whether milestones name a wrong hash.
     pub(crate) wrong_milestone: bool,
     /// The devnet's validators (the producers of the fake Heimdall's span).
     pub(crate) validators: Vec<Address>,
+}
+
+/// The limits and the rate limiter that enforces the rate.
+#[derive(Debug)]
+pub(crate) struct Limits {
+    /// As configured.
+    pub(crate) config: RpcLimits,
+    /// The rate limit, when there is one.
+    pub(crate) rate: Option<governor::DefaultDirectRateLimiter>,
+}
+
+impl Limits {
+    /// Limits enforcing `config`.
+    pub(crate) fn new(config: RpcLimits) -> Self {
+        Self { config, rate: config.requests_per_second.map(|rps| governor::RateLimiter::direct(governor::Quota::per_second(rps))) }
+    }
 }
 
 /// The chain in memory, indexed by block number.
@@ -128,6 +148,10 @@ impl Chain {
 /// Calls per method and block fetches per block number.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    /// HTTP requests answered 429.
+    pub(crate) throttled: AtomicU64,
+    /// Batches refused for the batch limit.
+    pub(crate) refused_batches: AtomicU64,
     total: AtomicU64,
     by_method: Mutex<HashMap<String, u64>>,
     fetches: Mutex<HashMap<u64, u64>>,
