@@ -210,31 +210,44 @@ fn assert_synced(bor: &Bor, chain: &DevChain, target: u64, what: &str) {
     assert_ne!(expected, json!(B256::ZERO), "the contract was written");
 }
 
+/// The node id part of an enode URL.
+fn node_id(enode: &str) -> String {
+    enode.trim_start_matches("enode://").split('@').next().expect("enode id").to_owned()
+}
+
+/// Whether `bor` lists a peer with the node id of `enode`.
+fn has_peer(bor: &Bor, enode: &str) -> bool {
+    let id = node_id(enode);
+    bor.rpc("admin_peers", json!([]))
+        .as_array()
+        .is_some_and(|peers| peers.iter().any(|p| p["enode"].as_str().is_some_and(|e| e.contains(&id))))
+}
+
 #[test]
 fn real_bor_syncs_from_us_and_we_sync_from_real_bor() {
     let mut chain = DevChain::make();
+    imported_chain(&chain);
+    synced_from_bor(&mut chain);
+    through_the_cluster(&chain);
+}
+
+/// (a) An imported chain, served to a fresh Bor.
+fn imported_chain(chain: &DevChain) {
     let genesis_hash = chain.producer.hashes(0, 0)[0].expect("genesis");
     let chain_rlp = chain.genesis().join("chain.rlp");
     std::fs::write(&chain_rlp, chain.producer.export_chain(BLOCKS)).expect("chain.rlp");
-
-    // (a) An imported chain, served to a fresh Bor.
     let imported = Node::start(&["--chain", &chain.genesis_file(), "--import", chain_rlp.to_str().expect("utf-8")]);
     let status = imported.get_json("/api/v1/status");
     assert_eq!(status["genesis_hash"], json!(genesis_hash), "our node computes Bor's genesis hash: {status}");
     assert_eq!(status["head"]["number"], BLOCKS, "{status}");
     let follower = Bor::follower(&chain.genesis().join("genesis.json"), &imported.enodes[..1]);
-    assert_synced(&follower, &chain, BLOCKS, "(a) imported chain");
-    let peers = follower.rpc("admin_peers", json!([]));
-    let our_id = imported.enodes[0].trim_start_matches("enode://").split('@').next().expect("id").to_owned();
-    assert!(
-        peers.as_array().expect("peers").iter().any(|p| p["enode"].as_str().is_some_and(|e| e.contains(&our_id))),
-        "Bor's peer is our node: {peers}"
-    );
-    drop(follower);
-    drop(imported);
+    assert_synced(&follower, chain, BLOCKS, "(a) imported chain");
+    assert!(has_peer(&follower, &imported.enodes[0]), "Bor's peer is our node");
+}
 
-    // (b) Our node syncs from the dev Bor's JSON-RPC at Bor's defaults, then serves a fresh Bor
-    // and announces new blocks to it.
+/// (b) Our node syncs from the dev Bor's JSON-RPC at Bor's defaults, then serves a fresh Bor and
+/// announces new blocks to it.
+fn synced_from_bor(chain: &mut DevChain) {
     let upstream = format!("http://{}", chain.producer.http);
     // Batches of 500 at first: Bor refuses them, and the node must learn Bor's 100.
     let synced = Node::start(&[
@@ -259,9 +272,68 @@ fn real_bor_syncs_from_us_and_we_sync_from_real_bor() {
     assert_eq!(bor_rpc["td_method"], json!(null), "TD from block JSON, never eth_getTdByNumber: {upstreams}");
     assert_eq!((bor_rpc["failed"].as_u64(), bor_rpc["state"].as_str()), (Some(0), Some("ok")), "{upstreams}");
     let follower = Bor::follower(&chain.genesis().join("genesis.json"), &synced.enodes[..1]);
-    assert_synced(&follower, &chain, BLOCKS, "(b) from Bor's JSON-RPC");
+    assert_synced(&follower, chain, BLOCKS, "(b) from Bor's JSON-RPC");
     let target = BLOCKS + 40;
     chain.wallet.grow_to(&chain.producer, target);
-    assert_synced(&follower, &chain, target, "(b) following new blocks");
-    eprintln!("(b) upstream status: {upstreams}");
+    assert_synced(&follower, chain, target, "(b) following new blocks");
+}
+
+/// (c) Three instances on one Redis behind nginx's TCP passthrough, one cluster enode; the
+/// instance Bor is connected to is killed mid-sync and Bor completes from another.
+fn through_the_cluster(chain: &DevChain) {
+    let target = chain.producer.head();
+    let redis = hypasis_test_support::redis::RedisServer::start();
+    let shared = tempfile::tempdir().expect("tempdir");
+    let cluster_key = shared.path().join("cluster.key");
+    let upstream = format!("http://{}", chain.producer.http);
+    let genesis = chain.genesis_file();
+    let start = |id: &str| {
+        Node::start(&[
+            "--chain",
+            &genesis,
+            "--upstream",
+            &upstream,
+            "--upstream-rps",
+            "100000",
+            "--redis-url",
+            &redis.url(),
+            "--instance-id",
+            id,
+            "--cluster-key-file",
+            cluster_key.to_str().expect("utf-8"),
+        ])
+    };
+    let mut nodes: Vec<Option<Node>> = vec![Some(start("c1")), Some(start("c2")), Some(start("c3"))];
+    for node in nodes.iter().flatten() {
+        eventually(Duration::from_secs(120), "every instance serves the whole chain from Redis", || {
+            let gaps = node.get_json("/api/v1/gaps");
+            (gaps["head"].as_u64() >= Some(target) && gaps["missing_blocks"] == 0).then_some(())
+        });
+    }
+    let nginx = hypasis_test_support::nginx::Nginx::tcp_passthrough(&nodes.iter().flatten().map(|n| n.p2p).collect::<Vec<_>>());
+    let cluster_enode = format!("enode://{}@{}", node_id(&nodes[0].as_ref().expect("node").enodes[0]), nginx.listen);
+    let follower = Bor::follower(&chain.genesis().join("genesis.json"), &[cluster_enode]);
+
+    // Find the instance Bor is connected to; Bor waits ~10 s for more peers before it syncs.
+    // As soon as its log says the sync started, kill that instance.
+    let victim = eventually(Duration::from_secs(60), "Bor connected to an instance", || {
+        nodes.iter().position(|n| n.as_ref().is_some_and(|n| n.get_json("/api/v1/peers")["count"].as_u64() > Some(0)))
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !follower.log().contains("Block synchronisation started") {
+        assert!(Instant::now() < deadline, "Bor did not start syncing:\n{}", follower.log_tail(30));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(nodes[victim].take()); // SIGKILL
+    let head_at_kill = follower.head();
+    assert!(head_at_kill < target, "the instance was killed before Bor finished (Bor at {head_at_kill} of {target})");
+    eprintln!("(c) killed instance c{} in Bor's sync, Bor at block {head_at_kill} of {target}", victim + 1);
+    assert_synced(&follower, chain, target, "(c) through nginx after kill -9");
+    let served_by: Vec<usize> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.as_ref().is_some_and(|n| n.get_json("/api/v1/peers")["count"].as_u64() > Some(0)))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(!served_by.is_empty() && !served_by.contains(&victim), "Bor completed from another instance: {served_by:?}\n{}", nginx.log());
 }

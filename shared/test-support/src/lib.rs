@@ -1,11 +1,13 @@
 //! Helpers for tests that need real services on loopback.
 //!
 //! - [`bor`]: real Bor processes (a `--dev` producer, fresh followers with static peers).
+//! - [`nginx`]: a real nginx passing TCP through to several backends.
 //! - [`redis`]: a real `redis-server` on a free port, which a test can kill and restart.
 //! - [`redis_cluster`]: a real three-master Redis Cluster.
 //! - [`tls`]: a test CA and server certificate made with `openssl`.
 
 pub mod bor;
+pub mod nginx;
 pub mod redis;
 pub mod redis_cluster;
 pub mod tls;
