@@ -32,7 +32,7 @@ impl Nginx {
         let listen = SocketAddr::from(([127, 0, 0, 1], crate::free_port()));
         let servers: String = backends.iter().map(|b| format!("    server {b} max_fails=1 fail_timeout=30s;\n")).collect();
         // Debian builds the stream module as a dynamic module (package libnginx-mod-stream).
-        let module = Path::new(STREAM_MODULE).exists().then(|| format!("load_module {STREAM_MODULE};\n")).unwrap_or_default();
+        let module = if Path::new(STREAM_MODULE).exists() { format!("load_module {STREAM_MODULE};\n") } else { String::new() };
         let config = format!(
             "{module}daemon off;\nworker_processes 1;\npid {pid};\nerror_log {log} info;\nevents {{ worker_connections 1024; }}\n\
              stream {{\n  upstream instances {{\n{servers}  }}\n  server {{\n    listen {listen};\n    proxy_pass instances;\n    \
