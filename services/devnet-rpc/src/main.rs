@@ -1,14 +1,14 @@
 //! `hypasis-devnet-rpc`: the built-in devnet served as a JSON-RPC upstream over HTTP, for sync
-//! tests and local runs (see `hypasis_devnet::rpc` for the methods, checkpoints and lies).
+//! tests and local runs (see `hypasis_fake_upstream` for the methods, checkpoints and lies).
 //!
 //! Start-up order: command line and config (every error at once, exit 64 before any port is
 //! bound) → tracing → prefill and serve → print the URL on stdout → wait for SIGINT/SIGTERM →
 //! stop, letting open requests finish.
 
 use clap::Parser;
-use hypasis_devnet::{
-    DevnetConfig, DevnetRpc, DevnetRpcConfig, Lie,
-    rpc::{BOR_BATCH_LIMIT, DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_LISTEN, DEFAULT_MILESTONE_INTERVAL, RpcLimits},
+use hypasis_devnet::DevnetConfig;
+use hypasis_fake_upstream::{
+    BOR_BATCH_LIMIT, DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_LISTEN, DEFAULT_MILESTONE_INTERVAL, DevnetRpc, DevnetRpcConfig, Lie, RpcLimits,
 };
 use std::{io::Write, net::SocketAddr, num::NonZeroU32, process::ExitCode};
 

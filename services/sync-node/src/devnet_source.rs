@@ -8,7 +8,7 @@ use hypasis_chain::Block;
 use hypasis_cluster::{Envelope, Event, Events, Leadership};
 use hypasis_devnet::{Devnet, DevnetConfig};
 use hypasis_store::{BlockStore, ChainHead, HeadUpdate, TieredStore};
-use hypasis_sync::SyncProgress;
+use hypasis_syncer::SyncProgress;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;

@@ -4,7 +4,7 @@
 //! bound) → tracing → metrics → components → wait for SIGINT/SIGTERM → drain.
 
 use clap::Parser;
-use hypasis_sync_node::{
+use hypasis_sync::{
     config::{Cli, LogFormat, Settings},
     metrics, node, shutdown,
 };
@@ -50,7 +50,7 @@ fn main() -> ExitCode {
         Err(e) => {
             tracing::error!(error = %e, "hypasis-sync failed");
             eprintln!("error: {e}");
-            ExitCode::from(EXIT_RUNTIME)
+            ExitCode::from(if e.is_config() { EXIT_CONFIG } else { EXIT_RUNTIME })
         }
     }
 }

@@ -12,7 +12,7 @@ use hypasis_p2p::{NetworkConfig, identity};
 use hypasis_store::{
     BlockStore, ChainHead, MemoryStore, RedisStore, RedisStoreConfig, RedisTarget, TieredStore, tiered::DEFAULT_MAX_BACKLOG,
 };
-use hypasis_sync::{BackwardConfig, ForwardConfig, SyncContext, SyncProgress, Validators};
+use hypasis_syncer::{BackwardConfig, ForwardConfig, SyncContext, SyncProgress, Validators};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::{
     future::Future,
@@ -51,6 +51,42 @@ pub enum NodeError {
     /// A node key file is unusable.
     #[error(transparent)]
     Key(#[from] hypasis_p2p::identity::KeyFileError),
+    /// `--public-host` names no usable address.
+    #[error("cannot resolve --public-host {host:?}: {reason}; give an IPv4 address or a name that resolves to one")]
+    PublicHost {
+        /// The name.
+        host: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl NodeError {
+    /// Whether the operator's configuration is at fault (the binary exits 64, `EX_USAGE`).
+    pub fn is_config(&self) -> bool {
+        matches!(self, Self::Key(_) | Self::PublicHost { .. })
+    }
+}
+
+/// The IPv4 address advertised in enode URLs and the ENR: `--public-host` itself when it is an
+/// address, else its first IPv4 address from DNS; without `--public-host`, the `--bind` address
+/// (loopback when that is unspecified).
+async fn resolve_public_host(host: &str) -> Result<std::net::Ipv4Addr, NodeError> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(match ip {
+            std::net::IpAddr::V4(v4) if !v4.is_unspecified() => v4,
+            _ => std::net::Ipv4Addr::LOCALHOST,
+        });
+    }
+    let unresolved = |reason: String| NodeError::PublicHost { host: host.to_owned(), reason };
+    let addresses = tokio::net::lookup_host((host, 0)).await.map_err(|e| unresolved(e.to_string()))?;
+    addresses
+        .map(|a| a.ip())
+        .find_map(|ip| match ip {
+            std::net::IpAddr::V4(v4) => Some(v4),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .ok_or_else(|| unresolved("it has no IPv4 address".into()))
 }
 
 /// Runs the node until `shutdown` resolves, then drains for at most the grace period.
@@ -63,7 +99,19 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         ChainChoice::Spec(spec) => (*spec, None),
     };
     metrics::build_info(&spec.name);
-    let progress = Arc::new(SyncProgress::new(settings.cache.max_blocks as u64));
+    // Alone, the memory cache bounds what is kept; on Redis, everything above the floor is.
+    let progress = Arc::new(match settings.redis_url {
+        None => SyncProgress::new(settings.cache.max_blocks as u64),
+        Some(_) => SyncProgress::from_floor(settings.retention_floor),
+    });
+
+    // Keys before any port is bound: a bad key file is a configuration error (exit 64).
+    let mut keys = Vec::new();
+    if let Some(path) = &settings.cluster_key_file {
+        keys.push(identity::load_or_create(path)?);
+    }
+    keys.push(identity::load_or_create(&settings.node_key_file)?);
+    let public_ip = resolve_public_host(&settings.public_host).await?;
 
     let api_addr = SocketAddr::new(settings.bind, settings.api_port);
     let listener =
@@ -147,9 +195,9 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
             upstreams: settings.upstreams.clone(),
             l1: settings.eth_l1_rpc_url.clone(),
             rootchain: if spec.chain_id == 80_002 {
-                hypasis_sync::checkpoints::AMOY_ROOTCHAIN
+                hypasis_syncer::checkpoints::AMOY_ROOTCHAIN
             } else {
-                hypasis_sync::checkpoints::MAINNET_ROOTCHAIN
+                hypasis_syncer::checkpoints::MAINNET_ROOTCHAIN
             },
             backward: BackwardConfig {
                 workers: settings.backfill_workers,
@@ -188,14 +236,10 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         Some(sync)
     };
 
-    let mut keys = Vec::new();
-    if let Some(path) = &settings.cluster_key_file {
-        keys.push(identity::load_or_create(path)?);
-    }
-    keys.push(identity::load_or_create(&settings.node_key_file)?);
     let p2p_addr = SocketAddr::new(settings.bind, settings.p2p_port);
     let mut p2p_config = NetworkConfig::new(p2p_addr);
-    p2p_config.public_host = settings.public_host.clone();
+    p2p_config.public_host = public_ip.to_string();
+    p2p_config.public_port = settings.public_port;
     p2p_config.max_peers = settings.max_peers;
     p2p_config.trusted = settings.trusted_peers.iter().copied().collect();
     let discovery_key = keys[0].clone();
@@ -207,15 +251,20 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     });
     // discv4 on the same port number as RLPx, answering for the first (cluster) identity.
     let udp_addr = SocketAddr::new(settings.bind, network.local_addr.port());
-    let public_ip = settings.public_host.parse::<std::net::Ipv4Addr>().ok().or(match settings.bind {
-        std::net::IpAddr::V4(v4) if !v4.is_unspecified() => Some(v4),
-        _ => None,
-    });
+    let bootnodes = settings
+        .bootnodes
+        .iter()
+        .map(|b| hypasis_discv4::message::NodeRecord {
+            id: b.id,
+            endpoint: hypasis_discv4::message::Endpoint { ip: b.ip, udp: b.udp, tcp: b.tcp },
+        })
+        .collect();
     let discv4_config = hypasis_discv4::Discv4Config {
         listen: udp_addr,
-        public_ip: public_ip.unwrap_or(std::net::Ipv4Addr::LOCALHOST),
-        tcp_port: network.local_addr.port(),
-        bootnodes: Vec::new(),
+        public_ip,
+        tcp_port: settings.public_port.unwrap_or(network.local_addr.port()),
+        udp_port: settings.public_port,
+        bootnodes,
         fork_id: spec.latest_fork_id(),
     };
     let (discovery, discv4_task) = hypasis_discv4::spawn(discv4_config, discovery_key, cancel.child_token())
@@ -374,7 +423,7 @@ async fn seed_genesis(
         progress.stored(count as u64 + 1, head.number);
         tracing::info!(file = %path.display(), blocks = count, head = head.number, "imported chain file");
     } else {
-        tracing::warn!(chain = %spec.name, "upstream sync is not in this build yet: only the devnet produces new blocks");
+        tracing::warn!(chain = %spec.name, "no --upstream and no --import: only the genesis block is served; add --upstream <url> to sync this chain");
     }
     store.advance_head(head).await?;
     crate::metrics::head(head.number);

@@ -4,7 +4,7 @@
 
 use hypasis_chain::Address;
 use hypasis_cluster::{Leadership, RedisTarget};
-use hypasis_sync::{
+use hypasis_syncer::{
     BackwardConfig, CheckpointConfig, Checkpoints, Claims, ForwardConfig, MilestoneGuard, SyncContext, SyncError, backward, checkpoints,
     forward, milestones,
 };

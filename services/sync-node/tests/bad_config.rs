@@ -68,3 +68,18 @@ fn a_port_in_use_names_the_flag() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("choose another address with --api-port"), "{stderr}");
 }
+
+#[test]
+fn a_bad_key_file_exits_64_before_any_port_is_bound() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("node.key");
+    std::fs::write(&key, "not a key").expect("write");
+    // The API port is taken: a node that bound ports before reading its key would fail on the
+    // port (exit 1) instead of naming the key file.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let (code, stderr) = run_to_exit(&["--api-port", &port, "--node-key-file", key.to_str().expect("utf-8")]);
+    assert_eq!(code, 64, "{stderr}");
+    assert!(stderr.contains("node.key") && stderr.contains("64 hex characters"), "{stderr}");
+    assert!(!stderr.contains("--api-port"), "no port was tried: {stderr}");
+}

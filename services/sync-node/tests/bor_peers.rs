@@ -7,8 +7,9 @@
 mod support;
 
 use hypasis_chain::Block;
-use hypasis_devnet::{Devnet, DevnetConfig, DevnetRpc, DevnetRpcConfig};
+use hypasis_devnet::{Devnet, DevnetConfig};
 use hypasis_eth_wire::eth::{id, messages};
+use hypasis_fake_upstream::{DevnetRpc, DevnetRpcConfig};
 use hypasis_loadtest::{BorPeer, PeerError, Target, bor_peer::status_for};
 use std::time::Duration;
 use support::{Node, eventually};

@@ -83,3 +83,16 @@ async fn a_peer_downloads_the_chain_from_the_node() {
     .await
     .expect("join");
 }
+
+#[test]
+fn a_public_host_name_is_resolved_and_the_public_port_is_advertised_in_enode_and_enr() {
+    let node = Node::start(&["--devnet-block-time", "3600", "--public-host", "localhost", "--public-port", "40404"]);
+    let status = node.get_json("/api/v1/status");
+    let enode = status["enode"].as_str().expect("enode");
+    assert!(enode.ends_with("@127.0.0.1:40404"), "resolved IP and public port: {enode}");
+    let enr: enr::Enr<hypasis_discv4::record::EnrKey> = status["enr"].as_str().expect("enr").parse().expect("a valid ENR");
+    assert_eq!(enr.ip4(), Some(std::net::Ipv4Addr::LOCALHOST));
+    assert_eq!((enr.tcp4(), enr.udp4()), (Some(40404), Some(40404)), "{enr}");
+    // The node still listens where it was told (port 0 → a free one), not on the public port.
+    assert_ne!(node.p2p.port(), 40404);
+}

@@ -6,11 +6,12 @@
 mod support;
 
 use hypasis_chain::{BlockBody, SealedHeader};
-use hypasis_devnet::{Devnet, DevnetConfig, DevnetRpc, DevnetRpcConfig, Lie};
+use hypasis_devnet::{Devnet, DevnetConfig};
 use hypasis_eth_wire::eth::{
     id,
     messages::{self, BlockId, GetBlockHeaders, HashRequest},
 };
+use hypasis_fake_upstream::{DevnetRpc, DevnetRpcConfig, Lie};
 use hypasis_rlpx::{NodeId, keys};
 use hypasis_test_support::redis::RedisServer;
 use std::time::{Duration, Instant};
@@ -146,10 +147,26 @@ fn two_instances_backfill_twenty_thousand_blocks_without_fetching_a_batch_twice(
             "100000",
             "--upstream-rps",
             "100000",
+            // A memory tier a tenth of the window: progress must still measure the whole window.
+            "--cache-max-blocks",
+            "2000",
         ])
     };
     let (a, b) = (start("a"), start("b"));
+    // While history is missing, sync.percentage stays below 100 (status read before gaps: the
+    // missing count only falls, so blocks missing at the later read were missing at the earlier).
+    let mut while_missing = Vec::new();
+    eventually(Duration::from_secs(300), "history complete on a", || {
+        let percentage = a.get_json("/api/v1/status")["sync"]["percentage"].as_f64().expect("percentage");
+        let gaps = a.get_json("/api/v1/gaps");
+        if gaps["missing_blocks"].as_u64() > Some(0) {
+            while_missing.push(percentage);
+        }
+        (gaps["head"].as_u64() >= Some(BLOCKS) && gaps["missing_blocks"] == 0).then_some(())
+    });
+    assert!(!while_missing.is_empty() && while_missing.iter().all(|p| *p < 100.0), "percentage while filling: {while_missing:?}");
     wait_complete(&a, BLOCKS, Duration::from_secs(300));
+    assert_eq!(a.get_json("/api/v1/status")["sync"]["percentage"], 100.0);
     wait_complete(&b, BLOCKS, Duration::from_secs(30));
     // Every block was fetched exactly once (raw block + raw receipts = 2 calls), by one of the two.
     let twice: Vec<u64> = (1..=BLOCKS).filter(|n| rpc.block_fetches(*n) != 2).take(10).collect();

@@ -15,16 +15,14 @@
 //! - [`keys`]: deterministic validator and account keys.
 //! - [`genesis`]: the geth-style genesis JSON.
 //! - [`generator`]: the block generator.
-//! - [`rpc`]: the devnet served as a JSON-RPC 2.0 upstream over HTTP (blocks, receipts, raw
-//!   `debug_*` encodings, a fake RootChain contract for checkpoints, optional lies), for sync
-//!   tests over a real socket.
+//!
+//! The devnet served as a JSON-RPC upstream (with a fake RootChain and Heimdall, and lies) is
+//! test tooling and lives apart, in `hypasis-fake-upstream`, so the node never links it.
 
 pub mod config;
 pub mod generator;
 pub mod genesis;
 pub mod keys;
-pub mod rpc;
 
 pub use config::DevnetConfig;
 pub use generator::Devnet;
-pub use rpc::{DevnetRpc, DevnetRpcConfig, Lie, ROOTCHAIN_ADDRESS};

@@ -48,8 +48,10 @@ pub struct Discv4Config {
     pub listen: SocketAddr,
     /// The IPv4 address put in our record.
     pub public_ip: Ipv4Addr,
-    /// Our RLPx TCP port.
+    /// Our RLPx TCP port, as advertised.
     pub tcp_port: u16,
+    /// Our UDP port as advertised in the record (`None`: the bound one).
+    pub udp_port: Option<u16>,
     /// Nodes to bond with at start.
     pub bootnodes: Vec<NodeRecord>,
     /// Fork id for the record's `eth` entry.
@@ -112,8 +114,8 @@ pub async fn spawn(
 ) -> std::io::Result<(Discv4Handle, tokio::task::JoinHandle<()>)> {
     let socket = UdpSocket::bind(config.listen).await?;
     let local_addr = socket.local_addr()?;
-    let record =
-        record::build(&key, config.public_ip, local_addr.port(), config.tcp_port, config.fork_id, 1).map_err(std::io::Error::other)?;
+    let record = record::build(&key, config.public_ip, config.udp_port.unwrap_or(local_addr.port()), config.tcp_port, config.fork_id, 1)
+        .map_err(std::io::Error::other)?;
     let mut record_rlp = Vec::new();
     record.encode(&mut record_rlp);
     let local_id = keys::node_id(&key.public_key());

@@ -30,6 +30,7 @@ async fn ping_bond_enr_and_findnode() {
         listen: "127.0.0.1:0".parse().expect("addr"),
         public_ip: [127, 0, 0, 1].into(),
         tcp_port: 30303,
+        udp_port: None,
         bootnodes: vec![],
         fork_id: fork,
     };

@@ -4,8 +4,8 @@
 //! - [`snappy`]: message compression after Hello (EIP-706) with a decompressed-size cap.
 //! - [`eth`]: the eth protocol ([`caps/eth.md`]): eth/68, eth/69 (EIP-7642) and Bor's eth/69
 //!   Status dialect, block requests and responses, announcements.
-//! - [`conn`]: [`conn::Connection`]: an authenticated RLPx connection after the Hello and Status
-//!   exchange, sending and receiving typed messages.
+//! - [`conn`]: the connection typestate: [`conn::P2pConn`] after Hello, [`conn::EthConn`] after
+//!   the Status exchange, sending and receiving [`conn::EthMessage`]s.
 //!
 //! [`rlpx.md`]: https://github.com/ethereum/devp2p/blob/master/rlpx.md
 //! [`caps/eth.md`]: https://github.com/ethereum/devp2p/blob/master/caps/eth.md

@@ -27,6 +27,8 @@ pub struct NetworkConfig {
     pub listen: SocketAddr,
     /// Host name or IP put in enode URLs.
     pub public_host: String,
+    /// Port put in enode URLs (`None`: the listened port; behind a load balancer they can differ).
+    pub public_port: Option<u16>,
     /// Most peers at once.
     pub max_peers: usize,
     /// Connections that may wait for a slot.
@@ -55,6 +57,7 @@ impl NetworkConfig {
         Self {
             listen,
             public_host: listen.ip().to_string(),
+            public_port: None,
             max_peers: DEFAULT_MAX_PEERS,
             admission_queue: DEFAULT_ADMISSION_QUEUE,
             admission_wait: DEFAULT_ADMISSION_WAIT,

@@ -14,7 +14,7 @@ pub(crate) fn handshake(result: &'static str) {
     counter!("hypasis_p2p_handshakes_total", "result" => result).increment(1);
 }
 
-/// A connection was turned away (`full`, `queue_full`, `shutting_down`).
+/// A connection was turned away (`handshakes_full`, `queue_full`, `full`).
 pub(crate) fn rejected(reason: &'static str) {
     counter!("hypasis_p2p_admission_rejected_total", "reason" => reason).increment(1);
 }

@@ -100,7 +100,8 @@ pub async fn spawn(
     // With port 0 the OS picked one; Hello and enode URLs carry the real one.
     let mut config = config;
     config.listen = local_addr;
-    let enodes = keys.iter().map(|k| identity::enode_url(k, &config.public_host, local_addr.port())).collect();
+    let port = config.public_port.unwrap_or(local_addr.port());
+    let enodes = keys.iter().map(|k| identity::enode_url(k, &config.public_host, port)).collect();
     let shared = Arc::new(Shared {
         slots: Arc::new(Semaphore::new(config.max_peers)),
         queue: Arc::new(Semaphore::new(config.admission_queue)),

@@ -8,7 +8,7 @@
 //! | `hs:v1:{c<chain>:<n / 1024>}:b:<n>` | body RLP |
 //! | `hs:v1:{c<chain>:<n / 1024>}:r:<n>` | receipts RLP (eth/68 form); absent when unknown |
 //! | `hs:v1:{c<chain>:x<hash[0]>}:n:<hash>` | block number (decimal) of a canonical hash |
-//! | `hs:v1:{c<chain>}:numbers` | sorted set of stored numbers (range and count) |
+//! | `hs:v1:{c<chain>}:ranges` | the gap tracker: held ranges as a sorted set (score = start, member = `start:end`) |
 //! | `hs:v1:{c<chain>}:head` | hash `number`, `hash`, `td`, `timestamp` of the served head |
 //!
 //! Blocks of one 1,024-block bucket share a slot, so a range read touches one or two slots; reads

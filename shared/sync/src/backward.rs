@@ -26,6 +26,11 @@ use std::{
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+/// Parallel backfill workers per instance unless configured (`--backfill-workers`).
+pub const DEFAULT_WORKERS: usize = 4;
+/// Blocks fetched per second by one instance's backfill unless configured (`--backfill-rate`).
+pub const DEFAULT_BLOCKS_PER_SECOND: u32 = 1_000;
+
 /// Backward sync settings.
 #[derive(Debug, Clone)]
 pub struct BackwardConfig {
@@ -46,7 +51,14 @@ pub struct BackwardConfig {
 
 impl Default for BackwardConfig {
     fn default() -> Self {
-        Self { workers: 4, batch: 128, floor: 0, window: None, claim_lease: Duration::from_secs(30), blocks_per_second: 2_000 }
+        Self {
+            workers: DEFAULT_WORKERS,
+            batch: 128,
+            floor: 0,
+            window: None,
+            claim_lease: Duration::from_secs(30),
+            blocks_per_second: DEFAULT_BLOCKS_PER_SECOND,
+        }
     }
 }
 

@@ -33,6 +33,7 @@ pub struct SyncStatus {
 pub struct SyncProgress {
     inner: Mutex<Inner>,
     capacity: u64,
+    floor: u64,
 }
 
 #[derive(Debug, Default)]
@@ -43,9 +44,15 @@ struct Inner {
 }
 
 impl SyncProgress {
-    /// A tracker for a cache that holds at most `capacity` blocks.
+    /// A tracker for a cache that holds at most `capacity` blocks (the newest ones).
     pub fn new(capacity: u64) -> Self {
-        Self { inner: Mutex::default(), capacity: capacity.max(1) }
+        Self { inner: Mutex::default(), capacity: capacity.max(1), floor: 0 }
+    }
+
+    /// A tracker for a store that keeps everything from block `floor` up (Redis-backed: the
+    /// target is the whole retention window, however small the memory tier in front of it).
+    pub fn from_floor(floor: u64) -> Self {
+        Self { inner: Mutex::default(), capacity: u64::MAX, floor }
     }
 
     /// Records `count` newly stored blocks and the upstream's highest block.
@@ -80,7 +87,7 @@ impl SyncProgress {
         };
         let highest = inner.highest.or(range.map(|r| r.highest));
         let held = range.map_or(0, |r| r.count);
-        let target = highest.map_or(0, |h| (h + 1).min(self.capacity));
+        let target = highest.map_or(0, |h| (h + 1).saturating_sub(self.floor).min(self.capacity));
         let percentage = if target == 0 { 0.0 } else { (held.min(target) as f64 / target as f64 * 100.0 * 100.0).round() / 100.0 };
         let missing = target.saturating_sub(held);
         let eta_seconds = if missing == 0 {
@@ -109,6 +116,17 @@ mod tests {
         assert_eq!(s.percentage, 30.0);
         assert_eq!(s.blocks_per_second, 2.0);
         assert_eq!(s.eta_seconds, Some(35));
+    }
+
+    #[test]
+    fn a_floor_store_targets_the_whole_window_not_a_cache_size() {
+        let p = SyncProgress::from_floor(1_000);
+        let t0 = Instant::now();
+        p.stored_at(2_000, 20_999, t0);
+        let s = p.status_at(Some(StoredRange { lowest: 19_000, highest: 20_999, count: 2_000 }), t0);
+        assert_eq!(s.percentage, 10.0, "2,000 of the 20,000 blocks from the floor up");
+        let s = p.status_at(Some(StoredRange { lowest: 1_000, highest: 20_999, count: 20_000 }), t0);
+        assert_eq!(s.percentage, 100.0);
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //! `eth_getTdByNumber` (as Bor has none).
 
 use hypasis_chain::Block;
-use hypasis_devnet::{Devnet, DevnetConfig, DevnetRpc, DevnetRpcConfig, rpc::RpcLimits};
+use hypasis_devnet::{Devnet, DevnetConfig};
+use hypasis_fake_upstream::{DevnetRpc, DevnetRpcConfig, RpcLimits};
 use hypasis_store::{BlockStore, ChainHead, MemoryStore, MemoryStoreLimits, Parts};
-use hypasis_sync::{BackwardConfig, Claims, SyncContext, SyncProgress, backward};
+use hypasis_syncer::{BackwardConfig, Claims, SyncContext, SyncProgress, backward};
 use hypasis_upstream::{BlockFetcher, PoolConfig, UpstreamPool};
 use std::{
     sync::Arc,

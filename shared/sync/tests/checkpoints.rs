@@ -3,9 +3,10 @@
 //! and its range evicted, and the refilled range verifies.
 
 use hypasis_chain::{Block, SealedHeader};
-use hypasis_devnet::{Devnet, DevnetConfig, DevnetRpc, DevnetRpcConfig, ROOTCHAIN_ADDRESS};
+use hypasis_devnet::{Devnet, DevnetConfig};
+use hypasis_fake_upstream::{DevnetRpc, DevnetRpcConfig, ROOTCHAIN_ADDRESS};
 use hypasis_store::{BlockStore, MemoryStore, MemoryStoreLimits, Parts};
-use hypasis_sync::{CheckpointConfig, Checkpoints, SyncContext, SyncProgress, checkpoints};
+use hypasis_syncer::{CheckpointConfig, Checkpoints, SyncContext, SyncProgress, checkpoints};
 use hypasis_upstream::{BlockFetcher, PoolConfig, UpstreamPool};
 use std::{sync::Arc, time::Duration};
 
@@ -68,7 +69,7 @@ async fn a_tampered_block_in_a_checkpointed_range_is_evicted_and_the_refill_veri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heimdall_spans_milestones_and_seal_checks_against_the_fake_heimdall() {
-    use hypasis_sync::Validators;
+    use hypasis_syncer::Validators;
     use hypasis_upstream::Heimdall;
     let devnet = DevnetConfig::default();
     let server =

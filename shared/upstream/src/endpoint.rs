@@ -141,8 +141,27 @@ impl Endpoint {
             }),
             next_id: AtomicU64::new(1),
         };
-        metrics::gauge!("hypasis_upstream_batch_limit", "upstream" => endpoint.name.clone()).set(max_batch as f64);
+        endpoint.register_metrics(max_batch);
         Ok(endpoint)
+    }
+
+    /// Registers its series at their starting values, so they exist before the first event.
+    fn register_metrics(&self, max_batch: usize) {
+        let name = || self.name.clone();
+        for counter in [
+            "hypasis_upstream_errors_total",
+            "hypasis_upstream_bans_total",
+            "hypasis_upstream_breaker_opened_total",
+            "hypasis_upstream_budget_exhausted_total",
+            "hypasis_upstream_blocks_fetched_total",
+            "hypasis_upstream_throttled_total",
+        ] {
+            metrics::counter!(counter, "upstream" => name()).absolute(0);
+        }
+        metrics::gauge!("hypasis_upstream_banned", "upstream" => name()).set(0.0);
+        metrics::gauge!("hypasis_upstream_batch_limit", "upstream" => name()).set(max_batch as f64);
+        let _ = metrics::histogram!("hypasis_upstream_request_seconds", "upstream" => name());
+        let _ = metrics::histogram!("hypasis_upstream_budget_wait_seconds", "upstream" => name());
     }
 
     /// The endpoint's name.
@@ -154,8 +173,14 @@ impl Endpoint {
     /// usable: calls wait, and [`score`](Self::score) ranks it last meanwhile.
     pub fn usable(&self) -> bool {
         let now = Instant::now();
-        let state = self.state.lock();
-        state.banned_until.is_none_or(|t| now >= t) && state.open_until.is_none_or(|t| now >= t)
+        let mut state = self.state.lock();
+        if state.banned_until.is_some_and(|t| now >= t) {
+            // The ban is over: it no longer shows as banned.
+            state.banned_until = None;
+            metrics::gauge!("hypasis_upstream_banned", "upstream" => self.name.clone()).set(0.0);
+            tracing::info!(target: "upstream", upstream = %self.name, "upstream ban expired");
+        }
+        state.banned_until.is_none() && state.open_until.is_none_or(|t| now >= t)
     }
 
     /// Lower is better: latency, inflated by recent failures, plus any wait it asked for.

@@ -29,4 +29,4 @@ pub use endpoint::{Capability, Endpoint, EndpointStatus};
 pub use error::UpstreamError;
 pub use fetch::{BlockFetcher, Fetched};
 pub use heimdall::{Heimdall, HeimdallCheckpoint, Milestone, Span};
-pub use pool::{DEFAULT_MAX_BATCH, PoolConfig, UpstreamPool};
+pub use pool::{DEFAULT_MAX_BATCH, DEFAULT_REQUESTS_PER_SECOND, PoolConfig, UpstreamPool};

@@ -31,13 +31,17 @@ pub struct PoolConfig {
     pub max_batch: usize,
 }
 
+/// Budget of each endpoint unless configured (`--upstream-rps`), in calls per second (a block
+/// costs 2 calls, plus one per batch).
+pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 200;
+
 /// Calls per batch request unless configured: Bor's `--rpc.batchlimit` default.
 pub const DEFAULT_MAX_BATCH: usize = 100;
 
 impl Default for PoolConfig {
     fn default() -> Self {
         Self {
-            requests_per_second: 100,
+            requests_per_second: DEFAULT_REQUESTS_PER_SECOND,
             timeout: Duration::from_secs(10),
             rounds: 3,
             backoff: Duration::from_millis(200),

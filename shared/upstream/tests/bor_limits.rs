@@ -2,7 +2,8 @@
 //! answered with one error object, no `eth_getTdByNumber`) and like a rate-limited provider
 //! (429 with `Retry-After`), over real HTTP.
 
-use hypasis_devnet::{Devnet, DevnetConfig, DevnetRpc, DevnetRpcConfig, rpc::RpcLimits};
+use hypasis_devnet::{Devnet, DevnetConfig};
+use hypasis_fake_upstream::{DevnetRpc, DevnetRpcConfig, RpcLimits};
 use hypasis_upstream::{BlockFetcher, Capability, PoolConfig, UpstreamPool};
 use std::{
     num::NonZeroU32,

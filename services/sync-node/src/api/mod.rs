@@ -19,7 +19,7 @@ use axum::{
 };
 use hypasis_chain::ChainSpec;
 use hypasis_store::BlockStore;
-use hypasis_sync::SyncProgress;
+use hypasis_syncer::SyncProgress;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::{sync::Arc, time::Instant};
 

@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use hypasis_store::ChainHead;
-use hypasis_sync::SyncStatus;
+use hypasis_syncer::SyncStatus;
 use serde::Serialize;
 use std::sync::Arc;
 

@@ -84,9 +84,17 @@ pub struct Cli {
     /// The cluster's shared devp2p key file (same on every instance behind the load balancer).
     #[arg(long, env = "CLUSTER_KEY_FILE", value_name = "FILE")]
     pub cluster_key_file: Option<String>,
-    /// Host name or IP to put in enode URLs [default: the --bind address].
+    /// Host name or IP advertised in enode URLs and the ENR; a name is resolved at start
+    /// [default: the --bind address].
     #[arg(long, env = "PUBLIC_HOST")]
     pub public_host: Option<String>,
+    /// TCP and UDP port advertised in enode URLs and the ENR, when a load balancer's differs
+    /// from the --p2p-port listened on [default: the listened port].
+    #[arg(long, env = "PUBLIC_PORT")]
+    pub public_port: Option<String>,
+    /// discv4 nodes to bond with at start (comma-separated enode URLs with IP addresses).
+    #[arg(long, env = "BOOTNODES", value_name = "ENODES")]
+    pub bootnodes: Option<String>,
     /// Most devp2p peers at once [default: 500].
     #[arg(long, env = "MAX_PEERS")]
     pub max_peers: Option<String>,

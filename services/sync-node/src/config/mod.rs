@@ -38,6 +38,8 @@ pub const KEYS: &[&str] = &[
     "node_key_file",
     "cluster_key_file",
     "public_host",
+    "public_port",
+    "bootnodes",
     "max_peers",
     "import",
     "trusted_peers",
@@ -168,6 +170,10 @@ pub struct Settings {
     pub import: Option<PathBuf>,
     /// Node ids always admitted, even when the peer cap is reached.
     pub trusted_peers: Vec<hypasis_rlpx::NodeId>,
+    /// Port advertised in enode URLs and the ENR (`None`: the listened port).
+    pub public_port: Option<u16>,
+    /// discv4 bootnodes: node id and address (UDP port from `?discport=`, else the TCP port).
+    pub bootnodes: Vec<Bootnode>,
     /// Region label in cluster heartbeats.
     pub region: String,
     /// Lowest block backward sync fills down to.
@@ -234,14 +240,14 @@ impl Settings {
                     raw.values.insert(key, (s.clone(), format!("{key} in {file_name}")));
                 }
                 FileValue::List(l) if *key == "upstreams" => raw.upstreams = (l.clone(), format!("upstreams in {file_name}")),
-                FileValue::List(l) if *key == "trusted_peers" => {
+                FileValue::List(l) if *key == "trusted_peers" || *key == "bootnodes" => {
                     raw.values.insert(key, (l.join(","), format!("{key} in {file_name}")));
                 }
                 FileValue::Scalar(s) => raw.upstreams = (vec![s.clone()], format!("upstreams in {file_name}")),
                 FileValue::List(_) => raw.errors.push(ConfigError::new(key, &file_name, "expected a single value, found a list".into())),
             }
         }
-        let flags: [(&'static str, &'static str, Option<String>); 32] = [
+        let flags: [(&'static str, &'static str, Option<String>); 34] = [
             ("instance_id", "--instance-id / INSTANCE_ID", cli.instance_id),
             ("chain", "--chain / CHAIN", cli.chain),
             ("bind", "--bind / BIND_ADDR", cli.bind),
@@ -267,6 +273,8 @@ impl Settings {
             ("max_peers", "--max-peers / MAX_PEERS", cli.max_peers),
             ("import", "--import / IMPORT", cli.import),
             ("trusted_peers", "--trusted-peers / TRUSTED_PEERS", cli.trusted_peers),
+            ("public_port", "--public-port / PUBLIC_PORT", cli.public_port),
+            ("bootnodes", "--bootnodes / BOOTNODES", cli.bootnodes),
             ("region", "--region / REGION", cli.region),
             ("retention_floor", "--retention-floor / RETENTION_FLOOR", cli.retention_floor),
             ("backfill_workers", "--backfill-workers / BACKFILL_WORKERS", cli.backfill_workers),
@@ -342,6 +350,8 @@ impl Settings {
                 Err(format!("{v:?} is not a host name or IP address"))
             }
         });
+        let public_port = raw.parse("public_port", None, |v| number(v, 1, 65_535).map(|p| Some(p as u16)));
+        let bootnodes = raw.parse("bootnodes", Vec::new(), |v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(enode).collect());
         let max_peers = raw.parse("max_peers", 500, |v| number(v, 1, 100_000));
         let import = raw.parse("import", None, |v| {
             let path = PathBuf::from(v);
@@ -362,9 +372,10 @@ impl Settings {
             if ok { Ok(v.to_owned()) } else { Err(format!("{v:?} is not a region label; use up to 64 letters, digits, '-', '_' or '.'")) }
         });
         let retention_floor = raw.parse("retention_floor", 0, |v| number(v, 0, u64::MAX));
-        let backfill_workers = raw.parse("backfill_workers", 4, |v| number(v, 1, 64));
-        let backfill_rate = raw.parse("backfill_rate", 1_000, |v| number(v, 1, 1_000_000));
-        let upstream_rps = raw.parse("upstream_rps", 200, |v| number(v, 1, 1_000_000));
+        let backfill_workers = raw.parse("backfill_workers", hypasis_syncer::backward::DEFAULT_WORKERS as u64, |v| number(v, 1, 64));
+        let backfill_rate =
+            raw.parse("backfill_rate", u64::from(hypasis_syncer::backward::DEFAULT_BLOCKS_PER_SECOND), |v| number(v, 1, 1_000_000));
+        let upstream_rps = raw.parse("upstream_rps", u64::from(hypasis_upstream::DEFAULT_REQUESTS_PER_SECOND), |v| number(v, 1, 1_000_000));
         let upstream_max_batch = raw.parse("upstream_max_batch", hypasis_upstream::DEFAULT_MAX_BATCH as u64, |v| number(v, 1, 10_000));
         let heimdall_url = raw.parse("heimdall_url", None, |v| url(v, &["http", "https"]).map(Some));
         let trusted_peers =
@@ -404,6 +415,8 @@ impl Settings {
             max_peers: max_peers as usize,
             import,
             trusted_peers,
+            public_port,
+            bootnodes,
             region,
             retention_floor,
             backfill_workers: backfill_workers as usize,
@@ -436,6 +449,34 @@ fn node_id(v: &str) -> Result<hypasis_rlpx::NodeId, String> {
         return Err(format!("{v:?} has a {}-byte node id; node ids are 64 bytes (128 hex characters)", bytes.len()));
     }
     Ok(hypasis_rlpx::NodeId::from_slice(&bytes))
+}
+
+/// A discv4 node to bond with at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bootnode {
+    /// Its node id.
+    pub id: hypasis_rlpx::NodeId,
+    /// Its IP address.
+    pub ip: std::net::IpAddr,
+    /// RLPx TCP port.
+    pub tcp: u16,
+    /// discv4 UDP port.
+    pub udp: u16,
+}
+
+/// `enode://<id>@<ip>:<port>[?discport=<udp>]`.
+fn enode(v: &str) -> Result<Bootnode, String> {
+    let rest = v.strip_prefix("enode://").ok_or_else(|| format!("{v:?} is not an enode URL (enode://<id>@<ip>:<port>)"))?;
+    let (_, address) = rest.split_once('@').ok_or_else(|| format!("{v:?} has no @<ip>:<port>"))?;
+    let id = node_id(v)?;
+    let (address, query) = address.split_once('?').map_or((address, None), |(a, q)| (a, Some(q)));
+    let socket: std::net::SocketAddr =
+        address.parse().map_err(|_| format!("{v:?}: {address:?} is not <ip>:<port> (bootnodes need an IP address, not a name)"))?;
+    let udp = match query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("discport="))) {
+        Some(port) => port.parse().map_err(|_| format!("{v:?}: discport {port:?} is not a port"))?,
+        None => socket.port(),
+    };
+    Ok(Bootnode { id, ip: socket.ip(), tcp: socket.port(), udp })
 }
 
 fn default_instance_id() -> String {
@@ -570,6 +611,22 @@ mod tests {
         assert_eq!(s.trusted_peers[0], s.trusted_peers[1]);
         let err = resolve(&["--trusted-peers", "enode://abcd@1.2.3.4:1"]).unwrap_err();
         assert!(err.to_string().contains("2-byte node id"), "{err}");
+    }
+
+    #[test]
+    fn bootnodes_take_enodes_with_an_ip_and_an_optional_discport() {
+        let id = "cd".repeat(64);
+        let list = format!("enode://{id}@10.0.0.1:30303, enode://{id}@10.0.0.2:30304?discport=30305");
+        let s = resolve(&["--bootnodes", &list, "--public-port", "30303"]).unwrap();
+        assert_eq!(s.bootnodes.len(), 2);
+        assert_eq!((s.bootnodes[0].tcp, s.bootnodes[0].udp), (30303, 30303));
+        assert_eq!((s.bootnodes[1].tcp, s.bootnodes[1].udp), (30304, 30305));
+        assert_eq!(s.bootnodes[1].ip, "10.0.0.2".parse::<IpAddr>().unwrap());
+        assert_eq!(s.public_port, Some(30303));
+        let err = resolve(&["--bootnodes", &format!("enode://{id}@boot.example.org:30303")]).unwrap_err();
+        assert!(err.to_string().contains("need an IP address"), "{err}");
+        let err = resolve(&["--public-port", "0"]).unwrap_err();
+        assert!(err.to_string().contains("public_port"), "{err}");
     }
 
     #[test]

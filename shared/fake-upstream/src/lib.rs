@@ -1,5 +1,7 @@
-//! The devnet as a JSON-RPC upstream: an HTTP [JSON-RPC 2.0] server over an in-memory devnet
-//! chain, for sync tests over a real socket (and the `hypasis-devnet-rpc` binary).
+//! Test tooling: the devnet as a JSON-RPC upstream, an HTTP [JSON-RPC 2.0] server over an
+//! in-memory devnet chain, for sync tests over a real socket (and the `hypasis-devnet-rpc`
+//! binary). It behaves like Bor, limits included, and can also play Ethereum L1 (a fake
+//! RootChain contract) and Heimdall. The node never links this crate.
 //!
 //! [`DevnetRpc::spawn`] generates `prefill` blocks, binds the listen address and serves; with
 //! `produce` a new block is appended every `block_time` seconds. The handle counts calls per
@@ -59,7 +61,7 @@ pub use config::{
 };
 pub use rootchain::ROOTCHAIN_ADDRESS;
 
-use crate::Devnet;
+use hypasis_devnet::Devnet;
 use parking_lot::RwLock;
 use state::{Chain, Counters, Shared};
 use std::{
@@ -111,7 +113,7 @@ impl DevnetRpc {
             limits: RwLock::new(state::Limits::new(config.limits)),
             milestone_interval: config.milestone_interval.max(1),
             wrong_milestone: config.wrong_milestone,
-            validators: crate::Devnet::new(config.devnet.clone()).validator_addresses(),
+            validators: Devnet::new(config.devnet.clone()).validator_addresses(),
         });
         let span = tracing::info_span!(target: "devnet::rpc", "devnet_rpc", %addr);
         let (shutdown, stopped) = oneshot::channel::<()>();

@@ -2,7 +2,7 @@
 //! the ones clients parse (and [`hypasis_chain::rpc_json::block_from_rpc`] turns back into the
 //! same block).
 
-use super::error::RpcError;
+use crate::error::RpcError;
 use alloy_consensus::{
     ReceiptEnvelope, ReceiptWithBloom, Transaction as _, TxEnvelope, TxType,
     transaction::{Recovered, SignerRecoverable, TransactionInfo},

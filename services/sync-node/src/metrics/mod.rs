@@ -1,16 +1,24 @@
-//! The Prometheus recorder and the node-level metrics.
+//! The Prometheus recorder and the node-level metrics; [`catalog`] lists every metric.
+
+pub mod catalog;
 
 use metrics::{counter, gauge};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-/// Installs the global Prometheus recorder and returns the handle that renders `/metrics`.
+/// Histogram buckets, in seconds (every histogram is a latency): 0.5 ms to 30 s. Exported as
+/// Prometheus histograms (`_bucket` series), so `histogram_quantile` works across instances.
+pub const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// Installs the global Prometheus recorder, describes and registers every metric of the
+/// [`catalog`] at zero, and returns the handle that renders `/metrics`.
 ///
 /// # Errors
 /// When a recorder is already installed.
 pub fn install() -> Result<PrometheusHandle, String> {
-    let recorder = PrometheusBuilder::new().build_recorder();
+    let recorder = PrometheusBuilder::new().set_buckets(LATENCY_BUCKETS).map_err(|e| format!("metrics buckets: {e}"))?.build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+    catalog::register();
     Ok(handle)
 }
 

@@ -1,7 +1,7 @@
 //! What the server holds: the chain (true and served), the published checkpoints and the call
 //! counters.
 
-use super::{
+use crate::{
     Lie, RpcLimits,
     lies::Liar,
     rootchain::{self, Checkpoint},
@@ -194,7 +194,7 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Devnet, DevnetConfig};
+    use hypasis_devnet::{Devnet, DevnetConfig};
 
     #[test]
     fn checkpoints_are_published_after_the_delay() {

@@ -4,7 +4,7 @@
 //! `"latest"`, `"pending"`, `"safe"` and `"finalized"` are the head. A block the chain does not
 //! have (yet) answers `null`.
 
-use super::{
+use crate::{
     error::RpcError,
     json,
     rootchain::{self, ROOTCHAIN_ADDRESS},

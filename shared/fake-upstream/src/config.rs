@@ -1,6 +1,6 @@
 //! What the server serves: the chain, how it grows, and the lies it tells.
 
-use crate::DevnetConfig;
+use hypasis_devnet::DevnetConfig;
 use std::{
     fmt,
     net::{Ipv4Addr, SocketAddr, SocketAddrV4},
@@ -50,7 +50,7 @@ pub const DEFAULT_MILESTONE_INTERVAL: u64 = 16;
 /// JSON-RPC port plus one, so it does not collide with a local Bor node).
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8546));
 
-/// Configuration of a [`DevnetRpc`](super::DevnetRpc) server.
+/// Configuration of a [`DevnetRpc`](crate::DevnetRpc) server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DevnetRpcConfig {
     /// The chain to serve; `devnet.block_time` is also the production period.
@@ -78,7 +78,7 @@ pub struct DevnetRpcConfig {
     /// Whether the fake Heimdall's milestones name a wrong hash (a milestone that conflicts
     /// with the chain served).
     pub wrong_milestone: bool,
-    /// Address to listen on; port 0 picks a free one (see [`DevnetRpc::url`](super::DevnetRpc::url)).
+    /// Address to listen on; port 0 picks a free one (see [`DevnetRpc::url`](crate::DevnetRpc::url)).
     pub listen: SocketAddr,
 }
 

@@ -18,7 +18,7 @@
 //!
 //! [RootChain.sol]: https://github.com/maticnetwork/contracts/blob/main/contracts/root/RootChain.sol
 
-use super::error::RpcError;
+use crate::error::RpcError;
 use alloy_primitives::{Address, B256, Bytes, U256, address};
 
 /// Address of the fake RootChain contract (the RootChain proxy's address on Ethereum mainnet).

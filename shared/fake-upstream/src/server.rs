@@ -11,7 +11,7 @@
 //!
 //! [JSON-RPC 2.0]: https://www.jsonrpc.org/specification
 
-use super::{error::RpcError, methods, state::Shared};
+use crate::{error::RpcError, methods, state::Shared};
 use axum::{
     Json, Router,
     body::Bytes,
@@ -30,9 +30,9 @@ const RESPONSE_TOO_LARGE: i64 = -32003;
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", post(handle))
-        .route("/milestones/latest", axum::routing::get(super::heimdall::latest_milestone))
-        .route("/checkpoints/latest", axum::routing::get(super::heimdall::latest_checkpoint))
-        .route("/bor/spans/latest", axum::routing::get(super::heimdall::latest_span))
+        .route("/milestones/latest", axum::routing::get(crate::heimdall::latest_milestone))
+        .route("/checkpoints/latest", axum::routing::get(crate::heimdall::latest_checkpoint))
+        .route("/bor/spans/latest", axum::routing::get(crate::heimdall::latest_span))
         .with_state(shared)
 }
 

@@ -5,7 +5,7 @@
 //! latest once the head passes its end; its `hash` is the hash of its end block (or a wrong one
 //! when the server is told to lie about milestones). Checkpoints are the fake RootChain's.
 
-use super::state::Shared;
+use crate::state::Shared;
 use alloy_primitives::keccak256;
 use axum::{
     Json,

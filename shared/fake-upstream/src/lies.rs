@@ -3,7 +3,7 @@
 //! Lies are applied once, when a block is appended, so every method (raw and JSON alike)
 //! renders the same served block.
 
-use super::Lie;
+use crate::Lie;
 use alloy_primitives::keccak256;
 use hypasis_chain::{Block, RawTx, SealedHeader};
 use std::sync::Arc;
@@ -77,8 +77,8 @@ impl Liar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Devnet, DevnetConfig};
     use hypasis_chain::block::BlockError;
+    use hypasis_devnet::{Devnet, DevnetConfig};
 
     fn serve_all(lie: Lie, from: u64, count: usize) -> (Vec<Arc<Block>>, Vec<Arc<Block>>) {
         let mut devnet = Devnet::new(DevnetConfig::default());

@@ -1,0 +1,105 @@
+//! Every metric the node exports, with its type and help text (docs/ARCHITECTURE.md "Metrics"
+//! lists the same names with their labels). [`register`] describes each to the recorder and
+//! registers it at zero at start, so dashboards and alerts see every series before the first
+//! event. Series with labels appear once their label values are known (per upstream at pool
+//! creation, per reason on the first event); the unlabeled zero series keeps the name visible.
+
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+
+/// A metric's Prometheus type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Monotonic count (`_total`).
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
+    /// A distribution, exported with `_bucket` series.
+    Histogram,
+}
+
+use Kind::{Counter, Gauge, Histogram};
+
+/// Name, type and help of every metric.
+pub const METRICS: &[(&str, Kind, &str)] = &[
+    ("hypasis_build_info", Gauge, "Always 1; the labels carry the version and chain"),
+    ("hypasis_chain_head_block", Gauge, "Number of the head block served"),
+    ("hypasis_devnet_blocks_produced_total", Counter, "Blocks produced by the embedded devnet"),
+    ("hypasis_blocks_rejected_total", Counter, "Blocks that failed verification and were not stored, by source"),
+    ("hypasis_store_blocks", Gauge, "Blocks held by the store"),
+    ("hypasis_store_bytes", Gauge, "Bytes held by the store (RLP of headers, bodies, receipts)"),
+    ("hypasis_store_reads_total", Counter, "Store reads by result (hit or miss)"),
+    ("hypasis_store_evictions_total", Counter, "Blocks evicted from a bounded store"),
+    ("hypasis_store_stale_head_updates_total", Counter, "Head updates refused because the stored head was higher"),
+    ("hypasis_store_fenced_writes_total", Counter, "Head writes refused for a stale fencing token"),
+    ("hypasis_store_tier_fallbacks_total", Counter, "Operations answered by the hot tier while Redis failed, by op"),
+    ("hypasis_store_tier_backlog_blocks", Gauge, "Blocks waiting to be written to Redis after an outage"),
+    ("hypasis_store_tier_backlog_dropped_total", Counter, "Backlog blocks dropped because the backlog was full"),
+    ("hypasis_store_blocks_added_total", Counter, "Block numbers newly covered by the gap tracker"),
+    ("hypasis_api_requests_total", Counter, "REST API requests by route and status"),
+    ("hypasis_p2p_peers", Gauge, "Connected devp2p peers"),
+    ("hypasis_p2p_peers_peak", Gauge, "Most devp2p peers connected at once since start"),
+    ("hypasis_p2p_handshakes_total", Counter, "devp2p handshakes by result"),
+    ("hypasis_p2p_admission_rejected_total", Counter, "Connections refused by admission control, by reason"),
+    ("hypasis_p2p_messages_total", Counter, "devp2p messages by kind and direction"),
+    ("hypasis_p2p_bytes_total", Counter, "devp2p payload bytes by kind and direction"),
+    ("hypasis_p2p_serve_seconds", Histogram, "Time to answer a devp2p request, by kind"),
+    ("hypasis_p2p_sessions_ended_total", Counter, "devp2p sessions ended, by reason"),
+    ("hypasis_p2p_store_errors_total", Counter, "Store reads that failed while serving a peer (answered empty)"),
+    ("hypasis_discv4_packets_total", Counter, "discv4 packets by direction and type"),
+    ("hypasis_discv4_dropped_total", Counter, "discv4 packets dropped, by reason"),
+    ("hypasis_cluster_is_leader", Gauge, "1 while this instance holds the leader lease"),
+    ("hypasis_cluster_leadership_changes_total", Counter, "Times this instance gained or lost the lease"),
+    ("hypasis_cluster_members", Gauge, "Live cluster members seen by this instance"),
+    ("hypasis_cluster_events_published_total", Counter, "Cluster events published"),
+    ("hypasis_cluster_events_received_total", Counter, "Cluster events received"),
+    ("hypasis_cluster_events_malformed_total", Counter, "Cluster events that could not be decoded"),
+    ("hypasis_cluster_events_lagged_total", Counter, "Cluster events missed by a slow subscriber"),
+    ("hypasis_upstream_request_seconds", Histogram, "Upstream call latency, by upstream"),
+    ("hypasis_upstream_errors_total", Counter, "Upstream calls that failed, by upstream"),
+    ("hypasis_upstream_bans_total", Counter, "Upstreams banned for wrong data, by upstream"),
+    ("hypasis_upstream_breaker_opened_total", Counter, "Times an upstream's circuit breaker opened"),
+    ("hypasis_upstream_budget_exhausted_total", Counter, "Calls that found an upstream's rate budget used up"),
+    ("hypasis_upstream_blocks_fetched_total", Counter, "Verified blocks fetched, by upstream"),
+    ("hypasis_upstream_banned", Gauge, "1 while an upstream is banned"),
+    ("hypasis_upstream_budget_wait_seconds", Histogram, "Time waited for an upstream's rate budget"),
+    ("hypasis_upstream_hedged_total", Counter, "Calls also sent to a second upstream because the first was slow"),
+    ("hypasis_upstream_batch_limit", Gauge, "Calls per JSON-RPC batch request sent to an upstream now"),
+    ("hypasis_upstream_batch_shrunk_total", Counter, "Times an upstream's batch limit was lowered, by reason"),
+    ("hypasis_upstream_throttled_total", Counter, "Rate-limit answers (HTTP 429, JSON-RPC -32005) from an upstream"),
+    ("hypasis_upstream_capability", Gauge, "1 when an upstream offers a method group, 0 when it lacks it"),
+    ("hypasis_sync_upstream_head_block", Gauge, "The best upstream's head block"),
+    ("hypasis_sync_blocks_stored_total", Counter, "Blocks stored by forward sync"),
+    ("hypasis_sync_backfilled_blocks_total", Counter, "Blocks stored by backward sync"),
+    ("hypasis_sync_reorgs_total", Counter, "Reorgs followed by forward sync"),
+    ("hypasis_sync_forward_errors_total", Counter, "Forward sync steps that failed"),
+    ("hypasis_sync_backward_errors_total", Counter, "Backward sync batches that failed"),
+    ("hypasis_checkpoint_latest", Gauge, "Number of the latest checkpoint read from L1"),
+    ("hypasis_checkpoint_verified_total", Counter, "Checkpoints whose range verified against its root"),
+    ("hypasis_checkpoint_mismatches_total", Counter, "Checkpoints whose range did not verify (range evicted)"),
+    ("hypasis_milestone_latest_block", Gauge, "End block of the latest Heimdall milestone"),
+    ("hypasis_milestone_conflict", Gauge, "1 while the latest milestone contradicts the stored chain"),
+    ("hypasis_milestone_conflicts_total", Counter, "Milestones that contradicted the stored chain"),
+    ("hypasis_milestone_blocks_fetched_total", Counter, "Milestone and checkpoint end blocks fetched out of order"),
+];
+
+/// Describes every metric and registers it at zero (`hypasis_build_info` is set by the node).
+pub fn register() {
+    for &(name, kind, help) in METRICS {
+        match kind {
+            Counter => {
+                describe_counter!(name, help);
+                counter!(name).absolute(0);
+            }
+            Gauge => {
+                describe_gauge!(name, help);
+                if name != "hypasis_build_info" {
+                    gauge!(name).set(0.0);
+                }
+            }
+            Histogram => {
+                describe_histogram!(name, metrics::Unit::Seconds, help);
+                let _ = histogram!(name);
+            }
+        }
+    }
+}
