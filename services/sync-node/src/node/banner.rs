@@ -1,0 +1,26 @@
+//! What the node prints on start (tests and operators read the addresses from it).
+
+use crate::config::Settings;
+use hypasis_chain::ChainSpec;
+use hypasis_discv4::Discv4Handle;
+use hypasis_p2p::NetworkHandle;
+use std::net::SocketAddr;
+
+/// Logs the start and prints where everything listens.
+pub(super) fn print(settings: &Settings, spec: &ChainSpec, api_addr: SocketAddr, network: &NetworkHandle, discovery: &Discv4Handle) {
+    tracing::info!(
+        instance = %settings.instance_id, chain = %spec.name, chain_id = spec.chain_id, genesis = %spec.genesis_hash,
+        "hypasis-sync started"
+    );
+    println!("hypasis-sync {} serving chain {} (chain id {})", env!("CARGO_PKG_VERSION"), spec.name, spec.chain_id);
+    println!("REST API listening on http://{api_addr} (status: http://{api_addr}/api/v1/status, metrics: http://{api_addr}/metrics)");
+    println!("devp2p (RLPx, eth/68 and eth/69) listening on {}", network.local_addr);
+    for enode in &network.enodes {
+        println!("enode: {enode}");
+    }
+    println!("discv4 listening on udp://{} ({})", discovery.local_addr, discovery.enr);
+    if !settings.upstreams.is_empty() {
+        println!("syncing from {} upstream endpoint(s)", settings.upstreams.len());
+    }
+    println!("JSON-RPC (port {}) is not served by this build yet", settings.rpc_port);
+}

@@ -1,0 +1,169 @@
+//! Wiring: build the components from [`Settings`], run them, drain on shutdown, in a fixed
+//! order: keys and advertised address (nothing bound yet) → API listener → store and cluster →
+//! source of blocks → network → REST API → banner → wait for shutdown → drain.
+//!
+//! - [`cluster`]: the store, and with Redis the election, heartbeats and head following.
+//! - [`sources`]: the embedded devnet, an imported chain file, or the upstream sync.
+//! - [`network`]: the devp2p server and discv4.
+//! - [`banner`]: what is printed on start.
+
+mod banner;
+mod cluster;
+mod network;
+mod sources;
+
+pub use cluster::ClusterParts;
+
+use crate::{
+    api::{self, ApiState},
+    config::{ChainChoice, Settings},
+    metrics,
+};
+use hypasis_devnet::Devnet;
+use hypasis_p2p::identity;
+use hypasis_syncer::SyncProgress;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
+use tokio::{net::TcpListener, sync::watch, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+/// Why the node stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}; choose another address with {flag}")]
+    Bind {
+        /// Address tried.
+        addr: SocketAddr,
+        /// Flag that sets it.
+        flag: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The block store failed at start-up.
+    #[error("block store: {0}")]
+    Store(#[from] hypasis_store::StoreError),
+    /// Redis could not be reached for cluster coordination.
+    #[error("redis: {0}; check --redis-url and that Redis is reachable")]
+    Redis(String),
+    /// The chain file could not be imported.
+    #[error("--import: {0}")]
+    Import(String),
+    /// The upstream sync could not start.
+    #[error("upstream sync: {0}")]
+    Upstream(String),
+    /// A node key file is unusable.
+    #[error(transparent)]
+    Key(#[from] hypasis_p2p::identity::KeyFileError),
+    /// `--public-host` names no usable address.
+    #[error("cannot resolve --public-host {host:?}: {reason}; give an IPv4 address or a name that resolves to one")]
+    PublicHost {
+        /// The name.
+        host: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl NodeError {
+    /// Whether the operator's configuration is at fault (the binary exits 64, `EX_USAGE`).
+    pub fn is_config(&self) -> bool {
+        matches!(self, Self::Key(_) | Self::PublicHost { .. })
+    }
+}
+
+/// Runs the node until `shutdown` resolves, then drains for at most the grace period.
+///
+/// # Errors
+/// [`NodeError`] when start-up fails.
+pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
+    let (spec, devnet) = match settings.chain.clone() {
+        ChainChoice::Devnet(config) => (Devnet::new(config.clone()).spec().clone(), Some(config)),
+        ChainChoice::Spec(spec) => (*spec, None),
+    };
+    metrics::build_info(&spec.name);
+
+    // Keys and the advertised address before any port is bound: a bad key file or an
+    // unresolvable --public-host is a configuration error (exit 64).
+    let mut keys = Vec::new();
+    if let Some(path) = &settings.cluster_key_file {
+        keys.push(identity::load_or_create(path)?);
+    }
+    keys.push(identity::load_or_create(&settings.node_key_file)?);
+    let public_ip = network::resolve_public_host(&settings.public_host).await?;
+
+    let api_addr = SocketAddr::new(settings.bind, settings.api_port);
+    let bind_error = |source| NodeError::Bind { addr: api_addr, flag: "--api-port / --bind", source };
+    let listener = TcpListener::bind(api_addr).await.map_err(bind_error)?;
+    let api_addr = listener.local_addr().map_err(bind_error)?;
+
+    let cancel = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    let (heads_tx, heads) = watch::channel(None);
+    // Alone, the memory cache bounds what is kept; on Redis, everything above the floor is.
+    let progress = Arc::new(match settings.redis_url {
+        None => SyncProgress::new(settings.cache.max_blocks as u64),
+        Some(_) => SyncProgress::from_floor(settings.retention_floor),
+    });
+
+    let (store, cluster) = cluster::store(&settings, &spec, &cancel).await?;
+    let leadership = cluster::leadership(cluster.as_ref(), &heads_tx, &mut tasks, &cancel);
+    let source = sources::SourceDeps {
+        spec: spec.clone(),
+        devnet,
+        store: store.clone(),
+        progress: progress.clone(),
+        heads: heads_tx.clone(),
+        cluster: cluster.clone(),
+        leadership: leadership.clone(),
+    };
+    let upstream = sources::start(&settings, source, &mut tasks, &cancel).await?;
+
+    let deps = network::NetworkDeps { keys, public_ip, spec: spec.clone(), store: store.clone(), heads };
+    let (network, discovery) = network::start(&settings, deps, &mut tasks, &cancel).await?;
+    if let Some(parts) = &cluster {
+        let me = cluster::Announce {
+            instance_id: settings.instance_id.clone(),
+            region: settings.region.clone(),
+            network: network.clone(),
+            heads: heads_tx.subscribe(),
+            leadership: leadership.clone(),
+        };
+        tasks.spawn(cluster::heartbeats(parts.clone(), me, cancel.child_token()));
+    }
+
+    let state = Arc::new(ApiState {
+        instance_id: settings.instance_id.clone(),
+        spec: spec.clone(),
+        store,
+        progress,
+        metrics: metrics_handle,
+        network: network.clone(),
+        enr: discovery.enr.clone(),
+        cluster,
+        leadership,
+        started: Instant::now(),
+        retention_floor: settings.retention_floor,
+        retention_window: if settings.upstreams.is_empty() { None } else { sources::memory_window(&settings) },
+        upstream,
+    });
+    let api_cancel = cancel.child_token();
+    tasks.spawn(async move {
+        let serve = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move { api_cancel.cancelled().await });
+        if let Err(e) = serve.await {
+            tracing::error!(target: "api", error = %e, "REST API server failed");
+        }
+    });
+    banner::print(&settings, &spec, api_addr, &network, &discovery);
+
+    shutdown.await;
+    tracing::info!(grace_secs = settings.shutdown_grace.as_secs(), "shutting down");
+    cancel.cancel();
+    let drained = tokio::time::timeout(settings.shutdown_grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!("grace period over; aborting the remaining tasks");
+        tasks.abort_all();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
