@@ -13,6 +13,32 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
+/// Why a production term stopped.
+#[derive(Debug, thiserror::Error)]
+enum DevnetError {
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] hypasis_store::StoreError),
+    /// The generator task failed.
+    #[error("devnet generator failed: {0}")]
+    Generator(#[from] tokio::task::JoinError),
+    /// A newer leader holds the lease.
+    #[error("a newer leader exists: head write refused")]
+    Fenced,
+    /// The stored chain is another devnet's.
+    #[error(
+        "the store's head {stored} ({stored_hash}) is not this devnet's block {stored} ({ours}); was it made with another --devnet-seed or --devnet-block-time?"
+    )]
+    OtherChain {
+        /// The stored head's number.
+        stored: u64,
+        /// Its hash.
+        stored_hash: alloy_primitives::B256,
+        /// This devnet's block at that number.
+        ours: alloy_primitives::B256,
+    },
+}
+
 /// Blocks generated per batch while catching up or pre-filling.
 const BATCH: u64 = 1_000;
 
@@ -56,10 +82,10 @@ async fn lead(
     token: u64,
     prefill: u64,
     cancel: &CancellationToken,
-) -> Result<(), String> {
+) -> Result<(), DevnetError> {
     let block_time = Duration::from_secs(config.block_time);
     let mut devnet = Devnet::new(config);
-    let stored = sink.store.head().await.map_err(|e| e.to_string())?;
+    let stored = sink.store.head().await?;
     let target = stored.map_or(prefill, |h| h.number);
     if stored.is_none() {
         store_blocks(sink, token, vec![devnet.tip().clone()]).await?;
@@ -71,8 +97,7 @@ async fn lead(
             let blocks = devnet.next_blocks(batch);
             (devnet, blocks)
         })
-        .await
-        .map_err(|e| format!("devnet generator failed: {e}"))?;
+        .await?;
         devnet = returned;
         if stored.is_none() {
             store_blocks(sink, token, blocks).await?;
@@ -81,13 +106,7 @@ async fn lead(
     if let Some(head) = stored
         && devnet.tip().hash() != head.hash
     {
-        return Err(format!(
-            "the store's head {} ({}) is not this devnet's block {} ({}); was it made with another --devnet-seed or --devnet-block-time?",
-            head.number,
-            head.hash,
-            devnet.tip().number(),
-            devnet.tip().hash()
-        ));
+        return Err(DevnetError::OtherChain { stored: head.number, stored_hash: head.hash, ours: devnet.tip().hash() });
     }
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + block_time, block_time);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -111,7 +130,7 @@ async fn lead(
 }
 
 /// Verifies and stores blocks, then advances the head with our fencing token.
-async fn store_blocks(sink: &Sink, token: u64, blocks: Vec<Block>) -> Result<(), String> {
+async fn store_blocks(sink: &Sink, token: u64, blocks: Vec<Block>) -> Result<(), DevnetError> {
     let mut verified = Vec::with_capacity(blocks.len());
     for block in blocks {
         match block.verify() {
@@ -124,9 +143,9 @@ async fn store_blocks(sink: &Sink, token: u64, blocks: Vec<Block>) -> Result<(),
     }
     let Some(last) = verified.last().map(ChainHead::of) else { return Ok(()) };
     let count = verified.len() as u64;
-    sink.store.insert(verified).await.map_err(|e| format!("storing devnet blocks failed: {e}"))?;
-    match sink.store.advance_head_fenced(last, token).await.map_err(|e| format!("advancing the head failed: {e}"))? {
-        HeadUpdate::Fenced => return Err("a newer leader exists: head write refused".into()),
+    sink.store.insert(verified).await?;
+    match sink.store.advance_head_fenced(last, token).await? {
+        HeadUpdate::Fenced => return Err(DevnetError::Fenced),
         HeadUpdate::Advanced | HeadUpdate::Stale(_) => {}
     }
     sink.progress.stored(count, last.number);

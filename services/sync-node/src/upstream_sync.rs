@@ -59,6 +59,17 @@ pub struct Plan {
     pub redis: Option<(RedisTarget, u64, String)>,
 }
 
+/// Why the upstream sync could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamSyncError {
+    /// An HTTP client (upstream, L1 or Heimdall) could not be built.
+    #[error(transparent)]
+    Client(#[from] hypasis_upstream::ClientError),
+    /// The Redis client for batch claims could not be built.
+    #[error("redis (backfill claims): {0}; check --redis-url")]
+    Redis(#[from] fred::prelude::Error),
+}
+
 /// Starts forward sync and checkpoints (while leading) and backward sync (always).
 ///
 /// # Errors
@@ -69,7 +80,7 @@ pub async fn spawn(
     ctx_for: impl FnOnce(Arc<UpstreamPool>, Option<Arc<MilestoneGuard>>) -> SyncContext,
     leadership: watch::Receiver<Leadership>,
     cancel: &CancellationToken,
-) -> Result<UpstreamSync, String> {
+) -> Result<UpstreamSync, UpstreamSyncError> {
     let pool_config = PoolConfig { requests_per_second: plan.upstream_rps, max_batch: plan.upstream_max_batch, ..PoolConfig::default() };
     let pool = Arc::new(UpstreamPool::new(&plan.upstreams, pool_config)?);
     let heimdall = plan.heimdall.as_ref().map(|url| Heimdall::new(url, HEIMDALL_TIMEOUT)).transpose()?;
@@ -117,9 +128,7 @@ pub async fn spawn(
     };
 
     let claims = match plan.redis {
-        Some((target, chain_id, owner)) => {
-            Claims::Redis { client: hypasis_cluster::connect(&target).await.map_err(|e| format!("redis: {e}"))?, chain_id, owner }
-        }
+        Some((target, chain_id, owner)) => Claims::Redis { client: hypasis_cluster::connect(&target).await?, chain_id, owner },
         None => Claims::memory(),
     };
     tasks.spawn(backward::backfill(ctx, plan.backward, claims, paused_rx, cancel.child_token()));

@@ -81,7 +81,7 @@ impl Events {
         instance_id: String,
         cancel: CancellationToken,
     ) -> Result<Self, FredError> {
-        let config = target.fred_config().map_err(crate::config_error)?;
+        let config = target.fred_config().map_err(|e| crate::config_error(e.to_string()))?;
         let subscriber: SubscriberClient =
             Builder::from_config(config).set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2)).build_subscriber_client()?;
         subscriber.init().await?;

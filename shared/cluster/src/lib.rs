@@ -26,7 +26,7 @@ pub(crate) fn config_error(message: String) -> fred::prelude::Error {
 /// When the URL is invalid or the first connection fails.
 pub async fn connect(target: &RedisTarget) -> Result<fred::prelude::Client, fred::prelude::Error> {
     use fred::prelude::{Builder, ClientLike};
-    let config = target.fred_config().map_err(config_error)?;
+    let config = target.fred_config().map_err(|e| config_error(e.to_string()))?;
     let client = Builder::from_config(config)
         .with_performance_config(|p| p.default_command_timeout = std::time::Duration::from_secs(2))
         .set_policy(fred::types::config::ReconnectPolicy::new_exponential(0, 100, 2_000, 2))

@@ -19,4 +19,4 @@ mod store;
 mod target;
 
 pub use store::{RedisStore, RedisStoreConfig};
-pub use target::RedisTarget;
+pub use target::{RedisTarget, TargetError};

@@ -10,7 +10,7 @@
 //! restart resumes where the cluster stopped. A governor budget keeps backfill from crowding
 //! out forward sync and serving; `pause` stops it between batches.
 
-use crate::context::{SyncContext, SyncError};
+use crate::context::{SyncContext, SyncError, Unverified};
 use fred::prelude::{Client, KeysInterface, LuaInterface};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hypasis_chain::Block;
@@ -281,7 +281,8 @@ async fn fill(ctx: &SyncContext, config: &BackwardConfig, shared: &Shared, k: u6
         }
         other => other?,
     };
-    if let Err(reason) = linked {
+    if let Err(unverified) = linked {
+        let reason = unverified.to_string();
         ctx.fetcher.pool().ban(&upstream, &reason);
         return Err(SyncError::Upstream(hypasis_upstream::UpstreamError::BadData { upstream: upstream.name().to_owned(), reason }));
     }
@@ -298,7 +299,7 @@ async fn fill(ctx: &SyncContext, config: &BackwardConfig, shared: &Shared, k: u6
 
 /// Checks that `blocks` link to the held block above (waiting for it while another worker fills
 /// it) and to the held block below. `Ok(Err(reason))` means the batch is wrong.
-async fn link(ctx: &SyncContext, config: &BackwardConfig, blocks: &[Block]) -> Result<Result<(), String>, SyncError> {
+async fn link(ctx: &SyncContext, config: &BackwardConfig, blocks: &[Block]) -> Result<Result<(), Unverified>, SyncError> {
     let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else { return Ok(Ok(())) };
     let deadline = Instant::now() + LINK_WAIT.min(config.claim_lease);
     let above = loop {
@@ -311,13 +312,13 @@ async fn link(ctx: &SyncContext, config: &BackwardConfig, blocks: &[Block]) -> R
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     if above.header.parent_hash != last.hash() {
-        return Ok(Err(format!("block {} does not link to the stored block {}", last.number(), above.header.number())));
+        return Ok(Err(Unverified::Unlinked { number: last.number(), stored: above.header.number() }));
     }
     if first.number() > 0
         && let Some(below) = ctx.store.by_numbers(&[first.number() - 1], Parts::HEADER).await?.into_iter().next().flatten()
         && below.header.hash() != first.header.parent_hash
     {
-        return Ok(Err(format!("block {} does not link to the stored block {}", first.number(), below.header.number())));
+        return Ok(Err(Unverified::Unlinked { number: first.number(), stored: below.header.number() }));
     }
     Ok(Ok(()))
 }

@@ -31,6 +31,35 @@ pub enum SyncError {
     DeepReorg(u64),
 }
 
+/// A fetched block that is not what it claims to be: the upstream that sent it is banned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unverified {
+    /// The seal cannot be read or recovered.
+    #[error("block {number}: bad seal: {reason}")]
+    BadSeal {
+        /// Block number.
+        number: u64,
+        /// Why.
+        reason: String,
+    },
+    /// Sealed by someone who may not seal it.
+    #[error("block {number} is sealed by {signer}, not a producer of its span")]
+    NotAProducer {
+        /// Block number.
+        number: u64,
+        /// Who sealed it.
+        signer: alloy_primitives::Address,
+    },
+    /// It does not hash-link to the stored block next to it.
+    #[error("block {number} does not link to the stored block {stored}")]
+    Unlinked {
+        /// Block number.
+        number: u64,
+        /// The stored neighbour.
+        stored: u64,
+    },
+}
+
 /// Shared by every sync task.
 #[derive(Debug, Clone)]
 pub struct SyncContext {
@@ -53,12 +82,13 @@ pub struct SyncContext {
 impl SyncContext {
     /// Checks Bor seals of `blocks` against the validator set (when known). A block sealed by
     /// anyone else was made up by the upstream.
-    pub(crate) fn check_seals(&self, blocks: &[Block]) -> Result<(), String> {
+    pub(crate) fn check_seals(&self, blocks: &[Block]) -> Result<(), Unverified> {
         let Some(validators) = &self.validators else { return Ok(()) };
         for block in blocks {
-            let signer = bor::recover_signer(&block.header).map_err(|e| format!("block {}: bad seal: {e}", block.number()))?;
-            if validators.allows(block.number(), &signer) == Some(false) {
-                return Err(format!("block {} is sealed by {signer}, not a producer of its span", block.number()));
+            let number = block.number();
+            let signer = bor::recover_signer(&block.header).map_err(|e| Unverified::BadSeal { number, reason: e.to_string() })?;
+            if validators.allows(number, &signer) == Some(false) {
+                return Err(Unverified::NotAProducer { number, signer });
             }
         }
         Ok(())

@@ -90,7 +90,8 @@ async fn step(ctx: &SyncContext, config: &ForwardConfig, token: u64) -> Result<b
     Ok(end < tip)
 }
 
-fn ban(ctx: &SyncContext, upstream: &hypasis_upstream::Endpoint, reason: String) -> SyncError {
+fn ban(ctx: &SyncContext, upstream: &hypasis_upstream::Endpoint, unverified: crate::context::Unverified) -> SyncError {
+    let reason = unverified.to_string();
     ctx.fetcher.pool().ban(upstream, &reason);
     SyncError::Upstream(hypasis_upstream::UpstreamError::BadData { upstream: upstream.name().to_owned(), reason })
 }

@@ -24,7 +24,7 @@ pub mod validators;
 
 pub use backward::{BackwardConfig, Claims};
 pub use checkpoints::{CheckpointConfig, Checkpoints};
-pub use context::{SyncContext, SyncError};
+pub use context::{SyncContext, SyncError, Unverified};
 pub use forward::ForwardConfig;
 pub use milestones::{GuardStatus, MilestoneGuard};
 pub use progress::{SyncProgress, SyncStatus};

@@ -200,7 +200,7 @@ impl Endpoint {
             self.wait_throttle(deadline).await?;
             let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
             let reply = match tokio::time::timeout(remaining.min(self.timeout), self.http.post(body.clone())).await {
-                Ok(reply) => reply.map_err(|message| self.transport(message))?,
+                Ok(reply) => reply?,
                 Err(_) => return Err(self.transport(format!("timed out after {:?}", remaining.min(self.timeout)))),
             };
             return Ok(match reply {

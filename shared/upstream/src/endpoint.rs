@@ -7,7 +7,11 @@
 //! A rate limit from the endpoint (HTTP 429, JSON-RPC -32005) is neither: calls wait it out
 //! (see [`calls`](crate::calls)) and the pool prefers other endpoints meanwhile.
 
-use crate::{error::UpstreamError, pool::PoolConfig, transport::Http};
+use crate::{
+    error::{ClientError, UpstreamError},
+    pool::PoolConfig,
+    transport::Http,
+};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -115,12 +119,13 @@ impl Endpoint {
     ///
     /// # Errors
     /// When the HTTP client cannot be built.
-    pub fn new(index: usize, url: &Url, config: &PoolConfig) -> Result<Self, String> {
+    pub fn new(index: usize, url: &Url, config: &PoolConfig) -> Result<Self, ClientError> {
         let burst = NonZeroU32::new(config.requests_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
         let max_batch = config.max_batch.max(1);
+        let name = format!("{}:{}", index + 1, url.host_str().unwrap_or("?"));
         let endpoint = Self {
-            name: format!("{}:{}", index + 1, url.host_str().unwrap_or("?")),
-            http: Http::new(url, config.timeout)?,
+            http: Http::new(&name, url, config.timeout)?,
+            name,
             timeout: config.timeout,
             budget: RateLimiter::direct(Quota::per_second(burst)),
             burst,

@@ -14,6 +14,11 @@ pub const RESPONSE_TOO_LARGE: i64 = -32003;
 /// "Limit exceeded" (EIP-1474), used by providers for rate limits.
 pub const LIMIT_EXCEEDED: i64 = -32005;
 
+/// An HTTP client could not be built (for example no usable TLS backend).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct ClientError(#[from] pub reqwest13::Error);
+
 /// Why an upstream call failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {

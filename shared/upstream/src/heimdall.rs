@@ -72,9 +72,8 @@ impl Heimdall {
     ///
     /// # Errors
     /// When the HTTP client cannot be built.
-    pub fn new(base: &Url, timeout: Duration) -> Result<Self, String> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest13::Client::builder().timeout(timeout).build().map_err(|e| format!("HTTP client: {e}"))?;
+    pub fn new(base: &Url, timeout: Duration) -> Result<Self, crate::ClientError> {
+        let client = crate::transport::client(timeout)?;
         Ok(Self { client, base: base.clone(), name: format!("heimdall:{}", base.host_str().unwrap_or("?")) })
     }
 

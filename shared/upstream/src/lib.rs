@@ -26,7 +26,7 @@ pub mod pool;
 pub mod transport;
 
 pub use endpoint::{Capability, Endpoint, EndpointStatus};
-pub use error::UpstreamError;
+pub use error::{ClientError, UpstreamError};
 pub use fetch::{BlockFetcher, Fetched};
 pub use heimdall::{Heimdall, HeimdallCheckpoint, Milestone, Span};
 pub use pool::{DEFAULT_MAX_BATCH, DEFAULT_REQUESTS_PER_SECOND, PoolConfig, UpstreamPool};

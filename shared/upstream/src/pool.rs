@@ -7,7 +7,10 @@
 //! failed, the round is retried after a backoff that doubles. An endpoint that sent wrong data
 //! is banned on the spot.
 
-use crate::{endpoint::Endpoint, error::UpstreamError};
+use crate::{
+    endpoint::Endpoint,
+    error::{ClientError, UpstreamError},
+};
 use std::{future::Future, sync::Arc, time::Duration};
 use url::Url;
 
@@ -66,7 +69,7 @@ impl UpstreamPool {
     ///
     /// # Errors
     /// When an HTTP client cannot be built.
-    pub fn new(urls: &[Url], config: PoolConfig) -> Result<Self, String> {
+    pub fn new(urls: &[Url], config: PoolConfig) -> Result<Self, ClientError> {
         let endpoints = urls.iter().enumerate().map(|(i, url)| Endpoint::new(i, url, &config).map(Arc::new)).collect::<Result<_, _>>()?;
         Ok(Self { endpoints, config })
     }
@@ -86,6 +89,8 @@ impl UpstreamPool {
 
     /// Bans `endpoint` for the configured period.
     pub fn ban(&self, endpoint: &Endpoint, reason: &str) {
+        // Every ban is an answer that failed verification: nothing of it was stored.
+        metrics::counter!("hypasis_blocks_rejected_total", "source" => "upstream").increment(1);
         endpoint.ban(reason, self.config.ban_period);
     }
 

@@ -6,6 +6,7 @@
 //! response" for every call of a rejected batch), so the request goes out through reqwest here
 //! and the answer is parsed with alloy's own packet type, which takes one object or an array.
 
+use crate::error::{ClientError, UpstreamError};
 use alloy_json_rpc::ResponsePacket;
 use reqwest13::{StatusCode, header};
 use serde_json::Value;
@@ -36,25 +37,26 @@ pub(crate) enum Reply {
 pub(crate) struct Http {
     client: reqwest13::Client,
     url: Url,
+    /// The endpoint's name, for errors.
+    name: String,
 }
 
 impl Http {
-    /// A client for `url` whose requests give up after `timeout`.
-    pub(crate) fn new(url: &Url, timeout: Duration) -> Result<Self, String> {
-        // reqwest is built without a bundled crypto provider; use ring (already linked for Redis TLS).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest13::Client::builder().timeout(timeout).build().map_err(|e| format!("HTTP client: {e}"))?;
-        Ok(Self { client, url: url.clone() })
+    /// A client for `url` (endpoint `name`) whose requests give up after `timeout`.
+    pub(crate) fn new(name: &str, url: &Url, timeout: Duration) -> Result<Self, ClientError> {
+        Ok(Self { client: client(timeout)?, url: url.clone(), name: name.to_owned() })
     }
 
     /// POSTs `body` (a JSON-RPC request or batch) and reads the answer.
     ///
     /// # Errors
-    /// A message saying what went wrong: connection, timeout, an unexpected HTTP status (with
-    /// the start of its body), an answer over [`MAX_RESPONSE_BYTES`] or one that is not JSON-RPC.
-    pub(crate) async fn post(&self, body: Vec<u8>) -> Result<Reply, String> {
+    /// [`UpstreamError::Transport`] saying what went wrong: connection, timeout, an unexpected
+    /// HTTP status (with the start of its body), an answer over [`MAX_RESPONSE_BYTES`] or one
+    /// that is not JSON-RPC.
+    pub(crate) async fn post(&self, body: Vec<u8>) -> Result<Reply, UpstreamError> {
+        let failed = |message: String| UpstreamError::Transport { upstream: self.name.clone(), message };
         let request = self.client.post(self.url.clone()).header(header::CONTENT_TYPE, "application/json").body(body);
-        let mut response = request.send().await.map_err(|e| without_url(&e))?;
+        let mut response = request.send().await.map_err(|e| failed(without_url(&e)))?;
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS
             || (status == StatusCode::SERVICE_UNAVAILABLE && response.headers().contains_key(header::RETRY_AFTER))
@@ -65,18 +67,28 @@ impl Http {
             return Ok(Reply::TooLarge);
         }
         let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| without_url(&e))? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| failed(without_url(&e)))? {
             if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(format!("answer over {MAX_RESPONSE_BYTES} bytes"));
+                return Err(failed(format!("answer over {MAX_RESPONSE_BYTES} bytes")));
             }
             bytes.extend_from_slice(&chunk);
         }
         match serde_json::from_slice::<Packet>(&bytes) {
             Ok(packet) => Ok(Reply::Packet(packet)),
-            Err(_) if !status.is_success() => Err(format!("HTTP {status}: {}", excerpt(&bytes))),
-            Err(e) => Err(format!("answer is not JSON-RPC ({e}): {}", excerpt(&bytes))),
+            Err(_) if !status.is_success() => Err(failed(format!("HTTP {status}: {}", excerpt(&bytes)))),
+            Err(e) => Err(failed(format!("answer is not JSON-RPC ({e}): {}", excerpt(&bytes)))),
         }
     }
+}
+
+/// An HTTP client with the ring crypto provider (reqwest is built without a bundled one; ring is
+/// already linked for Redis TLS) giving up after `timeout`.
+///
+/// # Errors
+/// When reqwest cannot build the client.
+pub(crate) fn client(timeout: Duration) -> Result<reqwest13::Client, ClientError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Ok(reqwest13::Client::builder().timeout(timeout).build()?)
 }
 
 /// reqwest's error text without the URL, whose path often holds an API key.

@@ -9,15 +9,26 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 /// Prometheus histograms (`_bucket` series), so `histogram_quantile` works across instances.
 pub const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
+/// Why the metrics recorder could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// The exporter refused the bucket list.
+    #[error("metrics buckets: {0}")]
+    Buckets(#[from] metrics_exporter_prometheus::BuildError),
+    /// A recorder is installed already.
+    #[error("cannot install the metrics recorder: {0}")]
+    Install(String),
+}
+
 /// Installs the global Prometheus recorder, describes and registers every metric of the
 /// [`catalog`] at zero, and returns the handle that renders `/metrics`.
 ///
 /// # Errors
-/// When a recorder is already installed.
-pub fn install() -> Result<PrometheusHandle, String> {
-    let recorder = PrometheusBuilder::new().set_buckets(LATENCY_BUCKETS).map_err(|e| format!("metrics buckets: {e}"))?.build_recorder();
+/// [`MetricsError`] when a recorder is already installed.
+pub fn install() -> Result<PrometheusHandle, MetricsError> {
+    let recorder = PrometheusBuilder::new().set_buckets(LATENCY_BUCKETS)?.build_recorder();
     let handle = recorder.handle();
-    metrics::set_global_recorder(recorder).map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+    metrics::set_global_recorder(recorder).map_err(|e| MetricsError::Install(e.to_string()))?;
     catalog::register();
     Ok(handle)
 }

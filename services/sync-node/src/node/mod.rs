@@ -51,7 +51,7 @@ pub enum NodeError {
     Import(String),
     /// The upstream sync could not start.
     #[error("upstream sync: {0}")]
-    Upstream(String),
+    Upstream(#[from] crate::upstream_sync::UpstreamSyncError),
     /// A node key file is unusable.
     #[error(transparent)]
     Key(#[from] hypasis_p2p::identity::KeyFileError),

@@ -99,7 +99,7 @@ pub(super) async fn start(
         progress,
         milestones,
     };
-    let sync = upstream_sync::spawn(tasks, plan, ctx_for, deps.leadership, cancel).await.map_err(NodeError::Upstream)?;
+    let sync = upstream_sync::spawn(tasks, plan, ctx_for, deps.leadership, cancel).await?;
     Ok(Some(sync))
 }
 

@@ -109,7 +109,7 @@ impl RedisStore {
     /// # Errors
     /// [`StoreError::Unavailable`] when the URL is invalid or the first connection fails.
     pub async fn connect(config: RedisStoreConfig) -> Result<Self, StoreError> {
-        let fred_config = config.target.fred_config().map_err(StoreError::Unavailable)?;
+        let fred_config = config.target.fred_config().map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let pool = Builder::from_config(fred_config)
             .with_connection_config(|c| {
                 c.connection_timeout = Duration::from_secs(5);

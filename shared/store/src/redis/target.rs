@@ -7,6 +7,22 @@ use fred::{
 };
 use std::path::PathBuf;
 
+/// Why a [`RedisTarget`] cannot be turned into a fred configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The URL is not a Redis URL fred understands.
+    #[error("bad Redis URL: {0}")]
+    Url(#[source] fred::prelude::Error),
+    /// The CA file could not be read or holds no usable certificate.
+    #[error("{}: {reason}", path.display())]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
 /// Where Redis is and how to reach it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RedisTarget {
@@ -29,21 +45,22 @@ impl RedisTarget {
     /// The fred configuration.
     ///
     /// # Errors
-    /// A message naming what is wrong (the URL, or the CA file).
-    pub fn fred_config(&self) -> Result<Config, String> {
-        let mut config = Config::from_url(&self.url).map_err(|e| format!("bad Redis URL: {e}"))?;
+    /// [`TargetError`] naming what is wrong (the URL, or the CA file).
+    pub fn fred_config(&self) -> Result<Config, TargetError> {
+        let mut config = Config::from_url(&self.url).map_err(TargetError::Url)?;
         if self.password.is_some() {
             config.password.clone_from(&self.password);
         }
         if let Some(path) = &self.tls_ca_file {
             let mut roots = RootCertStore::empty();
-            let certs = CertificateDer::pem_file_iter(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let bad = |reason: String| TargetError::CaFile { path: path.clone(), reason };
+            let certs = CertificateDer::pem_file_iter(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
             for cert in certs {
-                let cert = cert.map_err(|e| format!("{}: not a PEM certificate file: {e}", path.display()))?;
-                roots.add(cert).map_err(|e| format!("{}: unusable CA certificate: {e}", path.display()))?;
+                let cert = cert.map_err(|e| bad(format!("not a PEM certificate file: {e}")))?;
+                roots.add(cert).map_err(|e| bad(format!("unusable CA certificate: {e}")))?;
             }
             if roots.is_empty() {
-                return Err(format!("{}: no certificate in the file", path.display()));
+                return Err(bad("no certificate in the file".into()));
             }
             let client = ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
             config.tls = Some(TlsConfig::from(TlsConnector::from(client)));
