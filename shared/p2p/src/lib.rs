@@ -6,21 +6,29 @@
 //! - [`status`]: our Status and the checks on the peer's (network, genesis, EIP-2124 fork id).
 //! - [`serve`]: answering GetBlockHeaders, GetBlockBodies and GetReceipts from the store with one
 //!   range read per request, within the serving limits.
-//! - [`server`]: the TCP listener, admission control (peer cap, bounded wait queue, trusted
-//!   peers) and per-peer sessions.
+//! - [`server`]: the TCP listener and the way from a connection to a session (handshake, Hello,
+//!   Status).
+//! - [`admission`]: the peer cap, bounded wait queue and trusted peers.
+//! - [`session`]: a connected peer's session (announcements, pings, idle timeout) and why it
+//!   ended.
+//! - [`dispatch`]: requests answered from the store.
 //! - [`peers`]: connected peers with per-peer counters.
 //! - [`metrics`]: `hypasis_p2p_*` metrics.
 
+pub mod admission;
 pub mod config;
 pub mod dial;
+pub mod dispatch;
 pub mod identity;
 pub mod metrics;
 pub mod peers;
 pub mod serve;
 pub mod server;
+pub mod session;
 pub mod status;
 
 pub use config::NetworkConfig;
 pub use dial::dial;
 pub use peers::PeerInfo;
 pub use server::{NetworkHandle, spawn};
+pub use session::EndReason;

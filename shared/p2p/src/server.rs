@@ -1,24 +1,17 @@
-//! The TCP listener, admission control and per-peer sessions.
-//!
-//! Admission: a connection first completes the RLPx handshake and Hello (so a refusal can be
-//! sent encrypted, as `TooManyPeers`). Trusted peers are always admitted. Others take a free
-//! slot; when there is none they wait, at most `admission_wait`, in a queue of at most
-//! `admission_queue`; past either they are refused. Handshakes in flight are capped too.
+//! The TCP listener and the way from a new connection to a session: RLPx handshake and Hello
+//! (capped in flight by [`MAX_PENDING_HANDSHAKES`]), [`admission`](crate::admission), Status
+//! exchange, then the [`session`](crate::session) until it ends.
 
-use crate::{
-    NetworkConfig, PeerInfo, identity, metrics,
-    peers::{PeerStats, Registry},
-    serve, status,
-};
+use crate::{NetworkConfig, PeerInfo, admission::admit, identity, metrics, peers::Registry, session::session, status};
 use hypasis_chain::ChainSpec;
 use hypasis_eth_wire::{
     Capability, DisconnectReason, Hello, WireError,
-    conn::{EthConn, Incoming, P2pConn},
-    eth::{self, id, messages},
+    conn::P2pConn,
+    eth::{self},
     p2p::P2P_VERSION,
 };
-use hypasis_rlpx::{FrameCodec, NodeId};
-use hypasis_store::{BlockStore, ChainHead, Parts};
+use hypasis_rlpx::FrameCodec;
+use hypasis_store::{BlockStore, ChainHead};
 use k256::SecretKey;
 use std::{
     net::SocketAddr,
@@ -26,7 +19,6 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Instant,
 };
 use tokio::{
     net::{TcpListener, TcpStream},
@@ -36,8 +28,6 @@ use tokio_util::{codec::Framed, sync::CancellationToken};
 
 /// Most RLPx handshakes in flight at once; further connections are closed immediately.
 pub const MAX_PENDING_HANDSHAKES: usize = 256;
-/// Blocks the head must move before a new BlockRangeUpdate is sent (eth/69).
-pub const RANGE_UPDATE_STEP: u64 = 32;
 
 /// A cheap handle to the running server.
 #[derive(Debug, Clone)]
@@ -66,19 +56,20 @@ impl NetworkHandle {
     }
 }
 
+/// What the listener, admission and sessions share.
 #[derive(Debug)]
-struct Shared {
-    config: NetworkConfig,
-    keys: Vec<SecretKey>,
-    spec: Arc<ChainSpec>,
-    store: Arc<dyn BlockStore>,
-    heads: watch::Receiver<Option<ChainHead>>,
-    slots: Arc<Semaphore>,
-    queue: Arc<Semaphore>,
-    handshakes: Arc<Semaphore>,
-    registry: Registry,
-    peak: AtomicUsize,
-    cancel: CancellationToken,
+pub(crate) struct Shared {
+    pub(crate) config: NetworkConfig,
+    pub(crate) keys: Vec<SecretKey>,
+    pub(crate) spec: Arc<ChainSpec>,
+    pub(crate) store: Arc<dyn BlockStore>,
+    pub(crate) heads: watch::Receiver<Option<ChainHead>>,
+    pub(crate) slots: Arc<Semaphore>,
+    pub(crate) queue: Arc<Semaphore>,
+    pub(crate) handshakes: Arc<Semaphore>,
+    pub(crate) registry: Registry,
+    pub(crate) peak: AtomicUsize,
+    pub(crate) cancel: CancellationToken,
 }
 
 /// Binds the listener and starts serving. `keys` are the identities we answer to (cluster key
@@ -210,7 +201,7 @@ async fn connection(mut stream: TcpStream, addr: SocketAddr, shared: Arc<Shared>
     metrics::peers(count, peak);
     tracing::debug!(target: "p2p::server", %addr, client = %eth.remote_hello().client_id, version, "peer connected");
     let reason = session(eth, &shared, &stats, head).await;
-    metrics::session_end(reason);
+    metrics::session_end(reason.label());
     shared.registry.remove(key);
     let count = shared.registry.len();
     metrics::peers(count, shared.peak.load(Ordering::Relaxed));
@@ -227,173 +218,9 @@ fn our_hello(shared: &Shared, key: &SecretKey) -> Hello {
     }
 }
 
-/// A slot for the peer, or `None` when it must be refused. Trusted peers get a slot of their own.
-async fn admit(shared: &Shared, remote: &NodeId) -> Option<Option<OwnedSemaphorePermit>> {
-    if shared.config.trusted.contains(remote) {
-        return Some(None);
-    }
-    if let Ok(slot) = shared.slots.clone().try_acquire_owned() {
-        return Some(Some(slot));
-    }
-    let Ok(_queued) = shared.queue.clone().try_acquire_owned() else {
-        metrics::rejected("queue_full");
-        return None;
-    };
-    match tokio::time::timeout(shared.config.admission_wait, shared.slots.clone().acquire_owned()).await {
-        Ok(Ok(slot)) => Some(Some(slot)),
-        _ => {
-            metrics::rejected("full");
-            None
-        }
-    }
-}
-
 async fn current_head(shared: &Shared) -> ChainHead {
     match shared.store.head().await {
         Ok(Some(head)) => head,
         _ => status::genesis_head(&shared.spec),
     }
-}
-
-/// Serves a peer until it leaves, misbehaves, idles out or we shut down; returns why it ended.
-async fn session(mut eth: EthConn<TcpStream>, shared: &Shared, stats: &PeerStats, head: ChainHead) -> &'static str {
-    let mut heads = shared.heads.clone();
-    heads.mark_unchanged();
-    let bor_peer = eth.remote_hello().client_id.to_ascii_lowercase().starts_with("bor");
-    let eth69 = eth.version() >= 69;
-    let mut last_range_sent = head.number;
-    let mut last_heard = Instant::now();
-    let mut ping = tokio::time::interval(shared.config.ping_interval);
-    ping.reset();
-    loop {
-        tokio::select! {
-            () = shared.cancel.cancelled() => {
-                let _ = eth.disconnect(DisconnectReason::ClientQuitting, "shutting down").await;
-                return "shutdown";
-            }
-            _ = ping.tick() => {
-                if last_heard.elapsed() >= shared.config.idle_timeout {
-                    let _ = eth.disconnect(DisconnectReason::PingTimeout, "idle").await;
-                    return "idle";
-                }
-                if eth.ping().await.is_err() {
-                    return "io";
-                }
-            }
-            changed = heads.changed() => {
-                if changed.is_err() {
-                    continue;
-                }
-                let Some(head) = *heads.borrow_and_update() else { continue };
-                // Bor moves a peer's head and total difficulty only on NewBlock (with TD), so Bor
-                // peers get the whole new block; geth-style peers reject block broadcasts and get
-                // nothing here (eth/69 peers get BlockRangeUpdate below).
-                if bor_peer {
-                    let block = shared.store.by_hashes(&[head.hash], Parts::BODY).await.ok().and_then(|mut b| b.pop().flatten());
-                    let (kind, msg_id, data) = match block.as_ref().and_then(|b| Some((b, b.body.as_ref()?))) {
-                        Some((block, body)) => ("NewBlock", id::NEW_BLOCK, messages::encode_new_block(&block.header, body, block.total_difficulty)),
-                        None => ("NewBlockHashes", id::NEW_BLOCK_HASHES, messages::encode_new_block_hashes(&[(head.hash, head.number)])),
-                    };
-                    metrics::message(kind, "out", data.len());
-                    if eth.send(msg_id, &data).await.is_err() {
-                        return "io";
-                    }
-                }
-                if eth69 && head.number >= last_range_sent + RANGE_UPDATE_STEP {
-                    let earliest = shared.store.range().await.ok().flatten().map_or(0, |r| r.lowest);
-                    let data = messages::encode_block_range_update(earliest, head.number, head.hash);
-                    metrics::message("BlockRangeUpdate", "out", data.len());
-                    if eth.send(id::BLOCK_RANGE_UPDATE, &data).await.is_err() {
-                        return "io";
-                    }
-                    last_range_sent = head.number;
-                }
-            }
-            incoming = eth.next_message() => {
-                last_heard = Instant::now();
-                let result = match incoming {
-                    Ok(Incoming::Ping) => eth.pong().await,
-                    Ok(Incoming::Pong) => Ok(()),
-                    Ok(Incoming::Eth(msg)) => handle(&mut eth, shared, stats, eth69, msg).await,
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = result {
-                    tracing::debug!(target: "p2p::session", error = %e, "session ended");
-                    if let Some(reason) = e.disconnect_reason() {
-                        let _ = eth.disconnect(reason, &e.to_string()).await;
-                    }
-                    return e.kind();
-                }
-            }
-        }
-    }
-}
-
-async fn handle(
-    eth: &mut EthConn<TcpStream>,
-    shared: &Shared,
-    stats: &PeerStats,
-    eth69: bool,
-    msg: hypasis_eth_wire::conn::EthMessage,
-) -> Result<(), WireError> {
-    let store = &*shared.store;
-    let limit = shared.config.soft_response_limit;
-    let started = Instant::now();
-    // The store failing is our problem, not the peer's: answer with an empty list (as for
-    // blocks we do not have) and count it, instead of ending the session.
-    let store_err = |e: hypasis_store::StoreError| {
-        metrics::store_error();
-        tracing::warn!(target: "p2p::session", error = %e, "store read failed; answering empty");
-    };
-    let (kind, reply_id, reply) = match msg.id {
-        id::GET_BLOCK_HEADERS => {
-            metrics::message("GetBlockHeaders", "in", msg.data.len());
-            let req = messages::GetBlockHeaders::decode(&msg.data)?;
-            let data = serve::headers(store, &req, limit).await.map(|(data, _)| data).unwrap_or_else(|e| {
-                store_err(e);
-                messages::with_request_id(req.request_id, &[0xc0])
-            });
-            ("BlockHeaders", id::BLOCK_HEADERS, data)
-        }
-        id::GET_BLOCK_BODIES => {
-            metrics::message("GetBlockBodies", "in", msg.data.len());
-            let req = messages::HashRequest::decode(&msg.data, "GetBlockBodies")?;
-            let data = serve::bodies(store, &req, limit).await.map(|(data, _)| data).unwrap_or_else(|e| {
-                store_err(e);
-                messages::with_request_id(req.request_id, &[0xc0])
-            });
-            ("BlockBodies", id::BLOCK_BODIES, data)
-        }
-        id::GET_RECEIPTS => {
-            metrics::message("GetReceipts", "in", msg.data.len());
-            let req = messages::HashRequest::decode(&msg.data, "GetReceipts")?;
-            let data = serve::receipts(store, &req, eth69, limit).await.map(|(data, _)| data).unwrap_or_else(|e| {
-                store_err(e);
-                messages::with_request_id(req.request_id, &[0xc0])
-            });
-            ("Receipts", id::RECEIPTS, data)
-        }
-        id::GET_POOLED_TRANSACTIONS => {
-            metrics::message("GetPooledTransactions", "in", msg.data.len());
-            // No transaction pool: answer with an empty list.
-            let req = messages::HashRequest::decode(&msg.data, "GetPooledTransactions")?;
-            ("PooledTransactions", id::POOLED_TRANSACTIONS, messages::with_request_id(req.request_id, &[0xc0]))
-        }
-        id::STATUS => return Err(WireError::Breach("second Status".into())),
-        id::BLOCK_RANGE_UPDATE => {
-            metrics::message("BlockRangeUpdate", "in", msg.data.len());
-            messages::decode_block_range_update(&msg.data)?;
-            return Ok(());
-        }
-        other => {
-            // Announcements, transactions and unsolicited responses: nothing to do.
-            metrics::message("other", "in", msg.data.len());
-            let _ = other;
-            return Ok(());
-        }
-    };
-    metrics::serve_latency(kind, started.elapsed());
-    metrics::message(kind, "out", reply.len());
-    stats.served(msg.data.len(), reply.len());
-    eth.send(reply_id, &reply).await
 }

@@ -1,0 +1,85 @@
+//! Request dispatch: eth requests answered from the store (see [`serve`](crate::serve)), other
+//! messages accepted or refused.
+
+use crate::{metrics, peers::PeerStats, serve, server::Shared};
+use hypasis_eth_wire::{
+    WireError,
+    conn::{EthConn, EthMessage},
+    eth::{id, messages},
+};
+use std::time::Instant;
+use tokio::net::TcpStream;
+
+/// Answers one message from the peer.
+///
+/// # Errors
+/// [`WireError`] when the message is malformed or breaks the protocol, or the answer cannot be
+/// sent.
+pub(crate) async fn handle(
+    eth: &mut EthConn<TcpStream>,
+    shared: &Shared,
+    stats: &PeerStats,
+    eth69: bool,
+    msg: EthMessage,
+) -> Result<(), WireError> {
+    let store = &*shared.store;
+    let limit = shared.config.soft_response_limit;
+    let started = Instant::now();
+    // The store failing is our problem, not the peer's: answer with an empty list (as for
+    // blocks we do not have) and count it, instead of ending the session.
+    let store_err = |e: hypasis_store::StoreError| {
+        metrics::store_error();
+        tracing::warn!(target: "p2p::session", error = %e, "store read failed; answering empty");
+    };
+    let (kind, reply_id, reply) = match msg.id {
+        id::GET_BLOCK_HEADERS => {
+            metrics::message("GetBlockHeaders", "in", msg.data.len());
+            let req = messages::GetBlockHeaders::decode(&msg.data)?;
+            let data = serve::headers(store, &req, limit).await.map(|(data, _)| data).unwrap_or_else(|e| {
+                store_err(e);
+                messages::with_request_id(req.request_id, &[0xc0])
+            });
+            ("BlockHeaders", id::BLOCK_HEADERS, data)
+        }
+        id::GET_BLOCK_BODIES => {
+            metrics::message("GetBlockBodies", "in", msg.data.len());
+            let req = messages::HashRequest::decode(&msg.data, "GetBlockBodies")?;
+            let data = serve::bodies(store, &req, limit).await.map(|(data, _)| data).unwrap_or_else(|e| {
+                store_err(e);
+                messages::with_request_id(req.request_id, &[0xc0])
+            });
+            ("BlockBodies", id::BLOCK_BODIES, data)
+        }
+        id::GET_RECEIPTS => {
+            metrics::message("GetReceipts", "in", msg.data.len());
+            let req = messages::HashRequest::decode(&msg.data, "GetReceipts")?;
+            let data = serve::receipts(store, &req, eth69, limit).await.map(|(data, _)| data).unwrap_or_else(|e| {
+                store_err(e);
+                messages::with_request_id(req.request_id, &[0xc0])
+            });
+            ("Receipts", id::RECEIPTS, data)
+        }
+        id::GET_POOLED_TRANSACTIONS => {
+            metrics::message("GetPooledTransactions", "in", msg.data.len());
+            // No transaction pool: answer with an empty list.
+            let req = messages::HashRequest::decode(&msg.data, "GetPooledTransactions")?;
+            ("PooledTransactions", id::POOLED_TRANSACTIONS, messages::with_request_id(req.request_id, &[0xc0]))
+        }
+        id::STATUS => return Err(WireError::Breach("second Status".into())),
+        id::BLOCK_RANGE_UPDATE => {
+            metrics::message("BlockRangeUpdate", "in", msg.data.len());
+            messages::decode_block_range_update(&msg.data)?;
+            return Ok(());
+        }
+        other => {
+            // Announcements, transactions and unsolicited responses: nothing to do.
+            metrics::message("other", "in", msg.data.len());
+            let _ = other;
+            return Ok(());
+        }
+    };
+    metrics::serve_latency(kind, started.elapsed());
+    metrics::message(kind, "out", reply.len());
+    stats.served(msg.data.len(), reply.len());
+    eth.send(reply_id, &reply).await
+}
