@@ -83,3 +83,12 @@ fn a_bad_key_file_exits_64_before_any_port_is_bound() {
     assert!(stderr.contains("node.key") && stderr.contains("64 hex characters"), "{stderr}");
     assert!(!stderr.contains("--api-port"), "no port was tried: {stderr}");
 }
+
+#[test]
+fn a_public_host_that_does_not_resolve_exits_64_naming_the_flag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("node.key");
+    let (code, stderr) = run_to_exit(&["--public-host", "no-such-host.invalid", "--node-key-file", key.to_str().expect("utf-8")]);
+    assert_eq!(code, 64, "{stderr}");
+    assert!(stderr.contains("cannot resolve --public-host \"no-such-host.invalid\""), "{stderr}");
+}

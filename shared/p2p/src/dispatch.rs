@@ -25,39 +25,21 @@ pub(crate) async fn handle(
     let store = &*shared.store;
     let limit = shared.config.soft_response_limit;
     let started = Instant::now();
-    // The store failing is our problem, not the peer's: answer with an empty list (as for
-    // blocks we do not have) and count it, instead of ending the session.
-    let store_err = |e: hypasis_store::StoreError| {
-        metrics::store_error();
-        tracing::warn!(target: "p2p::session", error = %e, "store read failed; answering empty");
-    };
     let (kind, reply_id, reply) = match msg.id {
         id::GET_BLOCK_HEADERS => {
             metrics::message("GetBlockHeaders", "in", msg.data.len());
             let req = messages::GetBlockHeaders::decode(&msg.data)?;
-            let data = serve::headers(store, &req, limit).await.map(|(data, _)| data).unwrap_or_else(|e| {
-                store_err(e);
-                messages::with_request_id(req.request_id, &[0xc0])
-            });
-            ("BlockHeaders", id::BLOCK_HEADERS, data)
+            ("BlockHeaders", id::BLOCK_HEADERS, or_empty(serve::headers(store, &req, limit).await, req.request_id))
         }
         id::GET_BLOCK_BODIES => {
             metrics::message("GetBlockBodies", "in", msg.data.len());
             let req = messages::HashRequest::decode(&msg.data, "GetBlockBodies")?;
-            let data = serve::bodies(store, &req, limit).await.map(|(data, _)| data).unwrap_or_else(|e| {
-                store_err(e);
-                messages::with_request_id(req.request_id, &[0xc0])
-            });
-            ("BlockBodies", id::BLOCK_BODIES, data)
+            ("BlockBodies", id::BLOCK_BODIES, or_empty(serve::bodies(store, &req, limit).await, req.request_id))
         }
         id::GET_RECEIPTS => {
             metrics::message("GetReceipts", "in", msg.data.len());
             let req = messages::HashRequest::decode(&msg.data, "GetReceipts")?;
-            let data = serve::receipts(store, &req, eth69, limit).await.map(|(data, _)| data).unwrap_or_else(|e| {
-                store_err(e);
-                messages::with_request_id(req.request_id, &[0xc0])
-            });
-            ("Receipts", id::RECEIPTS, data)
+            ("Receipts", id::RECEIPTS, or_empty(serve::receipts(store, &req, eth69, limit).await, req.request_id))
         }
         id::GET_POOLED_TRANSACTIONS => {
             metrics::message("GetPooledTransactions", "in", msg.data.len());
@@ -82,4 +64,15 @@ pub(crate) async fn handle(
     metrics::message(kind, "out", reply.len());
     stats.served(msg.data.len(), reply.len());
     eth.send(reply_id, &reply).await
+}
+
+/// The encoded answer, or an empty list for the request when the store failed: that is our
+/// problem, not the peer's, so it is counted and answered like blocks we do not have instead of
+/// ending the session.
+fn or_empty(answer: Result<(Vec<u8>, usize), hypasis_store::StoreError>, request_id: u64) -> Vec<u8> {
+    answer.map(|(data, _)| data).unwrap_or_else(|e| {
+        metrics::store_error();
+        tracing::warn!(target: "p2p::session", error = %e, "store read failed; answering empty");
+        messages::with_request_id(request_id, &[0xc0])
+    })
 }
