@@ -126,11 +126,6 @@ impl Bor {
         bor
     }
 
-    /// The config file a follower runs with (for the docs and for failure messages).
-    pub fn config_toml(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("config.toml")).unwrap_or_default()
-    }
-
     /// The last `lines` lines of its log.
     pub fn log_tail(&self, lines: usize) -> String {
         let log = std::fs::read_to_string(self.dir.path().join("bor.log")).unwrap_or_default();
@@ -167,16 +162,6 @@ impl Bor {
     /// Its head block number.
     pub fn head(&self) -> u64 {
         quantity(&self.rpc("eth_blockNumber", json!([])))
-    }
-
-    /// Its enode URL, with the loopback address and its real port.
-    pub fn enode(&self) -> String {
-        let info = self.rpc("admin_nodeInfo", json!([]));
-        let id = info["id"].as_str().map(str::to_owned);
-        let enode = info["enode"].as_str().expect("enode");
-        let key = enode.trim_start_matches("enode://").split('@').next().expect("enode key");
-        let _ = id;
-        format!("enode://{key}@127.0.0.1:{}", self.p2p_port)
     }
 
     /// Hashes of blocks `from..=to` (`None` where it lacks the block).
