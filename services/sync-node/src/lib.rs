@@ -5,7 +5,6 @@
 //! - [`node`] — builds the components and runs them until shutdown.
 //! - [`api`] — REST API, health endpoints and `/metrics`.
 //! - [`devnet_source`] — the embedded block source (the built-in devnet).
-//! - [`upstream_sync`] — forward/backward sync from upstream JSON-RPC, checkpoints.
 //! - [`metrics`] — the Prometheus recorder and node metrics.
 //! - [`shutdown`] — SIGINT/SIGTERM.
 
@@ -15,4 +14,3 @@ pub mod devnet_source;
 pub mod metrics;
 pub mod node;
 pub mod shutdown;
-pub mod upstream_sync;

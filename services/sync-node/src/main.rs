@@ -3,7 +3,6 @@
 //! Order of start-up: command line → config (every error at once, exit 64 before any port is
 //! bound) → tracing → metrics → components → wait for SIGINT/SIGTERM → drain.
 
-use clap::Parser;
 use hypasis_sync::{
     config::{Cli, LogFormat, Settings},
     metrics, node, shutdown,

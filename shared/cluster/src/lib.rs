@@ -5,14 +5,20 @@
 //!   write is refused by Redis itself.
 //! - [`membership`]: instance heartbeats with a TTL, and the list of live members.
 //! - [`events`]: new heads, checkpoints, filled ranges and heartbeats on pub/sub.
+//! - [`leader`]: work that runs only while leading ([`while_leader`]).
+//! - [`service`]: all of it as one service ([`spawn`] → [`ClusterHandle`]).
 
 pub mod election;
 pub mod events;
+pub mod leader;
 pub mod membership;
+pub mod service;
 
 pub use election::{Election, ElectionConfig, Leadership, wait_for_leadership};
 pub use events::{Envelope, Event, Events};
+pub use leader::{alone, while_leader};
 pub use membership::{Member, Membership};
+pub use service::{Announcement, ClusterConfig, ClusterError, ClusterHandle, spawn};
 
 pub use hypasis_store::RedisTarget;
 

@@ -288,9 +288,9 @@ async fn fill(ctx: &SyncContext, config: &BackwardConfig, shared: &Shared, k: u6
     }
     let count = blocks.len() as u64;
     ctx.store(blocks).await?;
-    ctx.progress.stored(count, 0);
+    ctx.progress().stored(count, 0);
     metrics::counter!("hypasis_sync_backfilled_blocks_total").increment(count);
-    if let Some(events) = &ctx.events {
+    if let Some(events) = ctx.events() {
         let _ = events.publish(hypasis_cluster::Event::RangeFilled { start, end }).await;
     }
     tracing::debug!(target: "sync::backward", start, end, upstream = upstream.name(), "batch filled");

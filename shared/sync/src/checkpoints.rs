@@ -203,7 +203,7 @@ pub async fn verify_pending(ctx: &SyncContext, checkpoints: &Checkpoints) {
             entry.state = state;
         }
         if state == "verified"
-            && let Some(events) = &ctx.events
+            && let Some(events) = ctx.events()
         {
             let _ = events.publish(hypasis_cluster::Event::Checkpoint { number: cp.number, start: cp.start, end: cp.end }).await;
         }

@@ -1,12 +1,12 @@
 //! [`SyncContext`]: what the sync tasks share, and [`SyncError`].
 
+use crate::head::{HeadError, HeadWriter};
 use crate::{progress::SyncProgress, validators::Validators};
 use hypasis_chain::{Block, bor};
-use hypasis_cluster::{Event, Events};
-use hypasis_store::{BlockStore, ChainHead, HeadUpdate, StoreError};
+use hypasis_cluster::Events;
+use hypasis_store::{BlockStore, ChainHead, StoreError};
 use hypasis_upstream::{BlockFetcher, UpstreamError};
 use std::sync::Arc;
-use tokio::sync::watch;
 
 /// Why a sync task stopped or a step failed.
 #[derive(Debug, thiserror::Error)]
@@ -65,21 +65,47 @@ pub enum Unverified {
 pub struct SyncContext {
     /// Verified blocks from the upstreams.
     pub fetcher: BlockFetcher,
-    /// The block store.
+    /// The block store (the head writer's).
     pub store: Arc<dyn BlockStore>,
-    /// Served-head announcements to the P2P side.
-    pub heads: watch::Sender<Option<ChainHead>>,
-    /// Cluster events, when clustered.
-    pub events: Option<Events>,
+    /// Moves the served head.
+    pub head: HeadWriter,
     /// Who may seal blocks; `None` when not known here (no seal check).
     pub validators: Option<Arc<Validators>>,
-    /// Progress for `status.sync`.
-    pub progress: Arc<SyncProgress>,
     /// The milestone guard, when Heimdall is configured.
     pub milestones: Option<Arc<crate::milestones::MilestoneGuard>>,
 }
 
 impl SyncContext {
+    /// A context fetching with `fetcher` and writing through `head`, with no seal check and no
+    /// milestone guard.
+    pub fn new(fetcher: BlockFetcher, head: HeadWriter) -> Self {
+        Self { fetcher, store: head.store().clone(), head, validators: None, milestones: None }
+    }
+
+    /// Checks seals against `validators`.
+    #[must_use]
+    pub fn with_validators(mut self, validators: Option<Arc<Validators>>) -> Self {
+        self.validators = validators;
+        self
+    }
+
+    /// Holds the head at Heimdall milestones.
+    #[must_use]
+    pub fn with_milestones(mut self, milestones: Option<Arc<crate::milestones::MilestoneGuard>>) -> Self {
+        self.milestones = milestones;
+        self
+    }
+
+    /// Sync progress.
+    pub fn progress(&self) -> &SyncProgress {
+        self.head.progress()
+    }
+
+    /// Cluster events, when clustered.
+    pub fn events(&self) -> Option<&Events> {
+        self.head.events()
+    }
+
     /// Checks Bor seals of `blocks` against the validator set (when known). A block sealed by
     /// anyone else was made up by the upstream.
     pub(crate) fn check_seals(&self, blocks: &[Block]) -> Result<(), Unverified> {
@@ -102,23 +128,14 @@ impl SyncContext {
         Ok(())
     }
 
-    /// Moves the served head with the leader's fencing token and announces it.
+    /// Moves the served head with the leader's fencing token (after the milestone check).
     pub(crate) async fn advance(&self, head: ChainHead, token: u64, stored: u64) -> Result<(), SyncError> {
         if let Some(guard) = &self.milestones {
             guard.check(self, head.number).await?;
         }
-        match self.store.advance_head_fenced(head, token).await? {
-            HeadUpdate::Fenced => return Err(SyncError::Fenced),
-            HeadUpdate::Advanced | HeadUpdate::Stale(_) => {}
-        }
-        self.progress.stored(stored, head.number);
-        metrics::gauge!("hypasis_chain_head_block").set(head.number as f64);
-        self.heads.send_replace(Some(head));
-        if let Some(events) = &self.events
-            && let Err(e) = events.publish(Event::Head { number: head.number, hash: format!("{:#x}", head.hash) }).await
-        {
-            tracing::debug!(target: "sync", error = %e, "publishing the head failed; followers poll");
-        }
-        Ok(())
+        self.head.advance(head, token, stored).await.map_err(|e| match e {
+            HeadError::Fenced => SyncError::Fenced,
+            HeadError::Store(e) => SyncError::Store(e),
+        })
     }
 }

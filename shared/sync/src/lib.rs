@@ -12,20 +12,25 @@
 //!   milestone's block unless that block is stored with the milestone's hash.
 //! - [`validators`]: who may seal a block (a fixed set, or Heimdall's spans).
 //! - [`progress`]: lowest/highest/percentage/rate/ETA for `status.sync`.
-//! - [`context`]: what every sync task shares.
+//! - [`context`]: what every sync task shares; [`head`]: the one place the served head moves.
+//! - [`service`]: all of it as one service ([`spawn`] → [`SyncHandle`]).
 
 pub mod backward;
 pub mod checkpoints;
 pub mod context;
 pub mod forward;
+pub mod head;
 pub mod milestones;
 pub mod progress;
+pub mod service;
 pub mod validators;
 
 pub use backward::{BackwardConfig, Claims};
 pub use checkpoints::{CheckpointConfig, Checkpoints};
 pub use context::{SyncContext, SyncError, Unverified};
 pub use forward::ForwardConfig;
+pub use head::{HeadError, HeadWriter};
 pub use milestones::{GuardStatus, MilestoneGuard};
 pub use progress::{SyncProgress, SyncStatus};
+pub use service::{CheckpointReport, StartError, SyncConfig, SyncDeps, SyncHandle, spawn};
 pub use validators::Validators;

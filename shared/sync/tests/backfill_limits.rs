@@ -8,7 +8,7 @@ use hypasis_chain::Block;
 use hypasis_devnet::{Devnet, DevnetConfig};
 use hypasis_fake_upstream::{DevnetRpc, DevnetRpcConfig, RpcLimits};
 use hypasis_store::{BlockStore, ChainHead, MemoryStore, MemoryStoreLimits, Parts};
-use hypasis_syncer::{BackwardConfig, Claims, SyncContext, SyncProgress, backward};
+use hypasis_syncer::{BackwardConfig, Claims, HeadWriter, SyncContext, SyncProgress, backward};
 use hypasis_upstream::{BlockFetcher, PoolConfig, UpstreamPool};
 use std::{
     sync::Arc,
@@ -39,16 +39,8 @@ async fn backfill(server: &DevnetRpc, truth: &[Block], limits: RpcLimits) -> Out
     // The client starts at 1,000 calls per batch, so it has to learn each server's limit.
     let config = PoolConfig { requests_per_second: 1_000_000, timeout: Duration::from_secs(10), max_batch: 1_000, ..PoolConfig::default() };
     let pool = Arc::new(UpstreamPool::new(&[server.url().parse().expect("url")], config).expect("pool"));
-    let (heads, _) = tokio::sync::watch::channel(None);
-    let ctx = SyncContext {
-        fetcher: BlockFetcher::new(pool.clone(), None),
-        store: store.clone(),
-        heads,
-        events: None,
-        validators: None,
-        progress: Arc::new(SyncProgress::new(BLOCKS)),
-        milestones: None,
-    };
+    let head = HeadWriter::new(store.clone(), Arc::new(SyncProgress::new(BLOCKS)), tokio::sync::watch::channel(None).0);
+    let ctx = SyncContext::new(BlockFetcher::new(pool.clone(), None), head);
     let cancel = CancellationToken::new();
     let (_pause, paused) = tokio::sync::watch::channel(false);
     let config = BackwardConfig { blocks_per_second: 1_000_000, ..BackwardConfig::default() };

@@ -6,7 +6,7 @@ use hypasis_chain::{Block, SealedHeader};
 use hypasis_devnet::{Devnet, DevnetConfig};
 use hypasis_fake_upstream::{DevnetRpc, DevnetRpcConfig, ROOTCHAIN_ADDRESS};
 use hypasis_store::{BlockStore, MemoryStore, MemoryStoreLimits, Parts};
-use hypasis_syncer::{CheckpointConfig, Checkpoints, SyncContext, SyncProgress, checkpoints};
+use hypasis_syncer::{CheckpointConfig, Checkpoints, HeadWriter, SyncContext, SyncProgress, checkpoints};
 use hypasis_upstream::{BlockFetcher, PoolConfig, UpstreamPool};
 use std::{sync::Arc, time::Duration};
 
@@ -33,16 +33,8 @@ async fn a_tampered_block_in_a_checkpointed_range_is_evicted_and_the_refill_veri
     store.insert(held).await.expect("insert");
 
     let pool = Arc::new(UpstreamPool::new(&[l1.url().parse().expect("url")], PoolConfig::default()).expect("pool"));
-    let (heads, _) = tokio::sync::watch::channel(None);
-    let ctx = SyncContext {
-        fetcher: BlockFetcher::new(pool.clone(), None),
-        store: store.clone(),
-        heads,
-        events: None,
-        validators: None,
-        progress: Arc::new(SyncProgress::new(1_000)),
-        milestones: None,
-    };
+    let head = HeadWriter::new(store.clone(), Arc::new(SyncProgress::new(1_000)), tokio::sync::watch::channel(None).0);
+    let ctx = SyncContext::new(BlockFetcher::new(pool.clone(), None), head);
     let config = CheckpointConfig { rootchain: ROOTCHAIN_ADDRESS, poll: Duration::from_secs(1) };
     let list = Checkpoints::default();
     let mut next = 1;

@@ -41,7 +41,7 @@ pub struct ApiState {
     /// Our discovery record (`enr:…`).
     pub enr: String,
     /// Cluster coordination, when running on Redis.
-    pub cluster: Option<crate::node::ClusterParts>,
+    pub cluster: Option<hypasis_cluster::ClusterHandle>,
     /// Whether we lead.
     pub leadership: tokio::sync::watch::Receiver<hypasis_cluster::Leadership>,
     /// When the node started.
@@ -51,7 +51,15 @@ pub struct ApiState {
     /// Most blocks kept below the head (bounded in-memory store), if limited.
     pub retention_window: Option<u64>,
     /// Upstream sync, when upstreams are configured.
-    pub upstream: Option<crate::upstream_sync::UpstreamSync>,
+    pub sync: Option<hypasis_syncer::SyncHandle>,
+}
+
+/// Serves the API on `listener` until `cancel`.
+pub async fn serve(listener: tokio::net::TcpListener, state: Arc<ApiState>, cancel: tokio_util::sync::CancellationToken) {
+    let serve = axum::serve(listener, router(state)).with_graceful_shutdown(async move { cancel.cancelled().await });
+    if let Err(e) = serve.await {
+        tracing::error!(target: "api", error = %e, "REST API server failed");
+    }
 }
 
 /// The router with every endpoint.

@@ -20,24 +20,13 @@ fn no_upstream() -> Response {
 }
 
 pub(super) async fn checkpoints(State(state): State<Arc<ApiState>>) -> Response {
-    let Some(sync) = &state.upstream else { return no_upstream() };
-    let (verified, pending, evictions) = sync.checkpoints.counts();
-    Json(json!({
-        "source": if sync.l1 { "rootchain" } else { "none (set --eth-l1-rpc-url)" },
-        "verified_through": sync.checkpoints.verified_through(),
-        "verified": verified,
-        "pending": pending,
-        "evictions": evictions,
-        "latest": sync.checkpoints.latest(LISTED),
-        "heimdall": sync.milestones.as_ref().map(|g| g.status()),
-    }))
-    .into_response()
+    let Some(sync) = &state.sync else { return no_upstream() };
+    Json(sync.checkpoints(LISTED)).into_response()
 }
 
 pub(super) async fn upstreams(State(state): State<Arc<ApiState>>) -> Response {
-    let Some(sync) = &state.upstream else { return no_upstream() };
-    let list: Vec<_> = sync.pool.endpoints().iter().map(|e| e.status()).collect();
-    Json(json!({ "upstreams": list, "backfill_paused": *sync.paused.borrow() })).into_response()
+    let Some(sync) = &state.sync else { return no_upstream() };
+    Json(json!({ "upstreams": sync.upstreams(), "backfill_paused": sync.paused() })).into_response()
 }
 
 pub(super) async fn pause(State(state): State<Arc<ApiState>>) -> Response {
@@ -49,8 +38,7 @@ pub(super) async fn resume(State(state): State<Arc<ApiState>>) -> Response {
 }
 
 fn set_paused(state: &ApiState, paused: bool) -> Response {
-    let Some(sync) = &state.upstream else { return no_upstream() };
-    sync.paused.send_replace(paused);
-    tracing::info!(target: "api", paused, "backward sync {}", if paused { "paused" } else { "resumed" });
+    let Some(sync) = &state.sync else { return no_upstream() };
+    sync.set_paused(paused);
     Json(json!({ "backfill_paused": paused })).into_response()
 }

@@ -1,6 +1,7 @@
-//! The YAML config file: a flat mapping of setting names to values.
+//! The YAML config file: a mapping of setting names to values. Sections may nest: `redis:
+//! {url: …, pool_size: …}` is the same as `redis_url: …` and `redis_pool_size: …`.
 
-use super::{ConfigError, KEYS};
+use super::{ConfigError, keys::KEYS};
 use serde_yaml_ng::Value;
 use std::{collections::BTreeMap, path::Path};
 
@@ -43,14 +44,27 @@ pub(super) fn read(path: &Path, errors: &mut Vec<ConfigError>) -> BTreeMap<Strin
         }
     };
     let mut out = BTreeMap::new();
+    flatten(map, "", &origin, &mut out, errors);
+    out
+}
+
+/// Adds the settings of `map` (names prefixed with `prefix`) to `out`; nested mappings are
+/// sections whose names join with `_`.
+fn flatten(map: serde_yaml_ng::Mapping, prefix: &str, origin: &str, out: &mut BTreeMap<String, FileValue>, errors: &mut Vec<ConfigError>) {
     for (k, v) in map {
-        let Some(key) = k.as_str().map(str::to_owned) else {
-            errors.push(ConfigError::new("config", &origin, format!("setting names must be strings, found {k:?}")));
+        let Some(name) = k.as_str() else {
+            errors.push(ConfigError::new("config", origin, format!("setting names must be strings, found {k:?}")));
             continue;
         };
-        if !KEYS.contains(&key.as_str()) {
+        let key = format!("{prefix}{name}");
+        if let Value::Mapping(section) = v {
+            flatten(section, &format!("{key}_"), origin, out, errors);
+            continue;
+        }
+        if !KEYS.iter().any(|k| k.name == key) {
             let hint = closest(&key).map(|k| format!("; did you mean `{k}`?")).unwrap_or_default();
-            errors.push(ConfigError::new(&key, &origin, format!("unknown setting `{key}`{hint} (known: {})", KEYS.join(", "))));
+            let known: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+            errors.push(ConfigError::new(&key, origin, format!("unknown setting `{key}`{hint} (known: {})", known.join(", "))));
             continue;
         }
         match scalar_or_list(&v) {
@@ -58,10 +72,9 @@ pub(super) fn read(path: &Path, errors: &mut Vec<ConfigError>) -> BTreeMap<Strin
                 out.insert(key, value);
             }
             Ok(None) => {}
-            Err(msg) => errors.push(ConfigError::new(&key, &origin, msg)),
+            Err(msg) => errors.push(ConfigError::new(&key, origin, msg)),
         }
     }
-    out
 }
 
 fn scalar(v: &Value) -> Option<String> {
@@ -87,7 +100,7 @@ fn scalar_or_list(v: &Value) -> Result<Option<FileValue>, String> {
 
 /// The known key nearest to `key` by edit distance, if it is close.
 fn closest(key: &str) -> Option<&'static str> {
-    KEYS.iter().map(|k| (levenshtein(key, k), *k)).filter(|(d, _)| *d <= 3).min().map(|(_, k)| k)
+    KEYS.iter().map(|k| (levenshtein(key, k.name), k.name)).filter(|(d, _)| *d <= 3).min().map(|(_, k)| k)
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
@@ -111,5 +124,20 @@ mod tests {
     fn suggests_near_keys() {
         assert_eq!(closest("api_prot"), Some("api_port"));
         assert_eq!(closest("completely_else"), None);
+    }
+
+    #[test]
+    fn sections_nest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.yaml");
+        std::fs::write(&path, "redis:\n  url: redis://r:6379\n  pool_size: 4\nupstream:\n  max_batch: 50\nnested:\n  wrong: 1\n")
+            .expect("write");
+        let mut errors = Vec::new();
+        let values = read(&path, &mut errors);
+        assert_eq!(values.get("redis_url"), Some(&FileValue::Scalar("redis://r:6379".into())));
+        assert_eq!(values.get("redis_pool_size"), Some(&FileValue::Scalar("4".into())));
+        assert_eq!(values.get("upstream_max_batch"), Some(&FileValue::Scalar("50".into())));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key, "nested_wrong");
     }
 }

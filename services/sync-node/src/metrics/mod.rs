@@ -38,11 +38,6 @@ pub fn build_info(chain: &str) {
     gauge!("hypasis_build_info", "version" => env!("CARGO_PKG_VERSION"), "chain" => chain.to_owned()).set(1.0);
 }
 
-/// The served head moved.
-pub fn head(number: u64) {
-    gauge!("hypasis_chain_head_block").set(number as f64);
-}
-
 /// A devnet block was produced.
 pub fn devnet_block() {
     counter!("hypasis_devnet_blocks_produced_total").increment(1);
@@ -56,9 +51,4 @@ pub fn rejected_block(source: &'static str) {
 /// An HTTP request was answered.
 pub fn api_request(route: String, status: u16) {
     counter!("hypasis_api_requests_total", "route" => route, "status" => status.to_string()).increment(1);
-}
-
-/// Live cluster members seen by this instance.
-pub fn members(count: usize) {
-    gauge!("hypasis_cluster_members").set(count as f64);
 }

@@ -22,5 +22,4 @@ pub(super) fn print(settings: &Settings, spec: &ChainSpec, api_addr: SocketAddr,
     if !settings.upstreams.is_empty() {
         println!("syncing from {} upstream endpoint(s)", settings.upstreams.len());
     }
-    println!("JSON-RPC (port {}) is not served by this build yet", settings.rpc_port);
 }

@@ -9,10 +9,8 @@
 
 mod banner;
 mod cluster;
-mod network;
+pub mod network;
 mod sources;
-
-pub use cluster::ClusterParts;
 
 use crate::{
     api::{self, ApiState},
@@ -21,7 +19,7 @@ use crate::{
 };
 use hypasis_devnet::Devnet;
 use hypasis_p2p::identity;
-use hypasis_syncer::SyncProgress;
+use hypasis_syncer::{HeadWriter, SyncProgress};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
@@ -43,15 +41,23 @@ pub enum NodeError {
     /// The block store failed at start-up.
     #[error("block store: {0}")]
     Store(#[from] hypasis_store::StoreError),
-    /// Redis could not be reached for cluster coordination.
-    #[error("redis: {0}; check --redis-url and that Redis is reachable")]
-    Redis(String),
-    /// The chain file could not be imported.
+    /// Cluster coordination could not start.
+    #[error("cluster: {0}; check --redis-url and that Redis is reachable")]
+    Cluster(#[from] hypasis_cluster::ClusterError),
+    /// The chain file could not be read.
+    #[error("--import: cannot read {path}: {source}")]
+    ImportFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The chain file holds malformed or unlinked blocks.
     #[error("--import: {0}")]
-    Import(String),
+    Import(#[from] hypasis_chain::import::ImportError),
     /// The upstream sync could not start.
     #[error("upstream sync: {0}")]
-    Upstream(#[from] crate::upstream_sync::UpstreamSyncError),
+    Upstream(#[from] hypasis_syncer::StartError),
     /// A node key file is unusable.
     #[error(transparent)]
     Key(#[from] hypasis_p2p::identity::KeyFileError),
@@ -61,7 +67,7 @@ pub enum NodeError {
         /// The name.
         host: String,
         /// Why.
-        reason: String,
+        reason: network::ResolveError,
     },
 }
 
@@ -99,37 +105,28 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
 
     let cancel = CancellationToken::new();
     let mut tasks = JoinSet::new();
-    let (heads_tx, heads) = watch::channel(None);
+    let (heads, _) = watch::channel(None);
     // Alone, the memory cache bounds what is kept; on Redis, everything above the floor is.
     let progress = Arc::new(match settings.redis_url {
         None => SyncProgress::new(settings.cache.max_blocks as u64),
         Some(_) => SyncProgress::from_floor(settings.retention_floor),
     });
 
-    let (store, cluster) = cluster::store(&settings, &spec, &cancel).await?;
-    let leadership = cluster::leadership(cluster.as_ref(), &heads_tx, &mut tasks, &cancel);
-    let source = sources::SourceDeps {
-        spec: spec.clone(),
-        devnet,
-        store: store.clone(),
-        progress: progress.clone(),
-        heads: heads_tx.clone(),
-        cluster: cluster.clone(),
-        leadership: leadership.clone(),
+    let (store, tiered) = cluster::store(&settings, &spec).await?;
+    let (cluster, leadership) = cluster::start(&settings, &spec, tiered, &heads, &mut tasks, &cancel).await?;
+    let head_writer = HeadWriter::new(store.clone(), progress.clone(), heads.clone());
+    let head_writer = match &cluster {
+        Some(cluster) => head_writer.with_events(cluster.events().clone()),
+        None => head_writer,
     };
-    let upstream = sources::start(&settings, source, &mut tasks, &cancel).await?;
+    let source =
+        sources::SourceDeps { spec: spec.clone(), devnet, head: head_writer, cluster: cluster.clone(), leadership: leadership.clone() };
+    let sync = sources::start(&settings, source, &mut tasks, &cancel).await?;
 
-    let deps = network::NetworkDeps { keys, public_ip, spec: spec.clone(), store: store.clone(), heads };
+    let deps = network::NetworkDeps { keys, public_ip, spec: spec.clone(), store: store.clone(), heads: heads.subscribe() };
     let (network, discovery) = network::start(&settings, deps, &mut tasks, &cancel).await?;
-    if let Some(parts) = &cluster {
-        let me = cluster::Announce {
-            instance_id: settings.instance_id.clone(),
-            region: settings.region.clone(),
-            network: network.clone(),
-            heads: heads_tx.subscribe(),
-            leadership: leadership.clone(),
-        };
-        tasks.spawn(cluster::heartbeats(parts.clone(), me, cancel.child_token()));
+    if let Some(cluster) = &cluster {
+        cluster::announce(cluster, network.clone(), heads.subscribe(), &mut tasks, &cancel);
     }
 
     let state = Arc::new(ApiState {
@@ -145,15 +142,9 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         started: Instant::now(),
         retention_floor: settings.retention_floor,
         retention_window: if settings.upstreams.is_empty() { None } else { sources::memory_window(&settings) },
-        upstream,
+        sync,
     });
-    let api_cancel = cancel.child_token();
-    tasks.spawn(async move {
-        let serve = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move { api_cancel.cancelled().await });
-        if let Err(e) = serve.await {
-            tracing::error!(target: "api", error = %e, "REST API server failed");
-        }
-    });
+    tasks.spawn(api::serve(listener, state, cancel.child_token()));
     banner::print(&settings, &spec, api_addr, &network, &discovery);
 
     shutdown.await;

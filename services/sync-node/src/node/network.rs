@@ -27,15 +27,26 @@ pub(super) async fn resolve_public_host(host: &str) -> Result<Ipv4Addr, NodeErro
             _ => Ipv4Addr::LOCALHOST,
         });
     }
-    let unresolved = |reason: String| NodeError::PublicHost { host: host.to_owned(), reason };
-    let addresses = tokio::net::lookup_host((host, 0)).await.map_err(|e| unresolved(e.to_string()))?;
+    let unresolved = |reason| NodeError::PublicHost { host: host.to_owned(), reason };
+    let addresses = tokio::net::lookup_host((host, 0)).await.map_err(|e| unresolved(ResolveError::Lookup(e)))?;
     addresses
         .map(|a| a.ip())
         .find_map(|ip| match ip {
             IpAddr::V4(v4) => Some(v4),
             IpAddr::V6(_) => None,
         })
-        .ok_or_else(|| unresolved("it has no IPv4 address".into()))
+        .ok_or_else(|| unresolved(ResolveError::NoIpv4))
+}
+
+/// Why `--public-host` did not resolve.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// The lookup failed.
+    #[error("{0}")]
+    Lookup(std::io::Error),
+    /// Only IPv6 addresses (discv4 endpoints here are IPv4).
+    #[error("it has no IPv4 address")]
+    NoIpv4,
 }
 
 /// What the network needs from the rest of the node.

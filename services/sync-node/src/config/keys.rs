@@ -1,0 +1,395 @@
+//! Every setting, declared once: its name (the YAML key), flag, environment variable, help and
+//! default. The command line ([`super::cli`]), the config file ([`super::file`]), `--help`, the
+//! error messages and the docs table (checked by a test) all come from [`KEYS`]; the default is
+//! the constant of the library that uses the value.
+
+use hypasis_cluster::service::{DEFAULT_HEARTBEAT, DEFAULT_LEADER_LEASE, DEFAULT_MEMBER_TTL};
+use hypasis_store::MemoryStoreLimits;
+
+/// Where a setting's default comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Default {
+    /// No value unless given.
+    None,
+    /// This text, checked like a given value.
+    Text(fn() -> String),
+    /// Worked out at start (described here).
+    Derived(&'static str),
+}
+
+/// One setting.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    /// Setting name: the YAML key (a nested YAML section `a: {b: …}` is the key `a_b`).
+    pub name: &'static str,
+    /// Long flag without the dashes.
+    pub flag: &'static str,
+    /// Environment variable, if any.
+    pub env: Option<&'static str>,
+    /// Placeholder in `--help`.
+    pub value_name: &'static str,
+    /// One-line help.
+    pub help: &'static str,
+    /// Default.
+    pub default: Default,
+    /// A list (the flag repeats; YAML takes a list).
+    pub list: bool,
+    /// Hidden in `--help` output and logs.
+    pub secret: bool,
+}
+
+impl Key {
+    /// Where a value for this key given on the command line or in the environment came from.
+    pub fn origin(&self) -> String {
+        match self.env {
+            Some(env) => format!("--{} / {env}", self.flag),
+            None => format!("--{}", self.flag),
+        }
+    }
+
+    /// The default as `--help` shows it.
+    pub fn default_text(&self) -> Option<String> {
+        match self.default {
+            Default::None => None,
+            Default::Text(text) => Some(text()),
+            Default::Derived(what) => Some(what.to_owned()),
+        }
+    }
+}
+
+const fn key(
+    name: &'static str,
+    flag: &'static str,
+    env: &'static str,
+    value_name: &'static str,
+    help: &'static str,
+    default: Default,
+) -> Key {
+    Key { name, flag, env: Some(env), value_name, help, default, list: false, secret: false }
+}
+
+const fn secret(mut key: Key) -> Key {
+    key.secret = true;
+    key
+}
+
+/// Every setting, in `--help` order.
+pub const KEYS: &[Key] = &[
+    key(
+        "instance_id",
+        "instance-id",
+        "INSTANCE_ID",
+        "ID",
+        "Name of this instance in the cluster",
+        Default::Derived("$HOSTNAME, else hypasis-local"),
+    ),
+    key(
+        "chain",
+        "chain",
+        "CHAIN",
+        "CHAIN",
+        "Chain: devnet, polygon-mainnet, polygon-amoy, or a path to a geth-style genesis JSON",
+        Default::Text(|| "devnet".into()),
+    ),
+    key("bind", "bind", "BIND_ADDR", "IP", "Address the HTTP endpoints and devp2p listen on", Default::Text(|| "127.0.0.1".into())),
+    key("api_port", "api-port", "API_PORT", "PORT", "REST API port; 0 picks a free port", Default::Text(|| "8080".into())),
+    key(
+        "p2p_port",
+        "p2p-port",
+        "P2P_PORT",
+        "PORT",
+        "devp2p port, TCP (RLPx) and UDP (discv4); 0 picks a free port",
+        Default::Text(|| "30303".into()),
+    ),
+    key(
+        "redis_url",
+        "redis-url",
+        "REDIS_URL",
+        "URL",
+        "Redis for the shared cluster cache: redis://, rediss:// (TLS), redis-cluster://host:port?node=host:port, redis-sentinel://; absent = in-memory cache, alone",
+        Default::None,
+    ),
+    secret(key(
+        "redis_password",
+        "redis-password",
+        "REDIS_PASSWORD",
+        "PASSWORD",
+        "Redis password (overrides one in the URL)",
+        Default::None,
+    )),
+    key(
+        "redis_pool_size",
+        "redis-pool-size",
+        "REDIS_POOL_SIZE",
+        "N",
+        "Connections in the Redis store's pool (1-256)",
+        Default::Text(|| "8".into()),
+    ),
+    key(
+        "redis_tls_ca_file",
+        "redis-tls-ca-file",
+        "REDIS_TLS_CA_FILE",
+        "FILE",
+        "PEM file of CA certificates to trust for Redis TLS (rediss://) instead of the system store",
+        Default::None,
+    ),
+    Key {
+        name: "upstreams",
+        flag: "upstream",
+        env: None,
+        value_name: "URL",
+        help: "Upstream Polygon JSON-RPC endpoint; repeat for failover (also POLYGON_RPC_1 … POLYGON_RPC_9)",
+        default: Default::None,
+        list: true,
+        secret: false,
+    },
+    key(
+        "eth_l1_rpc_url",
+        "eth-l1-rpc-url",
+        "ETH_L1_RPC_URL",
+        "URL",
+        "Ethereum L1 JSON-RPC endpoint, for checkpoints from the RootChain contract",
+        Default::None,
+    ),
+    key(
+        "heimdall_url",
+        "heimdall-url",
+        "HEIMDALL_URL",
+        "URL",
+        "Heimdall REST API, for milestones, checkpoints and spans (e.g. https://heimdall-api.polygon.technology)",
+        Default::None,
+    ),
+    key(
+        "upstream_rps",
+        "upstream-rps",
+        "UPSTREAM_RPS",
+        "CALLS",
+        "Budget of each upstream endpoint in calls per second (a block costs 2-3 calls)",
+        Default::Text(|| hypasis_upstream::DEFAULT_REQUESTS_PER_SECOND.to_string()),
+    ),
+    key(
+        "upstream_max_batch",
+        "upstream-max-batch",
+        "UPSTREAM_MAX_BATCH",
+        "CALLS",
+        "Most calls in one JSON-RPC batch to an upstream; lowered per upstream when it refuses batches that large (Bor's --rpc.batchlimit)",
+        Default::Text(|| hypasis_upstream::DEFAULT_MAX_BATCH.to_string()),
+    ),
+    key(
+        "retention_floor",
+        "retention-floor",
+        "RETENTION_FLOOR",
+        "BLOCK",
+        "Lowest block backward sync fills down to (0 = genesis)",
+        Default::Text(|| "0".into()),
+    ),
+    key(
+        "backfill_workers",
+        "backfill-workers",
+        "BACKFILL_WORKERS",
+        "N",
+        "Backward sync workers per instance (1-64)",
+        Default::Text(|| hypasis_syncer::backward::DEFAULT_WORKERS.to_string()),
+    ),
+    key(
+        "backfill_rate",
+        "backfill-rate",
+        "BACKFILL_RATE",
+        "BLOCKS",
+        "Most blocks per second backward sync fetches on this instance",
+        Default::Text(|| hypasis_syncer::backward::DEFAULT_BLOCKS_PER_SECOND.to_string()),
+    ),
+    key(
+        "import",
+        "import",
+        "IMPORT",
+        "FILE",
+        "chain.rlp file of blocks to serve (with --chain <genesis.json>), as `geth import` reads",
+        Default::None,
+    ),
+    key(
+        "devnet_block_time",
+        "devnet-block-time",
+        "DEVNET_BLOCK_TIME",
+        "SECONDS",
+        "Seconds between devnet blocks (1-3600)",
+        Default::Text(|| hypasis_devnet::DevnetConfig::default().block_time.to_string()),
+    ),
+    key(
+        "devnet_seed",
+        "devnet-seed",
+        "DEVNET_SEED",
+        "N",
+        "Devnet seed; same seed, same chain",
+        Default::Text(|| hypasis_devnet::DevnetConfig::default().seed.to_string()),
+    ),
+    key(
+        "devnet_prefill",
+        "devnet-prefill",
+        "DEVNET_PREFILL",
+        "BLOCKS",
+        "Devnet blocks generated at start-up, before the clock-driven ones",
+        Default::Text(|| "0".into()),
+    ),
+    key(
+        "cache_max_blocks",
+        "cache-max-blocks",
+        "CACHE_MAX_BLOCKS",
+        "BLOCKS",
+        "Most blocks the in-memory cache holds",
+        Default::Text(|| MemoryStoreLimits::default().max_blocks.to_string()),
+    ),
+    key(
+        "cache_max_mb",
+        "cache-max-mb",
+        "CACHE_MAX_MB",
+        "MB",
+        "Most megabytes the in-memory cache holds",
+        Default::Text(|| (MemoryStoreLimits::default().max_bytes >> 20).to_string()),
+    ),
+    key(
+        "node_key_file",
+        "node-key-file",
+        "NODE_KEY_FILE",
+        "FILE",
+        "This instance's devp2p key file; created (mode 0600) when absent",
+        Default::Text(|| "data/node.key".into()),
+    ),
+    key(
+        "cluster_key_file",
+        "cluster-key-file",
+        "CLUSTER_KEY_FILE",
+        "FILE",
+        "The cluster's shared devp2p key file (the same on every instance behind the load balancer)",
+        Default::None,
+    ),
+    key(
+        "public_host",
+        "public-host",
+        "PUBLIC_HOST",
+        "HOST",
+        "Host name or IP advertised in enode URLs and the ENR; a name is resolved at start to its first IPv4 address",
+        Default::Derived("the --bind address"),
+    ),
+    key(
+        "public_port",
+        "public-port",
+        "PUBLIC_PORT",
+        "PORT",
+        "TCP and UDP port advertised in enode URLs and the ENR, when a load balancer's differs from the --p2p-port listened on",
+        Default::Derived("the listened port"),
+    ),
+    key(
+        "bootnodes",
+        "bootnodes",
+        "BOOTNODES",
+        "ENODES",
+        "discv4 nodes to bond with at start (comma-separated enode URLs with IP addresses; ?discport= for another UDP port)",
+        Default::None,
+    ),
+    key(
+        "max_peers",
+        "max-peers",
+        "MAX_PEERS",
+        "N",
+        "Most devp2p peers at once",
+        Default::Text(|| hypasis_p2p::config::DEFAULT_MAX_PEERS.to_string()),
+    ),
+    key(
+        "trusted_peers",
+        "trusted-peers",
+        "TRUSTED_PEERS",
+        "ENODES",
+        "Peers always admitted (comma-separated enode URLs or node ids), e.g. your own Bor nodes",
+        Default::None,
+    ),
+    key("region", "region", "REGION", "LABEL", "Region label announced in cluster heartbeats", Default::Text(|| "local".into())),
+    key(
+        "leader_lease_ms",
+        "leader-lease-ms",
+        "LEADER_LEASE_MS",
+        "MS",
+        "Leader lease length in milliseconds (renewed every third of it)",
+        Default::Text(|| DEFAULT_LEADER_LEASE.as_millis().to_string()),
+    ),
+    key(
+        "member_ttl_ms",
+        "member-ttl-ms",
+        "MEMBER_TTL_MS",
+        "MS",
+        "A cluster member is live this long after its last heartbeat",
+        Default::Text(|| DEFAULT_MEMBER_TTL.as_millis().to_string()),
+    ),
+    key(
+        "heartbeat_ms",
+        "heartbeat-ms",
+        "HEARTBEAT_MS",
+        "MS",
+        "Interval of cluster membership heartbeats (shorter than the member TTL)",
+        Default::Text(|| DEFAULT_HEARTBEAT.as_millis().to_string()),
+    ),
+    key("log_format", "log-format", "LOG_FORMAT", "FORMAT", "Log format: text or json", Default::Text(|| "text".into())),
+    key(
+        "shutdown_grace",
+        "shutdown-grace",
+        "SHUTDOWN_GRACE",
+        "SECONDS",
+        "Seconds to wait for in-flight work on shutdown (0-600)",
+        Default::Text(|| "10".into()),
+    ),
+];
+
+/// The key named `name`.
+pub fn find(name: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows of docs/ARCHITECTURE.md's configuration table: (key, flag, env, default).
+    fn documented() -> Vec<[String; 4]> {
+        let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/ARCHITECTURE.md")).expect("docs");
+        let table = docs.split("\n## Configuration").nth(1).expect("a Configuration section").split("\n## ").next().unwrap_or_default();
+        let code = |cell: &str| cell.split('`').nth(1).unwrap_or_default().to_owned();
+        table
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|row| {
+                let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
+                [code(cells[0]), code(cells[1]), code(cells[2]), cells.get(3).copied().unwrap_or_default().replace(',', "")]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_docs_table_lists_every_setting_with_its_flag_env_and_default() {
+        let rows = documented();
+        let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+        let keys: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+        assert_eq!(names, keys, "docs table rows and KEYS differ (same order)");
+        for (row, key) in rows.iter().zip(KEYS) {
+            assert_eq!(row[1], format!("--{}", key.flag), "{}", key.name);
+            let env = match key.env {
+                Some(env) => env.to_owned(),
+                None => "POLYGON_RPC_1".to_owned(),
+            };
+            assert_eq!(row[2], env, "{}", key.name);
+            if let Default::Text(text) = key.default {
+                assert!(row[3].contains(&text()), "{}: the docs default {:?} does not show {:?}", key.name, row[3], text());
+            }
+        }
+    }
+
+    #[test]
+    fn names_and_flags_are_unique() {
+        for (i, key) in KEYS.iter().enumerate() {
+            assert!(
+                KEYS[i + 1..].iter().all(|k| k.name != key.name && k.flag != key.flag && (k.env.is_none() || k.env != key.env)),
+                "{}",
+                key.name
+            );
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! Running work only while leading: [`while_leader`] runs one term of a task per leadership term
+//! and cancels it when leadership is lost; [`alone`] is the leadership of an instance without a
+//! cluster (always the leader).
+
+use crate::{Leadership, wait_for_leadership};
+use std::{future::Future, time::Duration};
+use tokio::{sync::watch, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+/// Pause before a term that ended by itself (an error) is started again.
+pub const TERM_RETRY: Duration = Duration::from_secs(1);
+
+/// Runs `term(token, term_cancel)` for each leadership term until `cancel`. The term's token is
+/// cancelled when leadership is lost (or changes token) or `cancel` fires; the term is awaited
+/// before the next one starts, so two terms never overlap. A term that returns while still
+/// leading is started again after [`TERM_RETRY`].
+pub async fn while_leader<F, Fut>(mut leadership: watch::Receiver<Leadership>, cancel: CancellationToken, term: F)
+where
+    F: Fn(u64, CancellationToken) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    loop {
+        let Some(token) = wait_for_leadership(&mut leadership, &cancel).await else { return };
+        let term_cancel = cancel.child_token();
+        let run = term(token, term_cancel.clone());
+        tokio::pin!(run);
+        loop {
+            tokio::select! {
+                () = &mut run => break,
+                () = cancel.cancelled() => {
+                    term_cancel.cancel();
+                    (&mut run).await;
+                    return;
+                }
+                changed = leadership.changed() => {
+                    if changed.is_err() || *leadership.borrow() != (Leadership::Leader { token }) {
+                        term_cancel.cancel();
+                        (&mut run).await;
+                        break;
+                    }
+                }
+            }
+        }
+        if cancel.is_cancelled() {
+            return;
+        }
+        if *leadership.borrow() == (Leadership::Leader { token }) {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(TERM_RETRY) => {}
+            }
+        }
+    }
+}
+
+/// The leadership of an instance without a cluster: always the leader, with token 0. The sender
+/// lives until `cancel` (a receiver whose sender is gone reads as a lost leadership).
+pub fn alone(tasks: &mut JoinSet<()>, cancel: CancellationToken) -> watch::Receiver<Leadership> {
+    let (always, leadership) = watch::channel(Leadership::Leader { token: 0 });
+    tasks.spawn(async move {
+        cancel.cancelled().await;
+        drop(always);
+    });
+    leadership
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    };
+
+    #[tokio::test]
+    async fn a_term_runs_per_leadership_and_stops_when_it_is_lost() {
+        let (tx, rx) = watch::channel(Leadership::Follower);
+        let cancel = CancellationToken::new();
+        let (started, stopped) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let (s, t) = (started.clone(), stopped.clone());
+        let task = tokio::spawn(while_leader(rx, cancel.clone(), move |token, term| {
+            let (s, t) = (s.clone(), t.clone());
+            async move {
+                s.store(token, Ordering::SeqCst);
+                term.cancelled().await;
+                t.store(token, Ordering::SeqCst);
+            }
+        }));
+        tx.send_replace(Leadership::Leader { token: 7 });
+        wait_until(|| started.load(Ordering::SeqCst) == 7).await;
+        tx.send_replace(Leadership::Follower);
+        wait_until(|| stopped.load(Ordering::SeqCst) == 7).await;
+        // A new term with a new token.
+        tx.send_replace(Leadership::Leader { token: 8 });
+        wait_until(|| started.load(Ordering::SeqCst) == 8).await;
+        cancel.cancel();
+        task.await.expect("while_leader");
+        assert_eq!(stopped.load(Ordering::SeqCst), 8, "the term is awaited on shutdown");
+    }
+
+    async fn wait_until(check: impl Fn() -> bool) {
+        for _ in 0..200 {
+            if check() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("condition not reached");
+    }
+}
