@@ -11,12 +11,23 @@ use std::net::Ipv4Addr;
 /// The key type our records are signed with.
 pub type EnrKey = k256_enr::ecdsa::SigningKey;
 
+/// Why our record could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The node key is not a usable signing key.
+    #[error("node key unusable for the ENR: {0}")]
+    Key(k256_enr::ecdsa::Error),
+    /// The record could not be built or signed (e.g. over 300 bytes).
+    #[error("cannot build the ENR: {0}")]
+    Build(#[from] enr::Error),
+}
+
 /// Builds and signs our record.
 ///
 /// # Errors
 /// When the key is not a valid secp256k1 secret or the record would exceed 300 bytes.
-pub fn build(key: &k256::SecretKey, ip: Ipv4Addr, udp: u16, tcp: u16, fork_id: ForkId, seq: u64) -> Result<Enr<EnrKey>, String> {
-    let signing = EnrKey::from_slice(&key.to_bytes()).map_err(|e| e.to_string())?;
+pub fn build(key: &k256::SecretKey, ip: Ipv4Addr, udp: u16, tcp: u16, fork_id: ForkId, seq: u64) -> Result<Enr<EnrKey>, RecordError> {
+    let signing = EnrKey::from_slice(&key.to_bytes()).map_err(RecordError::Key)?;
     Enr::builder()
         .seq(seq)
         .ip4(ip)
@@ -24,7 +35,7 @@ pub fn build(key: &k256::SecretKey, ip: Ipv4Addr, udp: u16, tcp: u16, fork_id: F
         .tcp4(tcp)
         .add_value("eth", &EnrForkIdEntry::from(fork_id))
         .build(&signing)
-        .map_err(|e| e.to_string())
+        .map_err(RecordError::from)
 }
 
 /// The fork id in a record's `eth` entry, if any.

@@ -5,7 +5,10 @@ use crate::{metrics, peers::PeerStats, serve, server::Shared};
 use hypasis_eth_wire::{
     WireError,
     conn::{EthConn, EthMessage},
-    eth::{id, messages},
+    eth::{
+        inbound::{Inbound, Request},
+        messages,
+    },
 };
 use std::time::Instant;
 use tokio::net::TcpStream;
@@ -25,41 +28,26 @@ pub(crate) async fn handle(
     let store = &*shared.store;
     let limit = shared.config.soft_response_limit;
     let started = Instant::now();
-    let (kind, reply_id, reply) = match msg.id {
-        id::GET_BLOCK_HEADERS => {
-            metrics::message("GetBlockHeaders", "in", msg.data.len());
-            let req = messages::GetBlockHeaders::decode(&msg.data)?;
-            ("BlockHeaders", id::BLOCK_HEADERS, or_empty(serve::headers(store, &req, limit).await, req.request_id))
-        }
-        id::GET_BLOCK_BODIES => {
-            metrics::message("GetBlockBodies", "in", msg.data.len());
-            let req = messages::HashRequest::decode(&msg.data, "GetBlockBodies")?;
-            ("BlockBodies", id::BLOCK_BODIES, or_empty(serve::bodies(store, &req, limit).await, req.request_id))
-        }
-        id::GET_RECEIPTS => {
-            metrics::message("GetReceipts", "in", msg.data.len());
-            let req = messages::HashRequest::decode(&msg.data, "GetReceipts")?;
-            ("Receipts", id::RECEIPTS, or_empty(serve::receipts(store, &req, eth69, limit).await, req.request_id))
-        }
-        id::GET_POOLED_TRANSACTIONS => {
-            metrics::message("GetPooledTransactions", "in", msg.data.len());
-            // No transaction pool: answer with an empty list.
-            let req = messages::HashRequest::decode(&msg.data, "GetPooledTransactions")?;
-            ("PooledTransactions", id::POOLED_TRANSACTIONS, messages::with_request_id(req.request_id, &[0xc0]))
-        }
-        id::STATUS => return Err(WireError::Breach("second Status".into())),
-        id::BLOCK_RANGE_UPDATE => {
+    let request = match Inbound::decode(msg.id, &msg.data)? {
+        Inbound::Request(request) => request,
+        Inbound::BlockRangeUpdate { .. } => {
             metrics::message("BlockRangeUpdate", "in", msg.data.len());
-            messages::decode_block_range_update(&msg.data)?;
             return Ok(());
         }
-        other => {
-            // Announcements, transactions and unsolicited responses: nothing to do.
+        Inbound::Ignored(_) => {
             metrics::message("other", "in", msg.data.len());
-            let _ = other;
             return Ok(());
         }
     };
+    metrics::message(request.name(), "in", msg.data.len());
+    let reply = match &request {
+        Request::Headers(req) => or_empty(serve::headers(store, req, limit).await, req.request_id),
+        Request::Bodies(req) => or_empty(serve::bodies(store, req, limit).await, req.request_id),
+        Request::Receipts(req) => or_empty(serve::receipts(store, req, eth69, limit).await, req.request_id),
+        // No transaction pool: answer with an empty list.
+        Request::PooledTransactions(req) => messages::with_request_id(req.request_id, &[0xc0]),
+    };
+    let (reply_id, kind) = request.reply();
     metrics::serve_latency(kind, started.elapsed());
     metrics::message(kind, "out", reply.len());
     stats.served(msg.data.len(), reply.len());

@@ -1,7 +1,11 @@
 //! The YAML config file: a mapping of setting names to values. Sections may nest: `redis:
 //! {url: …, pool_size: …}` is the same as `redis_url: …` and `redis_pool_size: …`.
 
-use super::{ConfigError, keys::KEYS};
+use super::{
+    ConfigError,
+    keys::KEYS,
+    parse::{Check, Refused},
+};
 use serde_yaml_ng::Value;
 use std::{collections::BTreeMap, path::Path};
 
@@ -72,7 +76,7 @@ fn flatten(map: serde_yaml_ng::Mapping, prefix: &str, origin: &str, out: &mut BT
                 out.insert(key, value);
             }
             Ok(None) => {}
-            Err(msg) => errors.push(ConfigError::new(&key, origin, msg)),
+            Err(refused) => errors.push(ConfigError::new(&key, origin, refused.0)),
         }
     }
 }
@@ -86,15 +90,17 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
-fn scalar_or_list(v: &Value) -> Result<Option<FileValue>, String> {
+fn scalar_or_list(v: &Value) -> Check<Option<FileValue>> {
     match v {
         Value::Null => Ok(None),
         Value::Sequence(items) => items
             .iter()
-            .map(|i| scalar(i).ok_or_else(|| format!("list items must be plain values, found {i:?}")))
+            .map(|i| scalar(i).ok_or_else(|| Refused(format!("list items must be plain values, found {i:?}"))))
             .collect::<Result<Vec<_>, _>>()
             .map(|l| Some(FileValue::List(l))),
-        other => scalar(other).map(|s| Some(FileValue::Scalar(s))).ok_or_else(|| format!("expected a plain value, found {other:?}")),
+        other => {
+            scalar(other).map(|s| Some(FileValue::Scalar(s))).ok_or_else(|| Refused(format!("expected a plain value, found {other:?}")))
+        }
     }
 }
 

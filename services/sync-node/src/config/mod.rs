@@ -13,7 +13,7 @@ use file::FileValue;
 use hypasis_devnet::DevnetConfig;
 use hypasis_store::MemoryStoreLimits;
 use keys::Default;
-use parse::{chain, default_instance_id, enode, key_file, node_id, number, port, url};
+use parse::{Check, Refused, chain, default_instance_id, enode, key_file, node_id, number, port, url};
 use std::{
     collections::BTreeMap,
     fmt,
@@ -178,7 +178,7 @@ impl Raw {
 
     /// The single value of `key`, else its default from [`keys::KEYS`], checked by `parse`; a
     /// refused value is recorded and `T::default()` stands in (resolve then fails).
-    fn one<T: core::default::Default>(&mut self, key: &'static str, parse: impl FnOnce(&str) -> Result<T, String>) -> T {
+    fn one<T: core::default::Default>(&mut self, key: &'static str, parse: impl FnOnce(&str) -> Check<T>) -> T {
         let text = match self.values.get(key) {
             Some((texts, _)) if texts.len() > 1 => {
                 self.refuse(key, "expected a single value, found a list".into());
@@ -190,15 +190,15 @@ impl Raw {
                 _ => return T::default(),
             },
         };
-        parse(&text).unwrap_or_else(|message| {
-            self.refuse(key, message);
+        parse(&text).unwrap_or_else(|refused| {
+            self.refuse(key, refused.0);
             T::default()
         })
     }
 
     /// Every item of `key` (repeated flags, YAML list items and, when `commas`, comma-separated
     /// items), checked by `parse`.
-    fn list<T>(&mut self, key: &'static str, commas: bool, parse: impl Fn(&str) -> Result<T, String>) -> Vec<T> {
+    fn list<T>(&mut self, key: &'static str, commas: bool, parse: impl Fn(&str) -> Check<T>) -> Vec<T> {
         let texts = self.values.get(key).map(|(t, _)| t.clone()).unwrap_or_default();
         let items: Vec<&str> = texts
             .iter()
@@ -210,7 +210,7 @@ impl Raw {
         for item in items {
             match parse(item) {
                 Ok(v) => out.push(v),
-                Err(message) => self.refuse(key, message),
+                Err(refused) => self.refuse(key, refused.0),
             }
         }
         out
@@ -258,7 +258,7 @@ impl Settings {
                 if !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
                     Ok(Some(v.to_owned()))
                 } else {
-                    Err(format!("{v:?} is not a valid {what}; use up to 64 letters, digits, '-', '_' or '.'"))
+                    Err(Refused(format!("{v:?} is not a valid {what}; use up to 64 letters, digits, '-', '_' or '.'")))
                 }
             }
         };
@@ -266,7 +266,7 @@ impl Settings {
         let region = raw.one("region", label("region label")).unwrap_or_default();
         // A refused --bind stands in as 0.0.0.0 only until the errors are reported.
         let bind = raw
-            .one("bind", |v| v.parse().map(Some).map_err(|_| format!("{v:?} is not an IP address; use e.g. 127.0.0.1 or 0.0.0.0")))
+            .one("bind", |v| v.parse().map(Some).map_err(|_| Refused(format!("{v:?} is not an IP address; use e.g. 127.0.0.1 or 0.0.0.0"))))
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let api_port = raw.one("api_port", |v| port(v, true));
         let p2p_port = raw.one("p2p_port", |v| port(v, true));
@@ -294,7 +294,7 @@ impl Settings {
             if !v.is_empty() && v.len() <= 253 && !v.contains(['/', '@', ' ']) {
                 Ok(Some(v.to_owned()))
             } else {
-                Err(format!("{v:?} is not a host name or IP address"))
+                Err(Refused(format!("{v:?} is not a host name or IP address")))
             }
         });
         let public_port = raw.one("public_port", |v| number(v, 1, 65_535).map(|p| Some(p as u16)));
@@ -307,7 +307,7 @@ impl Settings {
         let log_format = raw.one("log_format", |v| match v {
             "text" => Ok(LogFormat::Text),
             "json" => Ok(LogFormat::Json),
-            _ => Err(format!("{v:?} is not a log format; use text or json")),
+            _ => Err(Refused(format!("{v:?} is not a log format; use text or json"))),
         });
         let grace = raw.one("shutdown_grace", |v| number(v, 0, 600));
         let devnet = DevnetConfig { seed, block_time, ..DevnetConfig::default() };
@@ -367,9 +367,9 @@ impl Settings {
 }
 
 /// An existing file.
-fn readable(v: &str, what: &str) -> Result<Option<PathBuf>, String> {
+fn readable(v: &str, what: &str) -> Check<Option<PathBuf>> {
     let path = PathBuf::from(v);
-    if path.is_file() { Ok(Some(path)) } else { Err(format!("{v} is not a readable file; give {what}")) }
+    if path.is_file() { Ok(Some(path)) } else { Err(Refused(format!("{v} is not a readable file; give {what}"))) }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Checks of single values: each returns the parsed value or a message saying what to change.
+//! Checks of single values: each returns the parsed value or [`Refused`], a message saying what
+//! to change.
 
 use super::ChainChoice;
 use hypasis_chain::{ChainSpec, genesis::GenesisDoc};
@@ -6,22 +7,36 @@ use hypasis_devnet::DevnetConfig;
 use std::{path::PathBuf, str::FromStr};
 use url::Url;
 
+/// A value refused, with what to change (shown to the operator next to the setting's name).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct Refused(pub(super) String);
+
+impl From<String> for Refused {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+/// The result of a check.
+pub(super) type Check<T> = Result<T, Refused>;
+
 /// A key file path: an existing file, or one whose directory can be created.
-pub(super) fn key_file(v: &str) -> Result<PathBuf, String> {
+pub(super) fn key_file(v: &str) -> Check<PathBuf> {
     let path = PathBuf::from(v);
     if path.is_dir() {
-        return Err(format!("{v} is a directory; give a file path (it is created with mode 0600 when absent)"));
+        return Err(Refused(format!("{v} is a directory; give a file path (it is created with mode 0600 when absent)")));
     }
     Ok(path)
 }
 
 /// A node id from an enode URL or 128 hex characters.
-pub(super) fn node_id(v: &str) -> Result<hypasis_rlpx::NodeId, String> {
+pub(super) fn node_id(v: &str) -> Check<hypasis_rlpx::NodeId> {
     let hex_id = v.strip_prefix("enode://").map_or(v, |rest| rest.split('@').next().unwrap_or_default());
     let hex_id = hex_id.strip_prefix("0x").unwrap_or(hex_id);
     let bytes = hex::decode(hex_id).map_err(|_| format!("{v:?} is not an enode URL or a 128-hex-character node id"))?;
     if bytes.len() != 64 {
-        return Err(format!("{v:?} has a {}-byte node id; node ids are 64 bytes (128 hex characters)", bytes.len()));
+        return Err(Refused(format!("{v:?} has a {}-byte node id; node ids are 64 bytes (128 hex characters)", bytes.len())));
     }
     Ok(hypasis_rlpx::NodeId::from_slice(&bytes))
 }
@@ -40,7 +55,7 @@ pub struct Bootnode {
 }
 
 /// `enode://<id>@<ip>:<port>[?discport=<udp>]`.
-pub(super) fn enode(v: &str) -> Result<Bootnode, String> {
+pub(super) fn enode(v: &str) -> Check<Bootnode> {
     let rest = v.strip_prefix("enode://").ok_or_else(|| format!("{v:?} is not an enode URL (enode://<id>@<ip>:<port>)"))?;
     let (_, address) = rest.split_once('@').ok_or_else(|| format!("{v:?} has no @<ip>:<port>"))?;
     let id = node_id(v)?;
@@ -58,35 +73,35 @@ pub(super) fn default_instance_id() -> String {
     std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty() && h.len() <= 64).unwrap_or_else(|| "hypasis-local".into())
 }
 
-pub(super) fn port(v: &str, zero_ok: bool) -> Result<u16, String> {
+pub(super) fn port(v: &str, zero_ok: bool) -> Check<u16> {
     let min = u16::from(!zero_ok);
     match v.parse::<u64>() {
         Ok(p) if p >= u64::from(min) && p <= 65_535 => Ok(p as u16),
-        Ok(p) => Err(format!("{p} is out of range; use a port from {min} to 65535")),
-        Err(_) => Err(format!("{v:?} is not a port number; use a port from {min} to 65535")),
+        Ok(p) => Err(Refused(format!("{p} is out of range; use a port from {min} to 65535"))),
+        Err(_) => Err(Refused(format!("{v:?} is not a port number; use a port from {min} to 65535"))),
     }
 }
 
-pub(super) fn number(v: &str, min: u64, max: u64) -> Result<u64, String> {
+pub(super) fn number(v: &str, min: u64, max: u64) -> Check<u64> {
     match u64::from_str(v) {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
-        Ok(n) => Err(format!("{n} is out of range; use a value from {min} to {max}")),
-        Err(_) => Err(format!("{v:?} is not a whole number; use a value from {min} to {max}")),
+        Ok(n) => Err(Refused(format!("{n} is out of range; use a value from {min} to {max}"))),
+        Err(_) => Err(Refused(format!("{v:?} is not a whole number; use a value from {min} to {max}"))),
     }
 }
 
-pub(super) fn url(v: &str, schemes: &[&str]) -> Result<Url, String> {
+pub(super) fn url(v: &str, schemes: &[&str]) -> Check<Url> {
     let parsed = Url::parse(v).map_err(|e| format!("{v:?} is not a valid URL ({e}); use e.g. {}://host:port", schemes[0]))?;
     if !schemes.contains(&parsed.scheme()) {
-        return Err(format!("URL scheme {:?} is not supported here; use one of {}", parsed.scheme(), schemes.join(", ")));
+        return Err(Refused(format!("URL scheme {:?} is not supported here; use one of {}", parsed.scheme(), schemes.join(", "))));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{v:?} has no host"));
+        return Err(Refused(format!("{v:?} has no host")));
     }
     Ok(parsed)
 }
 
-pub(super) fn chain(v: &str, devnet: DevnetConfig) -> Result<ChainChoice, String> {
+pub(super) fn chain(v: &str, devnet: DevnetConfig) -> Check<ChainChoice> {
     if v == "devnet" {
         return Ok(ChainChoice::Devnet(devnet));
     }
@@ -95,7 +110,9 @@ pub(super) fn chain(v: &str, devnet: DevnetConfig) -> Result<ChainChoice, String
     }
     let path = PathBuf::from(v);
     if !path.exists() {
-        return Err(format!("{v:?} is neither a known chain (devnet, polygon-mainnet, polygon-amoy) nor an existing genesis file"));
+        return Err(Refused(format!(
+            "{v:?} is neither a known chain (devnet, polygon-mainnet, polygon-amoy) nor an existing genesis file"
+        )));
     }
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read genesis file {v}: {e}"))?;
     let doc = GenesisDoc::parse(&text).map_err(|e| format!("genesis file {v}: {e}"))?;

@@ -6,6 +6,7 @@
 //!
 //! [EIP-7642]: https://eips.ethereum.org/EIPS/eip-7642
 
+pub mod inbound;
 pub mod messages;
 pub mod status;
 
