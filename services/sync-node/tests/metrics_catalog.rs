@@ -44,3 +44,21 @@ fn every_documented_metric_is_exported_at_start_with_help_and_histogram_buckets(
         .collect();
     assert!(undocumented.is_empty(), "exported but not documented: {undocumented:?}");
 }
+
+/// The alert rules only use metrics the node exports (the docs table is checked against the
+/// exporter above), so no alert silently watches a series that never exists.
+#[test]
+fn every_alert_uses_documented_metrics() {
+    let documented = documented();
+    let rules = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../prometheus/alerts.yml")).expect("alert rules");
+    let mut used: Vec<String> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("hypasis_") && w.len() > "hypasis_".len())
+        .map(|w| w.strip_suffix("_bucket").unwrap_or(w).to_owned())
+        .collect();
+    used.sort();
+    used.dedup();
+    assert!(used.len() > 10, "the rules were read: {used:?}");
+    let unknown: Vec<&String> = used.iter().filter(|m| !documented.contains(m)).collect();
+    assert!(unknown.is_empty(), "alerts use metrics the node does not export: {unknown:?}");
+}

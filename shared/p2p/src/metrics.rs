@@ -9,6 +9,19 @@ pub(crate) fn peers(count: usize, peak: usize) {
     gauge!("hypasis_p2p_peers_peak").set(peak as f64);
 }
 
+/// The configured limits, as `hypasis_p2p_limit{name}` (so alerts compare usage with them).
+pub(crate) fn limits(config: &crate::NetworkConfig, pending_handshakes: usize) {
+    for (name, value) in [
+        ("max_peers", config.max_peers),
+        ("admission_queue", config.admission_queue),
+        ("pending_handshakes", pending_handshakes),
+        ("soft_response_bytes", config.soft_response_limit),
+        ("max_ingress_frame_bytes", config.max_ingress_frame),
+    ] {
+        gauge!("hypasis_p2p_limit", "name" => name).set(value as f64);
+    }
+}
+
 /// A handshake finished with `result` (`ok` or an error kind).
 pub(crate) fn handshake(result: &'static str) {
     counter!("hypasis_p2p_handshakes_total", "result" => result).increment(1);

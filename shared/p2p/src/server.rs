@@ -93,6 +93,7 @@ pub async fn spawn(
     config.listen = local_addr;
     let port = config.public_port.unwrap_or(local_addr.port());
     let enodes = keys.iter().map(|k| identity::enode_url(k, &config.public_host, port)).collect();
+    metrics::limits(&config, MAX_PENDING_HANDSHAKES);
     let shared = Arc::new(Shared {
         slots: Arc::new(Semaphore::new(config.max_peers)),
         queue: Arc::new(Semaphore::new(config.admission_queue)),

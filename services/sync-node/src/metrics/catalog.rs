@@ -38,6 +38,11 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
     ("hypasis_api_requests_total", Counter, "REST API requests by route and status"),
     ("hypasis_p2p_peers", Gauge, "Connected devp2p peers"),
     ("hypasis_p2p_peers_peak", Gauge, "Most devp2p peers connected at once since start"),
+    (
+        "hypasis_p2p_limit",
+        Gauge,
+        "Configured devp2p limits, by name (max_peers, admission_queue, pending_handshakes, soft_response_bytes, max_ingress_frame_bytes)",
+    ),
     ("hypasis_p2p_handshakes_total", Counter, "devp2p handshakes by result"),
     ("hypasis_p2p_admission_rejected_total", Counter, "Connections refused by admission control, by reason"),
     ("hypasis_p2p_messages_total", Counter, "devp2p messages by kind and direction"),
