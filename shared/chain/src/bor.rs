@@ -3,8 +3,9 @@
 //! Bor signs `keccak256(rlp([parentHash, uncleHash, coinbase, stateRoot, txRoot, receiptRoot,
 //! bloom, difficulty, number, gasLimit, gasUsed, time, extra[..len-65], mixDigest, nonce
 //! (, baseFee)]))` and puts the 65-byte `r ‖ s ‖ v` signature (v ∈ {0, 1}) at the end of
-//! `extraData`. The base fee is part of the signed data once it exists (Bor's Jaipur fork, which
-//! is London on Polygon chains).
+//! `extraData`. The base fee is part of the signed data from Bor's Jaipur fork on (London and
+//! Jaipur are the same block on Polygon networks; a chain may have London first, and then its
+//! base fee exists but is not sealed until Jaipur: use [`seal_hash_with`] there).
 //!
 //! `extraData` is `vanity(32) ‖ middle ‖ seal(65)`. Before Cancun (Bor "Napoli") the middle is
 //! the raw validator list on sprint-end blocks (`address(20) ‖ power(20)` each) and empty
@@ -57,11 +58,20 @@ pub struct Validator {
     pub power: u64,
 }
 
-/// The hash Bor signs for a header.
+/// The hash Bor signs for a header, its base fee (when it has one) included.
 ///
 /// # Errors
 /// [`BorError::ExtraTooShort`] when `extraData` cannot hold a seal.
 pub fn seal_hash(header: &Header) -> Result<B256, BorError> {
+    seal_hash_with(header, true)
+}
+
+/// The hash Bor signs for a header, with the base fee included only when `seal_base_fee` (Bor's
+/// Jaipur fork is active at the header's number) and the header has one.
+///
+/// # Errors
+/// [`BorError::ExtraTooShort`] when `extraData` cannot hold a seal.
+pub fn seal_hash_with(header: &Header, seal_base_fee: bool) -> Result<B256, BorError> {
     let extra = unsealed_extra(header)?;
     let mut fields: Vec<u8> = Vec::with_capacity(640);
     header.parent_hash.encode(&mut fields);
@@ -79,7 +89,7 @@ pub fn seal_hash(header: &Header) -> Result<B256, BorError> {
     extra.encode(&mut fields);
     header.mix_hash.encode(&mut fields);
     header.nonce.encode(&mut fields);
-    if let Some(base_fee) = header.base_fee_per_gas {
+    if let Some(base_fee) = header.base_fee_per_gas.filter(|_| seal_base_fee) {
         base_fee.encode(&mut fields);
     }
     let mut out = Vec::with_capacity(fields.len() + 3);
@@ -101,7 +111,16 @@ fn unsealed_extra(header: &Header) -> Result<&[u8], BorError> {
 /// # Errors
 /// [`BorError`] when `extraData` is too short or the seal is not a valid signature.
 pub fn recover_signer(header: &Header) -> Result<Address, BorError> {
-    let hash = seal_hash(header)?;
+    recover_signer_with(header, true)
+}
+
+/// Recovers the address that sealed the header, the base fee sealed only when `seal_base_fee`
+/// (see [`seal_hash_with`]).
+///
+/// # Errors
+/// [`BorError`] when `extraData` is too short or the seal is not a valid signature.
+pub fn recover_signer_with(header: &Header, seal_base_fee: bool) -> Result<Address, BorError> {
+    let hash = seal_hash_with(header, seal_base_fee)?;
     let extra = &header.extra_data;
     let seal: &[u8; EXTRA_SEAL] = extra[extra.len() - EXTRA_SEAL..].try_into().map_err(|_| BorError::ExtraTooShort(extra.len()))?;
     let signature = Signature::from_raw_array(seal).map_err(|e| BorError::BadSeal(e.to_string()))?;

@@ -10,6 +10,8 @@
 //! - [`block`]: a whole block as the cache holds it (header, body, receipts, total difficulty).
 //! - [`bor`]: Polygon Bor specifics: seal hash, signer recovery, extra-data layouts.
 //! - [`bor_producers`]: Bor's producer rotation (proposer priorities) and expected difficulty.
+//! - [`bor_snapshot`]: Bor's seal check block by block (signer, difficulty, timing, sprint-end
+//!   validator lists).
 //! - [`checkpoint`]: Polygon checkpoint roots (the Merkle root Heimdall puts on L1).
 //! - [`genesis`]: geth-style genesis JSON to genesis header.
 //! - [`forks`]: fork schedules and [EIP-2124] fork ids.
@@ -25,6 +27,7 @@ pub mod block;
 pub mod body;
 pub mod bor;
 pub mod bor_producers;
+pub mod bor_snapshot;
 pub mod checkpoint;
 pub mod forks;
 pub mod genesis;

@@ -8,7 +8,7 @@ use crate::{
     genesis::{GenesisDoc, GenesisError},
 };
 use alloy_eip2124::ForkId;
-use alloy_primitives::{B256, b256};
+use alloy_primitives::{Address, B256, address, b256};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -36,21 +36,67 @@ pub enum ChainSpecError {
     },
 }
 
-/// Bor parameters needed to read and check headers.
+/// The validator-set contract of Bor chains (`bor.validatorContract` in every known config).
+pub const VALIDATOR_CONTRACT: Address = address!("0000000000000000000000000000000000001000");
+
+/// A Bor parameter that changes at given blocks: `(from_block, value)`, ascending by block.
+pub type Schedule = Vec<(u64, u64)>;
+
+/// The value of `schedule` at `number`: the entry with the greatest start at or below it. Below
+/// the first start Bor takes the last entry's value (a quirk no real config reaches: they all
+/// start at 0); so do we.
+pub fn scheduled(schedule: &[(u64, u64)], number: u64, default: u64) -> u64 {
+    schedule.iter().rev().find(|(from, _)| *from <= number).or(schedule.last()).map_or(default, |(_, v)| *v)
+}
+
+/// Bor parameters needed to read and check headers (Bor's `config.bor` section).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BorSpec {
-    /// Sprint length schedule: `(from_block, length)`, ascending.
-    pub sprints: Vec<(u64, u64)>,
+    /// Sprint length schedule.
+    pub sprints: Schedule,
+    /// Seconds between blocks (`period`).
+    pub period: Schedule,
+    /// Seconds before the first block of a sprint (`producerDelay`).
+    pub producer_delay: Schedule,
+    /// Extra seconds per place a backup signer is behind the proposer (`backupMultiplier`).
+    pub backup_multiplier: Schedule,
+    /// First block whose base fee is part of the sealed data (Bor's Jaipur fork).
+    pub jaipur_block: Option<u64>,
     /// First block with the post-Cancun (RLP) extra-data layout.
     pub cancun_block: Option<u64>,
     /// First block of the Madhugiri fork (state-sync transactions become part of the body).
     pub madhugiri_block: Option<u64>,
+    /// The validator-set contract (`validatorContract`).
+    pub validator_contract: Address,
 }
 
 impl BorSpec {
     /// Sprint length at `number`.
     pub fn sprint_length(&self, number: u64) -> u64 {
-        self.sprints.iter().rev().find(|(from, _)| *from <= number).map_or(64, |(_, len)| *len)
+        scheduled(&self.sprints, number, 64).max(1)
+    }
+
+    /// Whether `number` is the first block of a sprint.
+    pub fn is_sprint_start(&self, number: u64) -> bool {
+        number.is_multiple_of(self.sprint_length(number))
+    }
+
+    /// The earliest a block may follow its parent, in seconds: the period (the producer delay at
+    /// a sprint start), plus `succession` times the backup multiplier for a backup signer.
+    pub fn producer_delay(&self, number: u64, succession: u64) -> u64 {
+        let base =
+            if self.is_sprint_start(number) { scheduled(&self.producer_delay, number, 0) } else { scheduled(&self.period, number, 0) };
+        base.saturating_add(succession.saturating_mul(scheduled(&self.backup_multiplier, number, 0)))
+    }
+
+    /// Seconds between blocks at `number`.
+    pub fn period(&self, number: u64) -> u64 {
+        scheduled(&self.period, number, 0)
+    }
+
+    /// Whether the base fee of block `number` is sealed.
+    pub fn seals_base_fee(&self, number: u64) -> bool {
+        self.jaipur_block.is_some_and(|j| number >= j)
     }
 
     /// Whether `number` is the last block of a sprint (where validator sets and state syncs
@@ -67,30 +113,47 @@ impl BorSpec {
 
     fn from_config(config: &Value) -> Result<Option<Self>, ChainSpecError> {
         let Some(bor) = config.get("bor") else { return Ok(None) };
-        let sprints = match bor.get("sprint") {
-            None | Some(Value::Null) => vec![(0, 64)],
-            Some(Value::Object(map)) => {
-                let mut v = Vec::with_capacity(map.len());
-                for (from, len) in map {
-                    let from =
-                        from.parse::<u64>().map_err(|e| ChainSpecError::Bor { key: "sprint", reason: format!("key {from:?}: {e}") })?;
-                    let len = len
-                        .as_u64()
-                        .filter(|l| *l > 0)
-                        .ok_or_else(|| ChainSpecError::Bor { key: "sprint", reason: format!("length {len} is not a positive integer") })?;
-                    v.push((from, len));
-                }
-                v.sort_unstable();
-                v
-            }
-            Some(other) => {
-                let reason = format!("expected an object of block → length, found {other}");
-                return Err(ChainSpecError::Bor { key: "sprint", reason });
-            }
-        };
         let block = |v: Option<&Value>| v.and_then(Value::as_u64);
-        Ok(Some(Self { sprints, cancun_block: block(config.get("cancunBlock")), madhugiri_block: block(bor.get("madhugiriBlock")) }))
+        let validator_contract = match bor.get("validatorContract") {
+            None | Some(Value::Null) => VALIDATOR_CONTRACT,
+            Some(v) => v
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| ChainSpecError::Bor { key: "validatorContract", reason: format!("{v} is not an address") })?,
+        };
+        Ok(Some(Self {
+            sprints: schedule(bor, "sprint", 64, true)?,
+            period: schedule(bor, "period", 2, false)?,
+            producer_delay: schedule(bor, "producerDelay", 6, false)?,
+            backup_multiplier: schedule(bor, "backupMultiplier", 2, false)?,
+            jaipur_block: block(bor.get("jaipurBlock")),
+            cancun_block: block(config.get("cancunBlock")),
+            madhugiri_block: block(bor.get("madhugiriBlock")),
+            validator_contract,
+        }))
     }
+}
+
+/// Reads a `{ "block": value }` map of the `bor` section (`default` from block 0 when absent).
+fn schedule(bor: &Value, key: &'static str, default: u64, positive: bool) -> Result<Schedule, ChainSpecError> {
+    let map = match bor.get(key) {
+        None | Some(Value::Null) => return Ok(vec![(0, default)]),
+        Some(Value::Object(map)) if !map.is_empty() => map,
+        Some(other) => {
+            return Err(ChainSpecError::Bor { key, reason: format!("expected a non-empty object of block → value, found {other}") });
+        }
+    };
+    let mut out = Vec::with_capacity(map.len());
+    for (from, value) in map {
+        let from = from.parse::<u64>().map_err(|e| ChainSpecError::Bor { key, reason: format!("key {from:?}: {e}") })?;
+        let value = value.as_u64().filter(|v| !positive || *v > 0).ok_or_else(|| ChainSpecError::Bor {
+            key,
+            reason: format!("value {value} at {from} is not a {} integer", if positive { "positive" } else { "non-negative" }),
+        })?;
+        out.push((from, value));
+    }
+    out.sort_unstable();
+    Ok(out)
 }
 
 /// Everything that identifies a chain and how to check it.
@@ -136,8 +199,13 @@ impl ChainSpec {
             forks: ForkSchedule::new(vec![3_395_000, 14_750_000, 23_850_000, 50_523_000, 54_876_000, 73_440_256], vec![], 0),
             bor: Some(BorSpec {
                 sprints: vec![(0, 64), (38_189_056, 16)],
+                period: vec![(0, 2)],
+                producer_delay: vec![(0, 6), (38_189_056, 4)],
+                backup_multiplier: vec![(0, 2)],
+                jaipur_block: Some(23_850_000),
                 cancun_block: Some(54_876_000),
                 madhugiri_block: Some(80_084_800),
+                validator_contract: VALIDATOR_CONTRACT,
             }),
             genesis: None,
             genesis_header: None,
@@ -153,7 +221,16 @@ impl ChainSpec {
             genesis_hash: POLYGON_AMOY_GENESIS,
             // London/Shanghai, Cancun, Prague (Bor block forks).
             forks: ForkSchedule::new(vec![73_100, 5_423_600, 22_765_056], vec![], 0),
-            bor: Some(BorSpec { sprints: vec![(0, 16)], cancun_block: Some(5_423_600), madhugiri_block: Some(28_899_616) }),
+            bor: Some(BorSpec {
+                sprints: vec![(0, 16)],
+                period: vec![(0, 2)],
+                producer_delay: vec![(0, 4)],
+                backup_multiplier: vec![(0, 2)],
+                jaipur_block: Some(73_100),
+                cancun_block: Some(5_423_600),
+                madhugiri_block: Some(28_899_616),
+                validator_contract: VALIDATOR_CONTRACT,
+            }),
             genesis: None,
             genesis_header: None,
         }
@@ -211,5 +288,19 @@ mod tests {
         assert_eq!(bor.sprint_length(38_189_056), 16);
         assert_eq!(bor.extra_layout(54_875_999), ExtraLayout::Raw);
         assert_eq!(bor.extra_layout(54_876_000), ExtraLayout::Rlp);
+        // Mid-sprint in turn: the period; a sprint start: the producer delay; backups wait more.
+        assert_eq!(bor.producer_delay(38_189_057, 0), 2);
+        assert_eq!(bor.producer_delay(38_189_056, 0), 4);
+        assert_eq!(bor.producer_delay(38_189_056 + 16, 3), 4 + 3 * 2);
+        assert_eq!(bor.producer_delay(64, 0), 6);
+        assert!(!bor.seals_base_fee(23_849_999) && bor.seals_base_fee(23_850_000));
+    }
+
+    #[test]
+    fn schedules_take_the_last_start_at_or_below() {
+        let s = vec![(0, 4), (32, 2)];
+        assert_eq!((scheduled(&s, 31, 9), scheduled(&s, 32, 9)), (4, 2));
+        assert_eq!(scheduled(&[(10, 5), (20, 7)], 3, 9), 7, "below every start: Bor takes the last value");
+        assert_eq!(scheduled(&[], 3, 9), 9);
     }
 }

@@ -17,6 +17,7 @@ use alloy_signer_local::PrivateKeySigner;
 use hypasis_chain::{
     Block, BlockBody, ChainSpec, RawTx, Receipt, SealedHeader,
     bor::{self, Validator},
+    bor_snapshot::Snapshot,
     genesis::GenesisDoc,
     receipt::receipts_root,
 };
@@ -30,6 +31,12 @@ const ACCESS_LIST_TRANSFER_GAS: u64 = 21_000 + 2_400 + 1_900;
 /// Voting power given to every devnet validator.
 const VALIDATOR_POWER: u64 = 100;
 
+fn validator_set(validators: &[PrivateKeySigner]) -> Vec<Validator> {
+    let mut set: Vec<Validator> = validators.iter().map(|v| Validator { address: v.address(), power: VALIDATOR_POWER }).collect();
+    set.sort_by_key(|v| v.address);
+    set
+}
+
 /// A devnet: its spec, its keys and a cursor that produces the next block.
 #[derive(Debug)]
 pub struct Devnet {
@@ -39,6 +46,8 @@ pub struct Devnet {
     accounts: Vec<PrivateKeySigner>,
     nonces: Vec<u64>,
     tip: Block,
+    /// Bor's producer state after the tip: who proposes next.
+    snapshot: Snapshot,
 }
 
 impl Devnet {
@@ -54,9 +63,16 @@ impl Devnet {
         let doc = GenesisDoc::from_json(json).expect("the devnet genesis is well-formed");
         let spec = ChainSpec::from_genesis("devnet", doc).expect("the devnet config is well-formed");
         let header = spec.genesis_header.clone().expect("genesis header is computed from the genesis file");
+        let snapshot = Snapshot::anchor(&header, &validator_set(&validators)).expect("devnet validators are distinct with power > 0");
         let tip = Block::genesis(header);
         let nonces = vec![0; accounts.len()];
-        Self { config, spec, validators, accounts, nonces, tip }
+        Self { config, spec, validators, accounts, nonces, tip, snapshot }
+    }
+
+    /// The validator set of the genesis block (every validator, equal power, address order):
+    /// the anchor of the devnet's seal checks.
+    pub fn genesis_validators(&self) -> Vec<Validator> {
+        validator_set(&self.validators)
     }
 
     /// The chain spec (genesis JSON, ids, fork schedule, Bor parameters).
@@ -89,11 +105,7 @@ impl Devnet {
         let logs_bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom());
         let gas_used = receipts.last().map_or(0, |r| r.cumulative_gas_used);
         let bor = self.spec.bor.as_ref().expect("the devnet is a Bor chain");
-        let set: Vec<Validator> = if bor.is_sprint_end(number) {
-            self.validator_addresses().into_iter().map(|address| Validator { address, power: VALIDATOR_POWER }).collect()
-        } else {
-            Vec::new()
-        };
+        let set: Vec<Validator> = if bor.is_sprint_end(number) { self.genesis_validators() } else { Vec::new() };
         let mut vanity = [0u8; bor::EXTRA_VANITY];
         vanity[..14].copy_from_slice(b"hypasis-devnet");
         let body = BlockBody { transactions, ommers: Vec::new(), withdrawals: None };
@@ -115,17 +127,17 @@ impl Devnet {
             base_fee_per_gas: Some(base_fee),
             ..Default::default()
         };
-        let producer = &self.validators[((number / bor.sprint_length(number)) as usize) % self.validators.len()];
-        let seal_hash = bor::seal_hash(&header).expect("extra data has room for the seal");
+        // The sprint's proposer seals every block, in turn (difficulty = set size) and on time
+        // (the devnet's period and producer delay are both its block time).
+        let proposer = self.snapshot.producers().proposer();
+        let producer = self.validators.iter().find(|v| v.address() == proposer).expect("the proposer is a devnet validator");
+        let seal_hash = bor::seal_hash_with(&header, bor.seals_base_fee(number)).expect("extra data has room for the seal");
         let signature = producer.sign_hash_sync(&seal_hash).expect("signing a hash cannot fail with a local key");
         bor::set_seal(&mut header, &signature).expect("extra data has room for the seal");
-        let block = Block {
-            header: SealedHeader::seal(header),
-            body,
-            receipts: Some(receipts),
-            total_difficulty: self.tip.total_difficulty + difficulty,
-            state_sync_receipt,
-        };
+        let header = SealedHeader::seal(header);
+        self.snapshot = self.snapshot.apply(bor, &header).expect("the devnet follows Bor's rules");
+        let block =
+            Block { header, body, receipts: Some(receipts), total_difficulty: self.tip.total_difficulty + difficulty, state_sync_receipt };
         self.tip = block.clone();
         block
     }
@@ -252,7 +264,8 @@ mod tests {
     #[test]
     fn blocks_link_verify_and_are_sealed_by_the_in_turn_validator() {
         let mut devnet = Devnet::new(DevnetConfig::default());
-        let validators = devnet.validator_addresses();
+        let mut validators = devnet.validator_addresses();
+        validators.sort();
         let mut parent = devnet.tip().clone();
         let mut tx_types = std::collections::BTreeSet::new();
         for block in devnet.next_blocks(100) {
@@ -260,7 +273,9 @@ mod tests {
             block.verify().unwrap();
             assert_eq!(block.total_difficulty, parent.total_difficulty + block.header.difficulty);
             let signer = bor::recover_signer(&block.header).unwrap();
+            // Equal powers: the proposer turns in address order, one sprint each.
             assert_eq!(signer, validators[((block.number() / 16) as usize) % 3]);
+            assert_eq!(block.header.difficulty, U256::from(3), "always in turn");
             let layout = if block.number() >= 64 { ExtraLayout::Rlp } else { ExtraLayout::Raw };
             let set = bor::validators(&block.header, layout).unwrap();
             assert_eq!(set.len(), if (block.number() + 1).is_multiple_of(16) { 3 } else { 0 }, "block {}", block.number());

@@ -30,7 +30,7 @@ pub fn genesis_json(config: &DevnetConfig, validators: &[Address], accounts: &[A
             "cancunBlock": config.cancun_block,
             "bor": {
                 "period": { "0": config.block_time },
-                "producerDelay": { "0": config.block_time * 2 },
+                "producerDelay": { "0": config.block_time },
                 "sprint": { "0": config.sprint },
                 "backupMultiplier": { "0": config.block_time },
                 "validatorContract": "0x0000000000000000000000000000000000001000",
