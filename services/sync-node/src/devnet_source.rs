@@ -106,7 +106,7 @@ async fn store_blocks(head: &HeadWriter, token: u64, blocks: Vec<Block>) -> Resu
         match block.verify() {
             Ok(()) => verified.push(block),
             Err(e) => {
-                metrics::rejected_block("devnet");
+                metrics::rejected_block("devnet", "self_check");
                 tracing::error!(target: "devnet", error = %e, "devnet produced an invalid block; not stored");
             }
         }

@@ -75,6 +75,27 @@ fn every_devnet_block_passes_across_sprints_layouts_and_rotations() {
 }
 
 #[test]
+fn the_snapshot_at_any_block_follows_from_the_anchor_without_headers() {
+    // The set never changes, so counting sprint ends gives the same proposer state as applying
+    // every header.
+    let (devnet, blocks) = chain(&DevnetConfig::default(), 120);
+    let mut bor = devnet.spec().bor.clone().expect("bor");
+    assert_eq!(hypasis_chain::bor_snapshot::sprint_ends_between(&bor, 0, 15), 1);
+    assert_eq!(hypasis_chain::bor_snapshot::sprint_ends_between(&bor, 15, 47), 2);
+    bor.sprints = vec![(0, 16), (40, 8)];
+    // Sprints of 16, then of 8 from block 40: 15 and 31, then 47 (39 is in a sprint of 16).
+    assert_eq!(hypasis_chain::bor_snapshot::sprint_ends_between(&bor, 0, 50), 3);
+    let bor = devnet.spec().bor.clone().expect("bor");
+    let start = anchor(&devnet);
+    let mut at = start.clone();
+    for block in &blocks {
+        at = at.apply(&bor, &block.header).expect("valid");
+        let header = &block.header;
+        assert_eq!(start.advanced_to(&bor, header.number(), header.hash(), header.timestamp), at, "block {}", header.number());
+    }
+}
+
+#[test]
 fn a_block_sealed_by_an_outsider_is_unauthorized() {
     let config = DevnetConfig::default();
     let outsider = PrivateKeySigner::from_bytes(&[7u8; 32].into()).expect("key");

@@ -282,9 +282,7 @@ async fn fill(ctx: &SyncContext, config: &BackwardConfig, shared: &Shared, k: u6
         other => other?,
     };
     if let Err(unverified) = linked {
-        let reason = unverified.to_string();
-        ctx.fetcher.pool().ban(&upstream, &reason);
-        return Err(SyncError::Upstream(hypasis_upstream::UpstreamError::BadData { upstream: upstream.name().to_owned(), reason }));
+        return Err(ctx.reject(&upstream, unverified));
     }
     let count = blocks.len() as u64;
     ctx.store(blocks).await?;

@@ -182,7 +182,7 @@ pub async fn verify_pending(ctx: &SyncContext, checkpoints: &Checkpoints) {
             }
             Ok(false) => {
                 metrics::counter!("hypasis_checkpoint_mismatches_total").increment(1);
-                metrics::counter!("hypasis_blocks_rejected_total", "source" => "checkpoint").increment(cp.end - cp.start + 1);
+                crate::context::count_rejected("checkpoint", "checkpoint_root", cp.end - cp.start + 1);
                 tracing::error!(target: "sync::checkpoints", number = cp.number, start = cp.start, end = cp.end, "checkpoint root mismatch: evicting the range");
                 if let Err(e) = ctx.store.remove_range(cp.start, cp.end).await {
                     tracing::error!(target: "sync::checkpoints", error = %e, "evicting the range failed");

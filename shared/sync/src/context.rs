@@ -1,11 +1,12 @@
 //! [`SyncContext`]: what the sync tasks share, and [`SyncError`].
 
 use crate::head::{HeadError, HeadWriter};
+use crate::snapshots::{SnapshotError, SnapshotTracker};
 use crate::{progress::SyncProgress, validators::Validators};
-use hypasis_chain::{Block, bor};
+use hypasis_chain::{Block, bor, bor_snapshot::SealError};
 use hypasis_cluster::Events;
 use hypasis_store::{BlockStore, ChainHead, StoreError};
-use hypasis_upstream::{BlockFetcher, UpstreamError};
+use hypasis_upstream::{BlockFetcher, Endpoint, UpstreamError};
 use std::sync::Arc;
 
 /// Why a sync task stopped or a step failed.
@@ -29,6 +30,10 @@ pub enum SyncError {
     /// The upstream chain does not link to ours within the reorg limit.
     #[error("upstream chain does not link to the stored chain within {0} blocks")]
     DeepReorg(u64),
+    /// Blocks cannot be seal-checked yet (the snapshot at their parent is unknown): they are
+    /// not stored, and the step is retried.
+    #[error("cannot seal-check: {0}")]
+    SealUnknown(SnapshotError),
 }
 
 /// A fetched block that is not what it claims to be: the upstream that sent it is banned.
@@ -58,6 +63,26 @@ pub enum Unverified {
         /// The stored neighbour.
         stored: u64,
     },
+    /// It breaks Bor's seal rules (signer, difficulty, timing, validator list).
+    #[error(transparent)]
+    Seal(#[from] SealError),
+}
+
+impl Unverified {
+    /// The `reason` label of `hypasis_blocks_rejected_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::BadSeal { .. } => "bad_seal",
+            Self::NotAProducer { .. } => "unauthorized_signer",
+            Self::Unlinked { .. } => "unlinked",
+            Self::Seal(e) => e.reason(),
+        }
+    }
+}
+
+/// Counts refused blocks in `hypasis_blocks_rejected_total{source, reason}`.
+pub fn count_rejected(source: &'static str, reason: &'static str, blocks: u64) {
+    metrics::counter!("hypasis_blocks_rejected_total", "source" => source, "reason" => reason).increment(blocks);
 }
 
 /// Shared by every sync task.
@@ -69,8 +94,10 @@ pub struct SyncContext {
     pub store: Arc<dyn BlockStore>,
     /// Moves the served head.
     pub head: HeadWriter,
-    /// Who may seal blocks; `None` when not known here (no seal check).
+    /// Heimdall's spans: who may seal blocks (`None`: no span check).
     pub validators: Option<Arc<Validators>>,
+    /// Bor's snapshot rules from an anchor (`None`: no snapshot check).
+    pub snapshots: Option<Arc<SnapshotTracker>>,
     /// The milestone guard, when Heimdall is configured.
     pub milestones: Option<Arc<crate::milestones::MilestoneGuard>>,
 }
@@ -79,10 +106,17 @@ impl SyncContext {
     /// A context fetching with `fetcher` and writing through `head`, with no seal check and no
     /// milestone guard.
     pub fn new(fetcher: BlockFetcher, head: HeadWriter) -> Self {
-        Self { fetcher, store: head.store().clone(), head, validators: None, milestones: None }
+        Self { fetcher, store: head.store().clone(), head, validators: None, snapshots: None, milestones: None }
     }
 
-    /// Checks seals against `validators`.
+    /// Checks every block by Bor's snapshot rules from the tracker's anchor.
+    #[must_use]
+    pub fn with_snapshots(mut self, snapshots: Option<Arc<SnapshotTracker>>) -> Self {
+        self.snapshots = snapshots;
+        self
+    }
+
+    /// Checks signers against Heimdall's spans.
     #[must_use]
     pub fn with_validators(mut self, validators: Option<Arc<Validators>>) -> Self {
         self.validators = validators;
@@ -106,18 +140,62 @@ impl SyncContext {
         self.head.events()
     }
 
-    /// Checks Bor seals of `blocks` against the validator set (when known). A block sealed by
-    /// anyone else was made up by the upstream.
-    pub(crate) fn check_seals(&self, blocks: &[Block]) -> Result<(), Unverified> {
-        let Some(validators) = &self.validators else { return Ok(()) };
-        for block in blocks {
-            let number = block.number();
-            let signer = bor::recover_signer(&block.header).map_err(|e| Unverified::BadSeal { number, reason: e.to_string() })?;
-            if validators.allows(number, &signer) == Some(false) {
-                return Err(Unverified::NotAProducer { number, signer });
+    /// Checks the Bor seals of `blocks` (consecutive) fetched from `upstream`: by the snapshot
+    /// rules when an anchor is known, and against Heimdall's spans when configured. A block that
+    /// fails was made up by the upstream, which is banned.
+    ///
+    /// # Errors
+    /// [`SyncError::Upstream`] (bad data) for a refused block, [`SyncError::SealUnknown`] when the
+    /// blocks cannot be checked yet, [`SyncError::Store`] when the store fails.
+    pub(crate) async fn check_seals(&self, blocks: &[Block], upstream: &Endpoint) -> Result<(), SyncError> {
+        if let Some(tracker) = &self.snapshots {
+            match tracker.check(self.store.as_ref(), blocks).await {
+                Ok(checked) => metrics::counter!("hypasis_blocks_seal_checked_total").increment(checked as u64),
+                Err(SnapshotError::Rejected(e)) => return Err(self.reject(upstream, e.into())),
+                Err(SnapshotError::Store(e)) => return Err(SyncError::Store(e)),
+                Err(e) => return Err(SyncError::SealUnknown(e)),
+            }
+        }
+        self.check_spans(blocks, upstream)
+    }
+
+    /// Checks signers against Heimdall's spans (when configured).
+    fn check_spans(&self, blocks: &[Block], upstream: &Endpoint) -> Result<(), SyncError> {
+        if let Some(validators) = &self.validators {
+            for block in blocks {
+                let number = block.number();
+                let signer = bor::recover_signer(&block.header).map_err(|e| Unverified::BadSeal { number, reason: e.to_string() });
+                let signer = signer.map_err(|e| self.reject(upstream, e))?;
+                if validators.allows(number, &signer) == Some(false) {
+                    return Err(self.reject(upstream, Unverified::NotAProducer { number, signer }));
+                }
             }
         }
         Ok(())
+    }
+
+    /// [`SyncContext::check_seals`] for the first blocks of an empty store, whose parent is not
+    /// here (see [`SnapshotTracker::check_detached`]).
+    ///
+    /// # Errors
+    /// As [`SyncContext::check_seals`].
+    pub(crate) async fn check_first_seals(&self, blocks: &[Block], upstream: &Endpoint) -> Result<(), SyncError> {
+        let Some(tracker) = &self.snapshots else { return self.check_seals(blocks, upstream).await };
+        match tracker.check_detached(blocks) {
+            Ok(checked) => metrics::counter!("hypasis_blocks_seal_checked_total").increment(checked as u64),
+            Err(SnapshotError::Rejected(e)) => return Err(self.reject(upstream, e.into())),
+            Err(SnapshotError::Store(e)) => return Err(SyncError::Store(e)),
+            Err(e) => return Err(SyncError::SealUnknown(e)),
+        }
+        self.check_spans(blocks, upstream)
+    }
+
+    /// Bans `upstream` for sending `unverified`, counts the refusal, and returns the error.
+    pub(crate) fn reject(&self, upstream: &Endpoint, unverified: Unverified) -> SyncError {
+        let reason = unverified.to_string();
+        tracing::warn!(target: "sync", upstream = upstream.name(), %reason, "refused a block; banning the upstream");
+        self.fetcher.pool().ban_for(upstream, unverified.reason(), &reason);
+        SyncError::Upstream(UpstreamError::BadData { upstream: upstream.name().to_owned(), reason })
     }
 
     /// Stores blocks (no head change).

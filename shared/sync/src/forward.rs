@@ -68,7 +68,7 @@ async fn step(ctx: &SyncContext, config: &ForwardConfig, token: u64) -> Result<b
     let Some(head) = ctx.store.head().await? else {
         let start = config.start.unwrap_or(tip).min(tip);
         let fetched = ctx.fetcher.fetch(start, start).await?;
-        ctx.check_seals(&fetched.blocks).map_err(|reason| ban(ctx, &fetched.upstream, reason))?;
+        ctx.check_first_seals(&fetched.blocks, &fetched.upstream).await?;
         let first = ChainHead::of(&fetched.blocks[0]);
         ctx.store(fetched.blocks).await?;
         ctx.advance(first, token, 1).await?;
@@ -80,20 +80,15 @@ async fn step(ctx: &SyncContext, config: &ForwardConfig, token: u64) -> Result<b
     }
     let end = tip.min(head.number + config.batch);
     let fetched = ctx.fetcher.fetch(head.number + 1, end).await?;
-    ctx.check_seals(&fetched.blocks).map_err(|reason| ban(ctx, &fetched.upstream, reason))?;
     let blocks =
         if fetched.blocks[0].header.parent_hash == head.hash { fetched.blocks } else { reorg(ctx, config, head, fetched.blocks).await? };
+    // The whole run, a reorg branch included, from the stored block below it.
+    ctx.check_seals(&blocks, &fetched.upstream).await?;
     let count = blocks.len() as u64;
     let Some(last) = blocks.last().map(ChainHead::of) else { return Ok(false) };
     ctx.store(blocks).await?;
     ctx.advance(last, token, count).await?;
     Ok(end < tip)
-}
-
-fn ban(ctx: &SyncContext, upstream: &hypasis_upstream::Endpoint, unverified: crate::context::Unverified) -> SyncError {
-    let reason = unverified.to_string();
-    ctx.fetcher.pool().ban(upstream, &reason);
-    SyncError::Upstream(hypasis_upstream::UpstreamError::BadData { upstream: upstream.name().to_owned(), reason })
 }
 
 /// `above` (starting at `head.number + 1`) does not link to our head: find the fork point and
@@ -106,7 +101,6 @@ async fn reorg(ctx: &SyncContext, config: &ForwardConfig, head: ChainHead, above
             return Err(SyncError::DeepReorg(config.max_reorg_depth));
         }
         let theirs = ctx.fetcher.fetch(n, n).await?;
-        ctx.check_seals(&theirs.blocks).map_err(|reason| ban(ctx, &theirs.upstream, reason))?;
         let theirs = theirs.blocks.into_iter().next().ok_or(SyncError::DeepReorg(0))?;
         let ours = ctx.store.by_numbers(&[n], Parts::HEADER).await?.into_iter().next().flatten();
         if ours.is_some_and(|o| o.header.hash() == theirs.hash()) {

@@ -1,7 +1,7 @@
 //! Sync: filling the block store from upstream JSON-RPC endpoints, verified.
 //!
 //! - [`forward`]: the leader follows the upstream tip: new blocks are fetched, checked against
-//!   the stored head (hash link) and the validator set (Bor seal), stored, and the head moves
+//!   the stored head (hash link) and Bor's seal rules, stored, and the head moves
 //!   with the leader's fencing token. A tip that does not link walks back to the fork point.
 //! - [`backward`]: history between the retention floor and the head is filled from the gap
 //!   tracker, highest first, in fixed batches claimed with a lease so instances never fetch the
@@ -10,11 +10,14 @@
 //!   verified by recomputing its root, and a mismatch evicts it.
 //! - [`milestones`]: Heimdall milestones and checkpoints; the head never moves past a
 //!   milestone's block unless that block is stored with the milestone's hash.
-//! - [`validators`]: who may seal a block (a fixed set, or Heimdall's spans).
+//! - [`snapshots`]: Bor's seal check along the chain from an anchor (signer, difficulty, timing,
+//!   sprint-end lists); [`anchor`]: a genesis file's first validator set, from its contract.
+//! - [`validators`]: who may seal a block by Heimdall's spans.
 //! - [`progress`]: lowest/highest/percentage/rate/ETA for `status.sync`.
 //! - [`context`]: what every sync task shares; [`head`]: the one place the served head moves.
 //! - [`service`]: all of it as one service ([`spawn`] → [`SyncHandle`]).
 
+pub mod anchor;
 pub mod backward;
 pub mod checkpoints;
 pub mod context;
@@ -23,6 +26,7 @@ pub mod head;
 pub mod milestones;
 pub mod progress;
 pub mod service;
+pub mod snapshots;
 pub mod validators;
 
 pub use backward::{BackwardConfig, Claims};
@@ -33,4 +37,5 @@ pub use head::{HeadError, HeadWriter};
 pub use milestones::{GuardStatus, MilestoneGuard};
 pub use progress::{SyncProgress, SyncStatus};
 pub use service::{CheckpointReport, StartError, SyncConfig, SyncDeps, SyncHandle, spawn};
+pub use snapshots::{AnchorInfo, SnapshotError, SnapshotTracker};
 pub use validators::Validators;

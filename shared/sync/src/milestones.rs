@@ -124,7 +124,7 @@ pub async fn run(
             metrics::gauge!("hypasis_milestone_latest_block").set(m.end as f64);
         }
         guard.update(milestone, checkpoint);
-        if let Some(validators) = validators.as_ref().filter(|v| matches!(***v, Validators::Spans(_))) {
+        if let Some(validators) = &validators {
             match heimdall.latest_span().await {
                 Ok(Some(span)) => validators.add_span(span),
                 Ok(None) => {}

@@ -48,8 +48,10 @@ pub struct SyncDeps {
     pub head: HeadWriter,
     /// Bor rules of the chain (receipts of state syncs), when it is a Bor chain.
     pub bor: Option<BorSpec>,
-    /// Who may seal blocks; with Heimdall and no fixed set, filled from its spans.
+    /// Who may seal blocks by Heimdall's spans (filled from Heimdall), when configured.
     pub validators: Option<Arc<Validators>>,
+    /// Bor's snapshot rules from an anchor, when one is known.
+    pub snapshots: Option<Arc<crate::SnapshotTracker>>,
     /// Whether this instance leads (forward sync and checkpoints run only then).
     pub leadership: watch::Receiver<Leadership>,
     /// Backward-sync batch claims (in Redis when clustered).
@@ -108,6 +110,7 @@ pub async fn spawn(
     let milestones = heimdall.as_ref().map(|_| Arc::new(MilestoneGuard::default()));
     let ctx = SyncContext::new(BlockFetcher::new(pool.clone(), deps.bor), deps.head)
         .with_validators(deps.validators)
+        .with_snapshots(deps.snapshots)
         .with_milestones(milestones.clone());
     if let (Some(heimdall), Some(guard)) = (heimdall, &milestones) {
         // Know the latest milestone (and span) before the head first moves.

@@ -1,5 +1,6 @@
-//! Who may seal blocks: a fixed set (the devnet's, from its genesis) or Heimdall's spans (Polygon
-//! networks: the selected producers of each span, polled from `/bor/spans/latest`).
+//! Who may seal blocks by Heimdall's spans (Polygon networks: the selected producers of each
+//! span, polled from `/bor/spans/latest`). Chains with a known anchor are checked by Bor's full
+//! snapshot rules instead ([`crate::snapshots`]).
 //!
 //! A tip block is accepted only when its Bor seal recovers to a producer of the span covering
 //! it. A block beyond every known span is let through (our span view may lag the chain by a
@@ -8,51 +9,40 @@
 use alloy_primitives::Address;
 use hypasis_upstream::heimdall::Span;
 use parking_lot::RwLock;
-use std::collections::HashSet;
 
 /// Spans remembered (the current one and a few before it, for blocks near a rotation).
 const KEPT_SPANS: usize = 4;
 
-/// The sealers of the chain.
-#[derive(Debug)]
-pub enum Validators {
-    /// A fixed set for every block.
-    Fixed(HashSet<Address>),
-    /// Heimdall spans, newest last.
-    Spans(RwLock<Vec<Span>>),
+/// The sealers of the chain by Heimdall's spans, newest last.
+#[derive(Debug, Default)]
+pub struct Validators {
+    spans: RwLock<Vec<Span>>,
 }
 
 impl Validators {
     /// Spans, none known yet.
     pub fn spans() -> Self {
-        Self::Spans(RwLock::new(Vec::new()))
+        Self::default()
     }
 
-    /// Records a span (ignored when already known or for a fixed set).
+    /// Records a span (ignored when already known).
     pub fn add_span(&self, span: Span) {
-        if let Self::Spans(spans) = self {
-            let mut spans = spans.write();
-            if spans.iter().any(|s| s.id == span.id) {
-                return;
-            }
-            spans.push(span);
-            spans.sort_by_key(|s| s.start);
-            let excess = spans.len().saturating_sub(KEPT_SPANS);
-            spans.drain(..excess);
+        let mut spans = self.spans.write();
+        if spans.iter().any(|s| s.id == span.id) {
+            return;
         }
+        spans.push(span);
+        spans.sort_by_key(|s| s.start);
+        let excess = spans.len().saturating_sub(KEPT_SPANS);
+        spans.drain(..excess);
     }
 
-    /// Whether `signer` may seal block `number`: `Some(true/false)` when the set for that block
-    /// is known, `None` when it is not.
+    /// Whether `signer` may seal block `number`: `Some(true/false)` when the span covering that
+    /// block is known, `None` when it is not.
     pub fn allows(&self, number: u64, signer: &Address) -> Option<bool> {
-        match self {
-            Self::Fixed(set) => Some(set.contains(signer)),
-            Self::Spans(spans) => {
-                let spans = spans.read();
-                let span = spans.iter().rev().find(|s| s.start <= number && number <= s.end)?;
-                Some(span.producers.contains(signer))
-            }
-        }
+        let spans = self.spans.read();
+        let span = spans.iter().rev().find(|s| s.start <= number && number <= s.end)?;
+        Some(span.producers.contains(signer))
     }
 }
 
@@ -75,6 +65,5 @@ mod tests {
             v.add_span(Span { id, start: id * 100, end: id * 100 + 99, producers: vec![a] });
         }
         assert_eq!(v.allows(50, &a), None, "old spans are forgotten");
-        assert_eq!(Validators::Fixed([a].into()).allows(7, &b), Some(false));
     }
 }

@@ -2,6 +2,8 @@
 //!
 //! - [`Bor::producer`]: `bor server --dev` (clique), whose developer account is a key the test
 //!   holds (written to the keystore before start, so the test can sign transactions from it).
+//! - [`Bor::validator`]: `bor server --bor.withoutheimdall --mine` on a Bor-consensus genesis
+//!   (validator-set contract, sprints, spans, a real seal on every block) with one validator key.
 //! - [`Bor::follower`]: a fresh node that knows nobody but the static + trusted peers written
 //!   into its `config.toml` (`[p2p.discovery] static-nodes` and `trusted-nodes`), full sync, no
 //!   discovery.
@@ -21,6 +23,32 @@ use std::{
     sync::OnceLock,
     time::{Duration, Instant},
 };
+
+/// Bor's public test key (go-ethereum's test key, used by Bor's own tests): the one validator of
+/// [`test_genesis`].
+pub const TEST_VALIDATOR_KEY: B256 = alloy_primitives::b256!("b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291");
+
+/// Bor's own test genesis (`tests/bor/testdata/genesis.json` of the Bor module, chain id 15001,
+/// whose validator contract names [`TEST_VALIDATOR_KEY`]'s address), read from the Go module
+/// cache at test time (downloaded from the Go module proxy when absent): Bor's data, not copied
+/// into this repository.
+///
+/// # Panics
+/// When Go or the module is unavailable.
+pub fn test_genesis() -> Value {
+    let version = std::env::var("BOR_VERSION").unwrap_or_else(|_| "v1.5.5".into());
+    let out = Command::new("go")
+        .args(["mod", "download", "-json", &format!("github.com/maticnetwork/bor@{version}")])
+        .current_dir(std::env::temp_dir())
+        .env("GOFLAGS", "-mod=mod")
+        .output()
+        .expect("run go mod download (Go is needed for the Bor tests)");
+    let info: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("go mod download: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let dir = PathBuf::from(info["Dir"].as_str().expect("module directory"));
+    let text = std::fs::read_to_string(dir.join("tests/bor/testdata/genesis.json")).expect("Bor's test genesis");
+    serde_json::from_str(&text).expect("genesis JSON")
+}
 
 /// How long a started Bor gets to answer JSON-RPC.
 const START_DEADLINE: Duration = Duration::from_secs(60);
@@ -94,15 +122,82 @@ impl Bor {
         Self::spawn(dir, &args, http, p2p)
     }
 
+    /// A Bor validator without Heimdall (`--bor.withoutheimdall --mine`) on the chain in
+    /// `genesis`, sealing with `key` (which must be in the genesis validator set).
+    ///
+    /// # Panics
+    /// When Bor does not start.
+    pub fn validator(genesis: &Path, key: &B256) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keystore = dir.path().join("data/keystore");
+        std::fs::create_dir_all(&keystore).expect("keystore dir");
+        std::fs::write(keystore.join("validator.json"), keystore_v3(key).to_string()).expect("keystore file");
+        let password = dir.path().join("password");
+        std::fs::write(&password, "").expect("password file");
+        let address = format!("{:#x}", alloy_signer_local::PrivateKeySigner::from_bytes(key).expect("a valid secret").address());
+        let (http, p2p) = (free_port(), free_port());
+        let args: Vec<String> = [
+            "server",
+            "--chain",
+            &genesis.display().to_string(),
+            "--datadir",
+            &dir.path().join("data").display().to_string(),
+            "--bor.withoutheimdall",
+            "--mine",
+            "--miner.etherbase",
+            &address,
+            "--unlock",
+            &address,
+            "--password",
+            &password.display().to_string(),
+            "--allow-insecure-unlock",
+            "--port",
+            &p2p.to_string(),
+            "--nodiscover",
+            "--maxpeers",
+            "20",
+            "--http",
+            "--http.addr",
+            "127.0.0.1",
+            "--http.port",
+            &http.to_string(),
+            "--http.api",
+            "eth,net,web3,debug,bor,admin",
+            "--grpc.addr",
+            &format!("127.0.0.1:{}", free_port()),
+            "--authrpc.port",
+            &free_port().to_string(),
+            "--ipcdisable",
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+        Self::spawn(dir, &args, http, p2p)
+    }
+
     /// A fresh full-sync Bor for the chain in `genesis` whose only peers are `peers` (static and
     /// trusted), with discovery off.
     ///
     /// # Panics
     /// When Bor does not start.
     pub fn follower(genesis: &Path, peers: &[String]) -> Self {
+        Self::follower_with(genesis, peers, "")
+    }
+
+    /// [`Bor::follower`] for a Bor-consensus chain run without Heimdall (`bor.without`): it
+    /// reads spans from the chain's validator contract, as the validator that made it does.
+    ///
+    /// # Panics
+    /// When Bor does not start.
+    pub fn follower_without_heimdall(genesis: &Path, peers: &[String]) -> Self {
+        Self::follower_with(genesis, peers, "\n[heimdall]\n  \"bor.without\" = true\n")
+    }
+
+    fn follower_with(genesis: &Path, peers: &[String], extra_config: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (http, p2p) = (free_port(), free_port());
-        let config = follower_config(genesis, &dir.path().join("data"), peers, http, p2p, free_port(), free_port());
+        let mut config = follower_config(genesis, &dir.path().join("data"), peers, http, p2p, free_port(), free_port());
+        config.push_str(extra_config);
         let config_path = dir.path().join("config.toml");
         std::fs::write(&config_path, config).expect("config.toml");
         Self::spawn(dir, &["server".into(), "--config".into(), config_path.display().to_string()], http, p2p)

@@ -87,10 +87,17 @@ impl UpstreamPool {
         usable.into_iter().map(|(_, e)| e).collect()
     }
 
-    /// Bans `endpoint` for the configured period.
+    /// Bans `endpoint` for the configured period for an answer that failed verification
+    /// (`reason`: what was wrong).
     pub fn ban(&self, endpoint: &Endpoint, reason: &str) {
+        self.ban_for(endpoint, "bad_data", reason);
+    }
+
+    /// Bans `endpoint` for the configured period; `label` is the `reason` label of
+    /// `hypasis_blocks_rejected_total` (a short name for the rule broken), `reason` the message.
+    pub fn ban_for(&self, endpoint: &Endpoint, label: &'static str, reason: &str) {
         // Every ban is an answer that failed verification: nothing of it was stored.
-        metrics::counter!("hypasis_blocks_rejected_total", "source" => "upstream").increment(1);
+        metrics::counter!("hypasis_blocks_rejected_total", "source" => "upstream", "reason" => label).increment(1);
         endpoint.ban(reason, self.config.ban_period);
     }
 

@@ -52,6 +52,8 @@ pub struct ApiState {
     pub retention_window: Option<u64>,
     /// Upstream sync, when upstreams are configured.
     pub sync: Option<hypasis_syncer::SyncHandle>,
+    /// Which seal check runs, from what anchor.
+    pub seals: crate::node::seals::SealStatus,
 }
 
 /// Serves the API on `listener` until `cancel`.

@@ -29,6 +29,7 @@ struct Status {
     peers: usize,
     peers_peak: usize,
     sync: SyncStatus,
+    seal_check: crate::node::seals::SealStatus,
     uptime_seconds: u64,
 }
 
@@ -81,6 +82,7 @@ pub(super) async fn status(State(state): State<Arc<ApiState>>) -> Response {
         peers: state.network.peer_count(),
         peers_peak: state.network.peak_peers(),
         sync: state.progress.status(range),
+        seal_check: state.seals.clone(),
         uptime_seconds: state.started.elapsed().as_secs(),
     })
     .into_response()

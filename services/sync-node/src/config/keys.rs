@@ -159,6 +159,16 @@ pub const KEYS: &[Key] = &[
         "Heimdall REST API, for milestones, checkpoints and spans (e.g. https://heimdall-api.polygon.technology)",
         Default::None,
     ),
+    Key {
+        name: "bor_validators",
+        flag: "bor-validators",
+        env: Some("BOR_VALIDATORS"),
+        value_name: "ADDRESS:POWER",
+        help: "First validator set of a genesis-file Bor chain (comma-separated or repeated), instead of calling its genesis validator contract; the anchor of the seal checks",
+        default: Default::None,
+        list: true,
+        secret: false,
+    },
     key(
         "upstream_rps",
         "upstream-rps",

@@ -13,7 +13,7 @@ use file::FileValue;
 use hypasis_devnet::DevnetConfig;
 use hypasis_store::MemoryStoreLimits;
 use keys::Default;
-use parse::{Check, Refused, chain, default_instance_id, enode, key_file, node_id, number, port, url};
+use parse::{Check, Refused, chain, default_instance_id, enode, key_file, node_id, number, port, url, validator};
 use std::{
     collections::BTreeMap,
     fmt,
@@ -116,6 +116,8 @@ pub struct Settings {
     pub eth_l1_rpc_url: Option<Url>,
     /// Heimdall REST API (milestones, checkpoints, spans).
     pub heimdall_url: Option<Url>,
+    /// The first validator set of a genesis-file Bor chain (`--bor-validators`).
+    pub bor_validators: Vec<hypasis_chain::bor::Validator>,
     /// Budget of each upstream endpoint, in calls per second.
     pub upstream_rps: u32,
     /// Most calls in one batch request to an upstream.
@@ -277,6 +279,7 @@ impl Settings {
         let upstreams = raw.list("upstreams", false, |v| url(v, &["http", "https", "ws", "wss"]));
         let eth_l1_rpc_url = raw.one("eth_l1_rpc_url", |v| url(v, &["http", "https", "ws", "wss"]).map(Some));
         let heimdall_url = raw.one("heimdall_url", |v| url(v, &["http", "https"]).map(Some));
+        let bor_validators = raw.list("bor_validators", true, validator);
         let upstream_rps = raw.one("upstream_rps", |v| number(v, 1, 1_000_000));
         let upstream_max_batch = raw.one("upstream_max_batch", |v| number(v, 1, 10_000));
         let retention_floor = raw.one("retention_floor", |v| number(v, 0, u64::MAX));
@@ -341,6 +344,7 @@ impl Settings {
             upstreams,
             eth_l1_rpc_url,
             heimdall_url,
+            bor_validators,
             upstream_rps: upstream_rps as u32,
             upstream_max_batch: upstream_max_batch as usize,
             retention_floor,

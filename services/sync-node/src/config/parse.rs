@@ -41,6 +41,20 @@ pub(super) fn node_id(v: &str) -> Check<hypasis_rlpx::NodeId> {
     Ok(hypasis_rlpx::NodeId::from_slice(&bytes))
 }
 
+/// A validator as `ADDRESS:POWER` (power a positive integer).
+pub(super) fn validator(v: &str) -> Check<hypasis_chain::bor::Validator> {
+    let (address, power) =
+        v.split_once(':').ok_or_else(|| format!("{v:?} is not ADDRESS:POWER (e.g. 0x71562b71999873DB5b286dF957af199Ec94617F7:10)"))?;
+    let address = address.trim().parse().map_err(|_| format!("{address:?} is not a 20-byte hex address"))?;
+    let power = power
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|p| (1..=hypasis_chain::bor_producers::MAX_TOTAL_POWER as u64).contains(p))
+        .ok_or_else(|| format!("{power:?} is not a voting power (a positive integer)"))?;
+    Ok(hypasis_chain::bor::Validator { address, power })
+}
+
 /// A discv4 node to bond with at start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bootnode {

@@ -24,7 +24,12 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
     ("hypasis_build_info", Gauge, "Always 1; the labels carry the version and chain"),
     ("hypasis_chain_head_block", Gauge, "Number of the head block served"),
     ("hypasis_devnet_blocks_produced_total", Counter, "Blocks produced by the embedded devnet"),
-    ("hypasis_blocks_rejected_total", Counter, "Blocks that failed verification and were not stored, by source"),
+    ("hypasis_blocks_rejected_total", Counter, "Blocks that failed verification and were not stored, by source and reason"),
+    (
+        "hypasis_blocks_seal_checked_total",
+        Counter,
+        "Blocks whose Bor seal passed the snapshot rules (signer, difficulty, timing, validator list)",
+    ),
     ("hypasis_store_blocks", Gauge, "Blocks held by the store"),
     ("hypasis_store_bytes", Gauge, "Bytes held by the store (RLP of headers, bodies, receipts)"),
     ("hypasis_store_reads_total", Counter, "Store reads by result (hit or miss)"),

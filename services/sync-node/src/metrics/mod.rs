@@ -44,8 +44,8 @@ pub fn devnet_block() {
 }
 
 /// A block failed verification and was not stored.
-pub fn rejected_block(source: &'static str) {
-    counter!("hypasis_blocks_rejected_total", "source" => source).increment(1);
+pub fn rejected_block(source: &'static str, reason: &'static str) {
+    counter!("hypasis_blocks_rejected_total", "source" => source, "reason" => reason).increment(1);
 }
 
 /// An HTTP request was answered.

@@ -4,12 +4,14 @@
 //!
 //! - [`cluster`]: the store, and with Redis the election, heartbeats and head following.
 //! - [`sources`]: the embedded devnet, an imported chain file, or the upstream sync.
+//! - [`seals`]: which seal check runs, from what anchor.
 //! - [`network`]: the devp2p server and discv4.
 //! - [`banner`]: what is printed on start.
 
 mod banner;
 mod cluster;
 pub mod network;
+pub mod seals;
 mod sources;
 
 use crate::{
@@ -55,6 +57,15 @@ pub enum NodeError {
     /// The chain file holds malformed or unlinked blocks.
     #[error("--import: {0}")]
     Import(#[from] hypasis_chain::import::ImportError),
+    /// A block of the chain file fails the seal check.
+    #[error("--import: refused: {0}")]
+    ImportSeal(hypasis_chain::bor_snapshot::SealError),
+    /// The seal check has no usable anchor.
+    #[error("seal checks: {reason}")]
+    Anchor {
+        /// Why.
+        reason: String,
+    },
     /// The upstream sync could not start.
     #[error("upstream sync: {0}")]
     Upstream(#[from] hypasis_syncer::StartError),
@@ -74,7 +85,7 @@ pub enum NodeError {
 impl NodeError {
     /// Whether the operator's configuration is at fault (the binary exits 64, `EX_USAGE`).
     pub fn is_config(&self) -> bool {
-        matches!(self, Self::Key(_) | Self::PublicHost { .. })
+        matches!(self, Self::Key(_) | Self::PublicHost { .. } | Self::Anchor { .. })
     }
 }
 
@@ -119,8 +130,16 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         Some(cluster) => head_writer.with_events(cluster.events().clone()),
         None => head_writer,
     };
-    let source =
-        sources::SourceDeps { spec: spec.clone(), devnet, head: head_writer, cluster: cluster.clone(), leadership: leadership.clone() };
+    let seals = seals::plan(&settings, &spec, devnet.as_ref())?;
+    let seal_status = seals.status.clone();
+    let source = sources::SourceDeps {
+        spec: spec.clone(),
+        devnet,
+        head: head_writer,
+        cluster: cluster.clone(),
+        leadership: leadership.clone(),
+        seals,
+    };
     let sync = sources::start(&settings, source, &mut tasks, &cancel).await?;
 
     let deps = network::NetworkDeps { keys, public_ip, spec: spec.clone(), store: store.clone(), heads: heads.subscribe() };
@@ -143,6 +162,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         retention_floor: settings.retention_floor,
         retention_window: if settings.upstreams.is_empty() { None } else { sources::memory_window(&settings) },
         sync,
+        seals: seal_status,
     });
     tasks.spawn(api::serve(listener, state, cancel.child_token()));
     banner::print(&settings, &spec, api_addr, &network, &discovery);

@@ -4,9 +4,9 @@ use super::NodeError;
 use crate::{config::Settings, devnet_source};
 use hypasis_chain::{Block, ChainSpec};
 use hypasis_cluster::{ClusterHandle, Leadership};
-use hypasis_devnet::{Devnet, DevnetConfig};
+use hypasis_devnet::DevnetConfig;
 use hypasis_store::ChainHead;
-use hypasis_syncer::{BackwardConfig, Claims, ForwardConfig, HeadWriter, SyncConfig, SyncDeps, SyncHandle, Validators};
+use hypasis_syncer::{BackwardConfig, Claims, ForwardConfig, HeadWriter, SnapshotTracker, SyncConfig, SyncDeps, SyncHandle, Validators};
 use hypasis_upstream::PoolConfig;
 use std::sync::Arc;
 use tokio::{sync::watch, task::JoinSet};
@@ -31,6 +31,7 @@ pub(super) struct SourceDeps {
     pub(super) head: HeadWriter,
     pub(super) cluster: Option<ClusterHandle>,
     pub(super) leadership: watch::Receiver<Leadership>,
+    pub(super) seals: super::seals::SealPlan,
 }
 
 /// Starts the source of blocks; returns the sync handle when upstreams are the source.
@@ -46,7 +47,7 @@ pub(super) async fn start(
             Some(config) => {
                 tasks.spawn(devnet_source::run(config, deps.head, deps.leadership, settings.devnet.prefill, cancel.child_token()));
             }
-            None => seed_genesis(&deps.spec, &deps.head, settings.import.as_deref()).await?,
+            None => seed_genesis(&deps.spec, &deps.head, settings.import.as_deref(), deps.seals.tracker.as_deref()).await?,
         }
         return Ok(None);
     }
@@ -57,12 +58,7 @@ pub(super) async fn start(
     {
         store.insert(vec![Block::genesis(header.clone())]).await?;
     }
-    // The devnet's sealers are known from its genesis; Polygon networks' come from Heimdall's
-    // spans when --heimdall-url is given (no seal check otherwise).
-    let validators = match &deps.devnet {
-        Some(config) => Some(Arc::new(Validators::Fixed(Devnet::new(config.clone()).validator_addresses().into_iter().collect()))),
-        None => settings.heimdall_url.as_ref().map(|_| Arc::new(Validators::spans())),
-    };
+    let validators = deps.seals.spans.then(|| Arc::new(Validators::spans()));
     let config = SyncConfig {
         upstreams: settings.upstreams.clone(),
         pool: PoolConfig { requests_per_second: settings.upstream_rps, max_batch: settings.upstream_max_batch, ..PoolConfig::default() },
@@ -90,13 +86,26 @@ pub(super) async fn start(
         },
         None => Claims::memory(),
     };
-    let sync_deps = SyncDeps { head: deps.head, bor: deps.spec.bor.clone(), validators, leadership: deps.leadership, claims };
+    let sync_deps = SyncDeps {
+        head: deps.head,
+        bor: deps.spec.bor.clone(),
+        validators,
+        snapshots: deps.seals.tracker.clone(),
+        leadership: deps.leadership,
+        claims,
+    };
     Ok(Some(hypasis_syncer::spawn(config, sync_deps, tasks, cancel).await?))
 }
 
 /// Stores the genesis block of a non-devnet chain when its genesis file is known, then the blocks
-/// of `import`, so the node has a head to serve; other blocks come from the upstream sync.
-async fn seed_genesis(spec: &ChainSpec, head_writer: &HeadWriter, import: Option<&std::path::Path>) -> Result<(), NodeError> {
+/// of `import` (every seal checked when an anchor is known), so the node has a head to serve;
+/// other blocks come from the upstream sync.
+async fn seed_genesis(
+    spec: &ChainSpec,
+    head_writer: &HeadWriter,
+    import: Option<&std::path::Path>,
+    seals: Option<&SnapshotTracker>,
+) -> Result<(), NodeError> {
     let Some(header) = &spec.genesis_header else {
         tracing::warn!(chain = %spec.name, "genesis file not bundled; the head stays unknown until blocks are synced");
         return Ok(());
@@ -110,6 +119,13 @@ async fn seed_genesis(spec: &ChainSpec, head_writer: &HeadWriter, import: Option
         let bytes = std::fs::read(path).map_err(|source| NodeError::ImportFile { path: path.to_owned(), source })?;
         let blocks = hypasis_chain::import::read_blocks(&bytes)?;
         let blocks = hypasis_chain::import::link(header, header.difficulty, blocks)?;
+        if let Some(tracker) = seals {
+            tracker.check_from_anchor(blocks.iter().map(|b| &b.header)).map_err(|e| {
+                hypasis_syncer::context::count_rejected("import", e.reason(), 1);
+                NodeError::ImportSeal(e)
+            })?;
+            metrics::counter!("hypasis_blocks_seal_checked_total").increment(blocks.len() as u64);
+        }
         let count = blocks.len();
         if let Some(last) = blocks.last() {
             head = ChainHead::of(last);
