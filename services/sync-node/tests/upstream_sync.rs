@@ -104,7 +104,10 @@ fn forward_sync_keeps_up_with_a_one_second_block_time_and_history_is_filled() {
 
 #[test]
 fn a_lying_upstream_is_banned_and_its_blocks_are_never_served() {
-    for lie in [Lie::WrongTx, Lie::WrongParent, Lie::ReorderedReceipts] {
+    // Every block from 1 on is a lie; the node starts at the liar's tip, so the forged head is
+    // refused at once (a sprint-end list forged under validator keys is the next test's).
+    for lie in [Lie::WrongTx, Lie::WrongParent, Lie::ReorderedReceipts, Lie::ForeignSeal, Lie::WrongDifficulty] {
+        eprintln!("lie: {lie}");
         let rt = runtime();
         let (liar, honest) = (upstream(&rt, 200, false, lie), upstream(&rt, 200, false, Lie::None));
         // The liar is listed first, so it is asked first.
@@ -132,6 +135,37 @@ fn a_lying_upstream_is_banned_and_its_blocks_are_never_served() {
             assert_eq!(body, &block.body, "{lie:?}: body {}", block.number());
         }
     }
+}
+
+#[test]
+fn a_forged_validator_list_at_the_tip_is_refused_and_the_honest_chain_served() {
+    // Both upstreams make the same devnet chain, a block a second from block 200; the liar
+    // re-seals every block from 201 on with the true keys, the sprint-end lists altered.
+    let rt = runtime();
+    let spawn = |lie| {
+        let config = DevnetRpcConfig { devnet: devnet(), prefill: 200, produce: true, lie, lie_from: 201, ..DevnetRpcConfig::default() };
+        rt.block_on(DevnetRpc::spawn(config)).expect("devnet rpc")
+    };
+    let (liar, honest) = (spawn(Lie::AlteredValidators), spawn(Lie::None));
+    let node = Node::start(&["--devnet-block-time", "1", "--upstream", &liar.url(), "--upstream", &honest.url()]);
+    // Block 207 ends a sprint (sprints of 16): the first forged list.
+    let head = wait_complete(&node, 212, Duration::from_secs(60));
+    let upstreams = node.get_json("/api/v1/upstreams");
+    assert_eq!(upstreams["upstreams"][0]["state"], "banned", "{upstreams}");
+    assert!(upstreams["upstreams"][0]["ban_reason"].as_str().is_none_or(|r| r.contains("validator list")), "{upstreams}");
+    let (_, metrics) = node.get("/metrics");
+    assert!(
+        metrics.lines().any(|l| l.starts_with("hypasis_blocks_rejected_total") && l.contains("reason=\"validator_list\"")),
+        "counted by reason"
+    );
+    let served = rt.block_on(download(&node, head));
+    let mut reference = Devnet::new(devnet());
+    let mut expected = vec![reference.tip().clone()];
+    expected.extend(reference.next_blocks(head as usize));
+    for ((header, _), block) in served.iter().zip(&expected) {
+        assert_eq!(header.hash(), block.hash(), "block {} is the honest one", block.number());
+    }
+    assert_eq!(served.len(), expected.len());
 }
 
 #[test]

@@ -212,7 +212,15 @@ impl Snapshot {
         let mut expected = next_set.map_or_else(|| self.producers.as_validators(), <[Validator]>::to_vec);
         expected.sort_by_key(|v| v.address);
         if list != expected {
-            let reason = format!("lists {} (address, power) pairs that are not the expected set of {}", list.len(), expected.len());
+            let show = |v: Option<&Validator>| v.map_or_else(|| "nothing".to_owned(), |v| format!("{}:{}", v.address, v.power));
+            let at = list.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(list.len().min(expected.len()));
+            let reason = format!(
+                "{} entries where the set has {}; entry {at} is {}, expected {}",
+                list.len(),
+                expected.len(),
+                show(list.get(at)),
+                show(expected.get(at))
+            );
             return Err(SealError::ValidatorList { number, reason });
         }
         self.producers.next_sprint(list).map_err(|e| SealError::ValidatorList { number, reason: e.to_string() })

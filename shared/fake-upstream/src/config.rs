@@ -146,11 +146,32 @@ pub enum Lie {
     WrongParent,
     /// Receipts 0 and 1 swapped in blocks with at least two receipts.
     ReorderedReceipts,
+    /// Headers re-sealed by a key outside the validator set (each later header re-linked to the
+    /// one served before it, so the served chain stays linked).
+    ForeignSeal,
+    /// Headers with a difficulty one below the signer's turn (at least 1), re-sealed by their
+    /// true signer and re-linked.
+    WrongDifficulty,
+    /// Sprint-end headers listing the validator set with one power changed, re-sealed by their
+    /// true signer; later headers re-linked and re-sealed by theirs.
+    AlteredValidators,
 }
 
 impl Lie {
     /// The command-line spelling of each lie.
-    pub const NAMES: [&'static str; 4] = ["none", "wrong-tx", "wrong-parent", "reordered-receipts"];
+    pub const NAMES: [&'static str; 7] =
+        ["none", "wrong-tx", "wrong-parent", "reordered-receipts", "foreign-seal", "wrong-difficulty", "altered-validators"];
+
+    /// Every lie, in [`Lie::NAMES`] order.
+    pub const ALL: [Self; 7] = [
+        Self::None,
+        Self::WrongTx,
+        Self::WrongParent,
+        Self::ReorderedReceipts,
+        Self::ForeignSeal,
+        Self::WrongDifficulty,
+        Self::AlteredValidators,
+    ];
 
     /// The command-line spelling of this lie.
     pub fn name(self) -> &'static str {
@@ -159,6 +180,9 @@ impl Lie {
             Self::WrongTx => Self::NAMES[1],
             Self::WrongParent => Self::NAMES[2],
             Self::ReorderedReceipts => Self::NAMES[3],
+            Self::ForeignSeal => Self::NAMES[4],
+            Self::WrongDifficulty => Self::NAMES[5],
+            Self::AlteredValidators => Self::NAMES[6],
         }
     }
 }
@@ -171,17 +195,16 @@ impl fmt::Display for Lie {
 
 /// A lie name that is not one of [`Lie::NAMES`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown lie {0:?}; choose one of none, wrong-tx, wrong-parent, reordered-receipts")]
+#[error(
+    "unknown lie {0:?}; choose one of none, wrong-tx, wrong-parent, reordered-receipts, foreign-seal, wrong-difficulty, altered-validators"
+)]
 pub struct UnknownLie(pub String);
 
 impl FromStr for Lie {
     type Err = UnknownLie;
 
     fn from_str(s: &str) -> Result<Self, UnknownLie> {
-        [Self::None, Self::WrongTx, Self::WrongParent, Self::ReorderedReceipts]
-            .into_iter()
-            .find(|lie| lie.name() == s)
-            .ok_or_else(|| UnknownLie(s.to_owned()))
+        Self::ALL.into_iter().find(|lie| lie.name() == s).ok_or_else(|| UnknownLie(s.to_owned()))
     }
 }
 

@@ -227,7 +227,8 @@ impl fmt::Debug for DevnetRpc {
 fn prefill(config: &DevnetRpcConfig) -> (Devnet, Chain) {
     let mut devnet = Devnet::new(config.devnet.clone());
     let proposer = devnet.validator_addresses()[0];
-    let mut chain = Chain::new(devnet.tip().clone(), config.lie, config.lie_from, config.checkpoint_interval, proposer);
+    let liar = lies::Liar::new(config.lie, config.lie_from, lies::Sealers::of(&devnet));
+    let mut chain = Chain::new(devnet.tip().clone(), liar, config.checkpoint_interval, proposer);
     for _ in 0..config.prefill {
         chain.push(devnet.next_block());
     }

@@ -2,7 +2,7 @@
 //! counters.
 
 use crate::{
-    Lie, RpcLimits,
+    RpcLimits,
     lies::Liar,
     rootchain::{self, Checkpoint},
 };
@@ -81,13 +81,13 @@ pub(crate) struct Chain {
 
 impl Chain {
     /// A chain holding `genesis` only.
-    pub(crate) fn new(genesis: Block, lie: Lie, lie_from: u64, checkpoint_interval: u64, proposer: Address) -> Self {
+    pub(crate) fn new(genesis: Block, liar: Liar, checkpoint_interval: u64, proposer: Address) -> Self {
         let mut chain = Self {
             truth: Vec::new(),
             served: Vec::new(),
             by_hash: HashMap::new(),
             checkpoints: Vec::new(),
-            liar: Liar::new(lie, lie_from),
+            liar,
             checkpoint_interval,
             proposer,
         };
@@ -194,13 +194,15 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Lie;
     use hypasis_devnet::{Devnet, DevnetConfig};
 
     #[test]
     fn checkpoints_are_published_after_the_delay() {
         let mut devnet = Devnet::new(DevnetConfig::default());
         let proposer = devnet.validator_addresses()[0];
-        let mut chain = Chain::new(devnet.tip().clone(), Lie::None, 0, 8, proposer);
+        let liar = Liar::new(Lie::None, 0, crate::lies::Sealers::of(&devnet));
+        let mut chain = Chain::new(devnet.tip().clone(), liar, 8, proposer);
         for _ in 0..(8 + rootchain::CHECKPOINT_DELAY - 1) {
             chain.push(devnet.next_block());
         }

@@ -284,6 +284,9 @@ async fn fill(ctx: &SyncContext, config: &BackwardConfig, shared: &Shared, k: u6
     if let Err(unverified) = linked {
         return Err(ctx.reject(&upstream, unverified));
     }
+    // Linked to the checked chain above, and sealed by the rules themselves (a forged history
+    // re-sealed by a validator key still breaks them).
+    ctx.check_seals_detached(&blocks, &upstream).await?;
     let count = blocks.len() as u64;
     ctx.store(blocks).await?;
     ctx.progress().stored(count, 0);

@@ -174,12 +174,12 @@ impl SyncContext {
         Ok(())
     }
 
-    /// [`SyncContext::check_seals`] for the first blocks of an empty store, whose parent is not
-    /// here (see [`SnapshotTracker::check_detached`]).
+    /// [`SyncContext::check_seals`] for blocks whose parent is not here: the first block of an
+    /// empty store, and backfilled batches (see [`SnapshotTracker::check_detached`]).
     ///
     /// # Errors
     /// As [`SyncContext::check_seals`].
-    pub(crate) async fn check_first_seals(&self, blocks: &[Block], upstream: &Endpoint) -> Result<(), SyncError> {
+    pub(crate) async fn check_seals_detached(&self, blocks: &[Block], upstream: &Endpoint) -> Result<(), SyncError> {
         let Some(tracker) = &self.snapshots else { return self.check_seals(blocks, upstream).await };
         match tracker.check_detached(blocks) {
             Ok(checked) => metrics::counter!("hypasis_blocks_seal_checked_total").increment(checked as u64),

@@ -122,8 +122,8 @@ impl SnapshotTracker {
         Ok(at)
     }
 
-    /// Checks `blocks` (consecutive) when their parent is not known here (the first blocks of an
-    /// empty store, taken at the upstream tip): the parent's snapshot follows from the anchor
+    /// Checks `blocks` (consecutive) when their parent is not known here (the first block of an
+    /// empty store, taken at the upstream tip; a backfilled batch): the parent's snapshot follows from the anchor
     /// ([`Snapshot::advanced_to`]) except for its timestamp, so the first block's timing is the
     /// one rule not checked; every other rule and every later block are.
     ///
@@ -135,11 +135,10 @@ impl SnapshotTracker {
         if parent < self.anchor.number() {
             return Err(SnapshotError::UnknownParent(first.number()));
         }
+        // Not remembered: backfilled batches would crowd out the snapshots near the tip.
         let mut at = self.anchor.advanced_to(&self.spec, parent, first.header.parent_hash(), 0);
-        let mut recent = self.recent.lock();
         for block in blocks {
             at = at.apply(&self.spec, &block.header)?;
-            recent.remember(at.clone());
         }
         Ok(blocks.len())
     }
