@@ -92,3 +92,21 @@ fn a_public_host_that_does_not_resolve_exits_64_naming_the_flag() {
     assert_eq!(code, 64, "{stderr}");
     assert!(stderr.contains("cannot resolve --public-host \"no-such-host.invalid\""), "{stderr}");
 }
+
+#[test]
+fn a_bad_validator_set_names_the_flag() {
+    assert_config_error(&["--bor-validators", "0x71562b71999873DB5b286dF957af199Ec94617F7"], &["bor_validators", "is not ADDRESS:POWER"]);
+    assert_config_error(&["--bor-validators", "0x71562b71999873DB5b286dF957af199Ec94617F7:0"], &["bor_validators", "is not a voting power"]);
+    // Polygon networks have no genesis file here to anchor a set at: Heimdall's spans are the way.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("node.key");
+    let args = [
+        "--chain",
+        "polygon-amoy",
+        "--bor-validators",
+        "0x71562b71999873DB5b286dF957af199Ec94617F7:10",
+        "--node-key-file",
+        key.to_str().expect("utf-8"),
+    ];
+    assert_config_error(&args, &["--bor-validators", "polygon-amoy has no genesis file here", "--heimdall-url"]);
+}

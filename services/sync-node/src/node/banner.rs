@@ -7,7 +7,14 @@ use hypasis_p2p::NetworkHandle;
 use std::net::SocketAddr;
 
 /// Logs the start and prints where everything listens.
-pub(super) fn print(settings: &Settings, spec: &ChainSpec, api_addr: SocketAddr, network: &NetworkHandle, discovery: &Discv4Handle) {
+pub(super) fn print(
+    settings: &Settings,
+    spec: &ChainSpec,
+    api_addr: SocketAddr,
+    network: &NetworkHandle,
+    discovery: &Discv4Handle,
+    seals: &super::seals::SealStatus,
+) {
     tracing::info!(
         instance = %settings.instance_id, chain = %spec.name, chain_id = spec.chain_id, genesis = %spec.genesis_hash,
         "hypasis-sync started"
@@ -22,4 +29,5 @@ pub(super) fn print(settings: &Settings, spec: &ChainSpec, api_addr: SocketAddr,
     if !settings.upstreams.is_empty() {
         println!("syncing from {} upstream endpoint(s)", settings.upstreams.len());
     }
+    println!("seal checks: {} ({})", seals.mode, seals.anchor);
 }

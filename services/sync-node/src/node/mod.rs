@@ -108,6 +108,9 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     }
     keys.push(identity::load_or_create(&settings.node_key_file)?);
     let public_ip = network::resolve_public_host(&settings.public_host).await?;
+    // The seal check's anchor too: a set that cannot anchor this chain is a configuration error.
+    let seals = seals::plan(&settings, &spec, devnet.as_ref())?;
+    let seal_status = seals.status.clone();
 
     let api_addr = SocketAddr::new(settings.bind, settings.api_port);
     let bind_error = |source| NodeError::Bind { addr: api_addr, flag: "--api-port / --bind", source };
@@ -130,8 +133,6 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         Some(cluster) => head_writer.with_events(cluster.events().clone()),
         None => head_writer,
     };
-    let seals = seals::plan(&settings, &spec, devnet.as_ref())?;
-    let seal_status = seals.status.clone();
     let source = sources::SourceDeps {
         spec: spec.clone(),
         devnet,
@@ -162,10 +163,10 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         retention_floor: settings.retention_floor,
         retention_window: if settings.upstreams.is_empty() { None } else { sources::memory_window(&settings) },
         sync,
-        seals: seal_status,
+        seals: seal_status.clone(),
     });
     tasks.spawn(api::serve(listener, state, cancel.child_token()));
-    banner::print(&settings, &spec, api_addr, &network, &discovery);
+    banner::print(&settings, &spec, api_addr, &network, &discovery, &seal_status);
 
     shutdown.await;
     tracing::info!(grace_secs = settings.shutdown_grace.as_secs(), "shutting down");
