@@ -96,7 +96,10 @@ fn a_public_host_that_does_not_resolve_exits_64_naming_the_flag() {
 #[test]
 fn a_bad_validator_set_names_the_flag() {
     assert_config_error(&["--bor-validators", "0x71562b71999873DB5b286dF957af199Ec94617F7"], &["bor_validators", "is not ADDRESS:POWER"]);
-    assert_config_error(&["--bor-validators", "0x71562b71999873DB5b286dF957af199Ec94617F7:0"], &["bor_validators", "is not a voting power"]);
+    assert_config_error(
+        &["--bor-validators", "0x71562b71999873DB5b286dF957af199Ec94617F7:0"],
+        &["bor_validators", "is not a voting power"],
+    );
     // Polygon networks have no genesis file here to anchor a set at: Heimdall's spans are the way.
     let dir = tempfile::tempdir().expect("tempdir");
     let key = dir.path().join("node.key");

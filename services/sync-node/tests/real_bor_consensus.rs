@@ -130,7 +130,7 @@ fn every_seal_of_a_real_bor_chain_is_checked_and_forged_blocks_are_refused() {
     let blocks = read_blocks(&std::fs::read(chain.path("chain.rlp")).expect("chain.rlp")).expect("blocks");
     let outsider = PrivateKeySigner::from_bytes(&keccak256(b"hypasis outsider")).expect("key");
     let validator = PrivateKeySigner::from_bytes(&TEST_VALIDATOR_KEY).expect("key");
-    let forgeries: [(&str, &PrivateKeySigner, Box<dyn Fn(&mut hypasis_chain::Header)>); 3] = [
+    let forgeries: [(&str, &PrivateKeySigner, Box<HeaderEdit<'_>>); 3] = [
         ("unauthorized_signer", &outsider, Box::new(|_| {})),
         ("wrong_difficulty", &validator, Box::new(|h| h.difficulty = U256::from(2))),
         (
@@ -161,13 +161,16 @@ fn every_seal_of_a_real_bor_chain_is_checked_and_forged_blocks_are_refused() {
     }
 }
 
+/// A change made to a header before it is re-sealed.
+type HeaderEdit<'a> = dyn Fn(&mut hypasis_chain::Header) + 'a;
+
 fn chain_genesis(genesis: &Path) -> SealedHeader {
     let doc = GenesisDoc::parse(&std::fs::read_to_string(genesis).expect("genesis")).expect("genesis");
     SealedHeader::seal(doc.header())
 }
 
 /// `header` changed by `edit`, sealed by `key` as Bor seals it.
-fn reseal(spec: &BorSpec, header: &SealedHeader, key: &PrivateKeySigner, edit: &dyn Fn(&mut hypasis_chain::Header)) -> SealedHeader {
+fn reseal(spec: &BorSpec, header: &SealedHeader, key: &PrivateKeySigner, edit: &HeaderEdit<'_>) -> SealedHeader {
     let mut header = header.header().clone();
     let vanity: [u8; 32] = header.extra_data[..32].try_into().expect("vanity");
     edit(&mut header);
