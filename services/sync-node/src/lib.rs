@@ -6,11 +6,13 @@
 //! - [`api`] — REST API, health endpoints and `/metrics`.
 //! - [`devnet_source`] — the embedded block source (the built-in devnet).
 //! - [`metrics`] — the Prometheus recorder and node metrics.
+//! - [`limits`] — process limits raised at start (open files).
 //! - [`shutdown`] — SIGINT/SIGTERM.
 
 pub mod api;
 pub mod config;
 pub mod devnet_source;
+pub mod limits;
 pub mod metrics;
 pub mod node;
 pub mod shutdown;

@@ -70,6 +70,20 @@ fn a_port_in_use_names_the_flag() {
 }
 
 #[test]
+fn a_p2p_port_in_use_exits_at_once_without_a_log_spin() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("node.key");
+    let (code, stderr) = run_to_exit(&["--p2p-port", &port, "--api-port", "0", "--node-key-file", key.to_str().expect("utf-8")]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("choose another address with --p2p-port"), "{stderr}");
+    // The devnet source started before the network: it must stop once, not spin.
+    let terms = stderr.lines().filter(|l| l.contains("leading") || l.contains("leadership lost")).count();
+    assert!(terms <= 2, "{terms} leadership lines:\n{stderr}");
+}
+
+#[test]
 fn a_bad_key_file_exits_64_before_any_port_is_bound() {
     let dir = tempfile::tempdir().expect("tempdir");
     let key = dir.path().join("node.key");
@@ -112,4 +126,16 @@ fn a_bad_validator_set_names_the_flag() {
         key.to_str().expect("utf-8"),
     ];
     assert_config_error(&args, &["--bor-validators", "polygon-amoy has no genesis file here", "--heimdall-url"]);
+}
+
+#[test]
+fn a_key_file_others_can_read_or_of_the_wrong_length_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("node.key");
+    let path = key.to_str().expect("utf-8");
+    // Written with the default umask: 0644, readable by everyone.
+    std::fs::write(&key, "11".repeat(32)).expect("write");
+    assert_config_error(&["--node-key-file", path], &["node.key", "readable by group or others", "chmod 600"]);
+    std::fs::write(&key, "11".repeat(31)).expect("write");
+    assert_config_error(&["--node-key-file", path], &["found 62 characters", "64 hex characters"]);
 }

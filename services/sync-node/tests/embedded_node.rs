@@ -62,3 +62,22 @@ fn same_seed_same_chain_across_runs() {
     assert_eq!(at_50(&a), at_50(&b));
     assert_ne!(at_50(&a), at_50(&c));
 }
+
+#[test]
+fn the_open_files_limit_is_raised_to_the_hard_limit() {
+    let hard = std::process::Command::new("sh").args(["-c", "ulimit -Hn"]).output().expect("sh");
+    let hard = String::from_utf8_lossy(&hard.stdout).trim().to_owned();
+    let hard: f64 = if hard == "unlimited" { f64::INFINITY } else { hard.parse().expect("a number") };
+    // Started with a soft limit of 256, as a default shell often gives.
+    let node = Node::start_wrapped(&["sh", "-c", "ulimit -Sn 256 && exec \"$0\" \"$@\""], &[]);
+    let (_, metrics) = node.get("/metrics");
+    let limit: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("hypasis_process_open_files_limit "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the limit is exported");
+    assert!(limit > 256.0, "raised from 256: {limit}");
+    if hard.is_finite() {
+        assert_eq!(limit, hard, "raised to the hard limit");
+    }
+}

@@ -13,7 +13,8 @@ pub const TERM_RETRY: Duration = Duration::from_secs(1);
 /// Runs `term(token, term_cancel)` for each leadership term until `cancel`. The term's token is
 /// cancelled when leadership is lost (or changes token) or `cancel` fires; the term is awaited
 /// before the next one starts, so two terms never overlap. A term that returns while still
-/// leading is started again after [`TERM_RETRY`].
+/// leading is started again after [`TERM_RETRY`]. When the leadership's sender is gone the
+/// current term is stopped and no other starts.
 pub async fn while_leader<F, Fut>(mut leadership: watch::Receiver<Leadership>, cancel: CancellationToken, term: F)
 where
     F: Fn(u64, CancellationToken) -> Fut,
@@ -33,7 +34,13 @@ where
                     return;
                 }
                 changed = leadership.changed() => {
-                    if changed.is_err() || *leadership.borrow() != (Leadership::Leader { token }) {
+                    if changed.is_err() {
+                        // The election is gone (shutdown, or a failed start): no term can follow.
+                        term_cancel.cancel();
+                        (&mut run).await;
+                        return;
+                    }
+                    if *leadership.borrow() != (Leadership::Leader { token }) {
                         term_cancel.cancel();
                         (&mut run).await;
                         break;

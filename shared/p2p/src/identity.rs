@@ -24,19 +24,38 @@ pub enum KeyFileError {
         /// What is wrong.
         reason: String,
     },
+    /// Others than the owner may read the secret.
+    #[error("key file {path} is readable by group or others (mode {mode:04o}); make it private with `chmod 600 {path}`")]
+    Exposed {
+        /// File.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
 }
 
-/// Loads the key in `path`, or creates one (mode 0600) when the file does not exist.
+/// Hex characters of a key file's secret.
+const KEY_HEX_LEN: usize = 64;
+
+/// Loads the key in `path`, or creates one (mode 0600) when the file does not exist. A key file
+/// must hold exactly 64 hex characters (an optional `0x` and surrounding whitespace aside) and,
+/// on Unix, be readable by its owner only.
 ///
 /// # Errors
-/// [`KeyFileError`] when it cannot be read, parsed or created.
+/// [`KeyFileError`] when it cannot be read, parsed or created, or is readable by others.
 pub fn load_or_create(path: &Path) -> Result<SecretKey, KeyFileError> {
     let shown = path.display().to_string();
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            let bytes = hex::decode(text.trim().trim_start_matches("0x"))
-                .map_err(|e| KeyFileError::Invalid { path: shown.clone(), reason: e.to_string() })?;
-            SecretKey::from_slice(&bytes).map_err(|_| KeyFileError::Invalid { path: shown, reason: "not a valid secp256k1 secret".into() })
+            let digits = text.trim().trim_start_matches("0x");
+            if digits.len() != KEY_HEX_LEN {
+                return Err(KeyFileError::Invalid { path: shown, reason: format!("found {} characters", digits.len()) });
+            }
+            let bytes = hex::decode(digits).map_err(|e| KeyFileError::Invalid { path: shown.clone(), reason: e.to_string() })?;
+            let key = SecretKey::from_slice(&bytes)
+                .map_err(|_| KeyFileError::Invalid { path: shown.clone(), reason: "not a valid secp256k1 secret".into() })?;
+            refuse_exposed(path, &shown)?;
+            Ok(key)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = keys::random_secret();
@@ -53,6 +72,21 @@ pub fn load_or_create(path: &Path) -> Result<SecretKey, KeyFileError> {
         }
         Err(source) => Err(KeyFileError::Io { path: shown, source }),
     }
+}
+
+/// A key file others may read is refused (Unix permissions).
+fn refuse_exposed(path: &Path, shown: &str) -> Result<(), KeyFileError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map_err(|source| KeyFileError::Io { path: shown.to_owned(), source })?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(KeyFileError::Exposed { path: shown.to_owned(), mode: mode & 0o777 });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, shown);
+    Ok(())
 }
 
 /// The node id of a key.
@@ -85,5 +119,29 @@ mod tests {
         std::fs::write(dir.path().join("bad.key"), "zz").unwrap();
         assert!(matches!(load_or_create(&dir.path().join("bad.key")), Err(KeyFileError::Invalid { .. })));
         assert!(enode_url(&first, "127.0.0.1", 30303).starts_with("enode://"));
+    }
+
+    #[test]
+    fn short_and_exposed_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.key");
+        let key = hex::encode(load_or_create(&path).unwrap().to_bytes());
+        // 62 hex characters once decoded to a zero-padded key; now refused by length.
+        std::fs::write(&path, &key[2..]).unwrap();
+        let err = load_or_create(&path).unwrap_err();
+        assert!(err.to_string().contains("found 62 characters") && err.to_string().contains("64 hex characters"), "{err}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(&path, format!("0x{key}\n")).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            assert!(load_or_create(&path).is_ok(), "0x prefix and a newline are fine");
+            for mode in [0o644, 0o640, 0o666] {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+                let err = load_or_create(&path).unwrap_err();
+                assert!(matches!(err, KeyFileError::Exposed { .. }), "{mode:o}: {err}");
+                assert!(err.to_string().contains("chmod 600"), "{err}");
+            }
+        }
     }
 }

@@ -23,6 +23,7 @@ use Kind::{Counter, Gauge, Histogram};
 pub const METRICS: &[(&str, Kind, &str)] = &[
     ("hypasis_build_info", Gauge, "Always 1; the labels carry the version and chain"),
     ("hypasis_chain_head_block", Gauge, "Number of the head block served"),
+    ("hypasis_process_open_files_limit", Gauge, "Open files this process may hold (RLIMIT_NOFILE, raised to the hard limit at start)"),
     ("hypasis_devnet_blocks_produced_total", Counter, "Blocks produced by the embedded devnet"),
     ("hypasis_blocks_rejected_total", Counter, "Blocks that failed verification and were not stored, by source and reason"),
     (

@@ -22,9 +22,24 @@ pub struct Node {
 impl Node {
     /// Starts the binary with `args` plus `--api-port 0` and waits for its listen line.
     pub fn start(args: &[&str]) -> Self {
+        Self::start_wrapped(&[], args)
+    }
+
+    /// As [`Node::start`], run through `wrapper` (a program and its arguments, given the binary
+    /// and its arguments after them), e.g. a shell that lowers a limit first.
+    pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> Self {
         let data = tempfile::tempdir().expect("tempdir");
         let key = data.path().join("node.key");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hypasis-sync"))
+        let binary = env!("CARGO_BIN_EXE_hypasis-sync");
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(binary);
+                c
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
             .args(args)
             .args(["--api-port", "0", "--p2p-port", "0", "--node-key-file", key.to_str().expect("utf-8")])
             .env_remove("REDIS_URL")
