@@ -115,7 +115,9 @@ impl BorSpec {
         let Some(bor) = config.get("bor") else { return Ok(None) };
         let block = |v: Option<&Value>| v.and_then(Value::as_u64);
         let validator_contract = match bor.get("validatorContract") {
+            // Bor's --dev (clique) config writes "" here.
             None | Some(Value::Null) => VALIDATOR_CONTRACT,
+            Some(Value::String(s)) if s.is_empty() => VALIDATOR_CONTRACT,
             Some(v) => v
                 .as_str()
                 .and_then(|s| s.parse().ok())
@@ -294,6 +296,20 @@ mod tests {
         assert_eq!(bor.producer_delay(38_189_056 + 16, 3), 4 + 3 * 2);
         assert_eq!(bor.producer_delay(64, 0), 6);
         assert!(!bor.seals_base_fee(23_849_999) && bor.seals_base_fee(23_850_000));
+    }
+
+    #[test]
+    fn a_dev_mode_bor_section_of_nulls_and_empty_strings_takes_the_defaults() {
+        // The `bor` section of a `bor server --dev` chain config, as admin_nodeInfo reports it.
+        let config = serde_json::json!({ "bor": {
+            "period": null, "producerDelay": null, "sprint": null, "backupMultiplier": null,
+            "validatorContract": "", "stateReceiverContract": "", "jaipurBlock": null,
+            "burntContract": { "0": "0x000000000000000000000000000000000000dead" }
+        }});
+        let bor = BorSpec::from_config(&config).unwrap().unwrap();
+        assert_eq!((bor.sprints, bor.period, bor.validator_contract), (vec![(0, 64)], vec![(0, 2)], VALIDATOR_CONTRACT));
+        let bad = serde_json::json!({ "bor": { "validatorContract": "0x12" } });
+        assert!(BorSpec::from_config(&bad).is_err());
     }
 
     #[test]
