@@ -96,3 +96,42 @@ fn a_public_host_name_is_resolved_and_the_public_port_is_advertised_in_enode_and
     // The node still listens where it was told (port 0 → a free one), not on the public port.
     assert_ne!(node.p2p.port(), 40404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sockets_from_one_address_do_not_keep_out_a_peer_from_another() {
+    use tokio::io::AsyncReadExt;
+    let node =
+        tokio::task::spawn_blocking(|| Node::start(&["--devnet-prefill", "10", "--devnet-block-time", "3600"])).await.expect("start");
+    let status = node.get_json("/api/v1/status");
+    let enode = status["enode"].as_str().expect("enode").to_owned();
+    let server_id = NodeId::from_slice(&hex::decode(enode.trim_start_matches("enode://").split('@').next().expect("id")).expect("hex"));
+    // 256 sockets from 127.0.0.1 that never send the RLPx auth message: before the per-address
+    // cap they held every pending-handshake slot for the whole handshake timeout.
+    let mut idle = Vec::new();
+    for _ in 0..256 {
+        idle.push(TcpStream::connect(node.p2p).await.expect("connect"));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A real peer from another address (127.0.0.2) gets in at once.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind("127.0.0.2:0".parse().expect("addr")).expect("bind 127.0.0.2");
+    let stream = socket.connect(node.p2p).await.expect("connect from 127.0.0.2");
+    let conn =
+        tokio::time::timeout(Duration::from_secs(2), hypasis_p2p::handshake(stream, &keys::random_secret(), server_id, "test", &[69]))
+            .await
+            .expect("handshake within 2 s")
+            .expect("handshake");
+    conn.exchange_status(&support::status_for(&status), true, |_| Ok(())).await.expect("status");
+    let (_, metrics) = node.get("/metrics");
+    let per_ip: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("hypasis_p2p_admission_rejected_total") && l.contains("handshakes_per_ip"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(per_ip >= (256 - 32) as f64, "the rest of the 256 were shed at accept: {per_ip}");
+    // The idle sockets that got a slot are closed once the auth deadline (3 s) passes.
+    let mut byte = [0u8; 1];
+    let read =
+        tokio::time::timeout(Duration::from_secs(6), idle[0].read(&mut byte)).await.expect("closed by the server within the auth deadline");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+}

@@ -11,6 +11,12 @@ pub const DEFAULT_ADMISSION_QUEUE: usize = 64;
 pub const DEFAULT_ADMISSION_WAIT: Duration = Duration::from_secs(5);
 /// Default limit for the RLPx handshake plus Hello and Status.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time for a new connection's RLPx auth message to arrive and the encryption handshake
+/// to finish (a real peer sends auth at once; an idle socket must not hold a slot for long).
+pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(3);
+/// Default most handshakes in flight from one IP address, so one host cannot fill the
+/// server-wide pending-handshake slots.
+pub const DEFAULT_PENDING_HANDSHAKES_PER_IP: usize = 32;
 /// Default interval after which an idle peer is pinged.
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(15);
 /// Default time a peer may stay silent (no message, no pong) before it is dropped.
@@ -37,6 +43,10 @@ pub struct NetworkConfig {
     pub admission_wait: Duration,
     /// Handshake (RLPx + Hello + Status) deadline.
     pub handshake_timeout: Duration,
+    /// Deadline for the RLPx auth message and encryption handshake (within `handshake_timeout`).
+    pub auth_timeout: Duration,
+    /// Most handshakes in flight from one IP address.
+    pub pending_handshakes_per_ip: usize,
     /// Ping idle peers after this long.
     pub ping_interval: Duration,
     /// Drop peers silent for this long.
@@ -62,6 +72,8 @@ impl NetworkConfig {
             admission_queue: DEFAULT_ADMISSION_QUEUE,
             admission_wait: DEFAULT_ADMISSION_WAIT,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            auth_timeout: DEFAULT_AUTH_TIMEOUT,
+            pending_handshakes_per_ip: DEFAULT_PENDING_HANDSHAKES_PER_IP,
             ping_interval: DEFAULT_PING_INTERVAL,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             soft_response_limit: DEFAULT_SOFT_RESPONSE_LIMIT,

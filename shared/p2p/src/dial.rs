@@ -20,7 +20,21 @@ pub async fn dial(
     client_id: &str,
     eth_versions: &[u64],
 ) -> Result<P2pConn<TcpStream>, WireError> {
-    let mut stream = TcpStream::connect(addr).await.map_err(|e| WireError::Rlpx(hypasis_rlpx::RlpxError::Io(e)))?;
+    let stream = TcpStream::connect(addr).await.map_err(|e| WireError::Rlpx(hypasis_rlpx::RlpxError::Io(e)))?;
+    handshake(stream, our_key, remote, client_id, eth_versions).await
+}
+
+/// [`dial`] over a connection the caller opened (e.g. from a chosen local address).
+///
+/// # Errors
+/// As [`dial`].
+pub async fn handshake(
+    mut stream: TcpStream,
+    our_key: &SecretKey,
+    remote: NodeId,
+    client_id: &str,
+    eth_versions: &[u64],
+) -> Result<P2pConn<TcpStream>, WireError> {
     let _ = stream.set_nodelay(true);
     let secrets = hypasis_rlpx::initiate(&mut stream, our_key, remote).await?;
     let framed = Framed::new(stream, FrameCodec::new(secrets, DEFAULT_MAX_INGRESS_FRAME));

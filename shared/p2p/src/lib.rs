@@ -28,7 +28,7 @@ pub mod session;
 pub mod status;
 
 pub use config::NetworkConfig;
-pub use dial::dial;
+pub use dial::{dial, handshake};
 pub use peers::PeerInfo;
 pub use server::{NetworkHandle, spawn};
 pub use session::EndReason;

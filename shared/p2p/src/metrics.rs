@@ -15,6 +15,7 @@ pub(crate) fn limits(config: &crate::NetworkConfig, pending_handshakes: usize) {
         ("max_peers", config.max_peers),
         ("admission_queue", config.admission_queue),
         ("pending_handshakes", pending_handshakes),
+        ("pending_handshakes_per_ip", config.pending_handshakes_per_ip),
         ("soft_response_bytes", config.soft_response_limit),
         ("max_ingress_frame_bytes", config.max_ingress_frame),
     ] {
@@ -27,7 +28,7 @@ pub(crate) fn handshake(result: &'static str) {
     counter!("hypasis_p2p_handshakes_total", "result" => result).increment(1);
 }
 
-/// A connection was turned away (`handshakes_full`, `queue_full`, `full`).
+/// A connection was turned away (`handshakes_full`, `handshakes_per_ip`, `queue_full`, `full`).
 pub(crate) fn rejected(reason: &'static str) {
     counter!("hypasis_p2p_admission_rejected_total", "reason" => reason).increment(1);
 }

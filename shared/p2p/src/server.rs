@@ -1,5 +1,7 @@
 //! The TCP listener and the way from a new connection to a session: RLPx handshake and Hello
-//! (capped in flight by [`MAX_PENDING_HANDSHAKES`]), [`admission`](crate::admission), Status
+//! (capped in flight by [`MAX_PENDING_HANDSHAKES`], and per remote address by
+//! `pending_handshakes_per_ip`; the auth message must arrive within `auth_timeout`),
+//! [`admission`](crate::admission), Status
 //! exchange, then the [`session`](crate::session) until it ends.
 
 use crate::{NetworkConfig, PeerInfo, admission::admit, identity, metrics, peers::Registry, session::session, status};
@@ -13,8 +15,10 @@ use hypasis_eth_wire::{
 use hypasis_rlpx::FrameCodec;
 use hypasis_store::{BlockStore, ChainHead};
 use k256::SecretKey;
+use parking_lot::Mutex;
 use std::{
-    net::SocketAddr,
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -67,6 +71,8 @@ pub(crate) struct Shared {
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) queue: Arc<Semaphore>,
     pub(crate) handshakes: Arc<Semaphore>,
+    /// Handshakes in flight per remote IP address.
+    pub(crate) pending_by_ip: Mutex<HashMap<IpAddr, usize>>,
     pub(crate) registry: Registry,
     pub(crate) peak: AtomicUsize,
     pub(crate) cancel: CancellationToken,
@@ -98,6 +104,7 @@ pub async fn spawn(
         slots: Arc::new(Semaphore::new(config.max_peers)),
         queue: Arc::new(Semaphore::new(config.admission_queue)),
         handshakes: Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES)),
+        pending_by_ip: Mutex::new(HashMap::new()),
         config,
         keys,
         spec,
@@ -125,6 +132,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
+        // One address gets at most its share of the pending slots, then the slots themselves.
+        let Some(pending) = PendingHandshake::start(&shared, addr.ip()) else {
+            metrics::rejected("handshakes_per_ip");
+            continue;
+        };
         let Ok(handshake_permit) = shared.handshakes.clone().try_acquire_owned() else {
             metrics::rejected("handshakes_full");
             continue;
@@ -132,14 +144,53 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let span = tracing::debug_span!("p2p::session", %addr);
-        tokio::spawn(tracing::Instrument::instrument(connection(stream, addr, shared, handshake_permit), span));
+        tokio::spawn(tracing::Instrument::instrument(connection(stream, addr, shared, (handshake_permit, pending)), span));
     }
 }
 
-async fn connection(mut stream: TcpStream, addr: SocketAddr, shared: Arc<Shared>, handshake_permit: OwnedSemaphorePermit) {
+/// A handshake in flight from one address, counted against
+/// [`NetworkConfig::pending_handshakes_per_ip`](crate::NetworkConfig) until dropped.
+#[derive(Debug)]
+struct PendingHandshake {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl PendingHandshake {
+    /// Counts one more handshake from `ip`, or `None` when it already has its share.
+    fn start(shared: &Arc<Shared>, ip: IpAddr) -> Option<Self> {
+        let mut pending = shared.pending_by_ip.lock();
+        let count = pending.entry(ip).or_insert(0);
+        if *count >= shared.config.pending_handshakes_per_ip {
+            return None;
+        }
+        *count += 1;
+        Some(Self { shared: shared.clone(), ip })
+    }
+}
+
+impl Drop for PendingHandshake {
+    fn drop(&mut self) {
+        let mut pending = self.shared.pending_by_ip.lock();
+        if let Some(count) = pending.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                pending.remove(&self.ip);
+            }
+        }
+    }
+}
+
+async fn connection(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    handshake_permits: (OwnedSemaphorePermit, PendingHandshake),
+) {
     let deadline = shared.config.handshake_timeout;
     let handshake = tokio::time::timeout(deadline, async {
-        let (secrets, key_index) = hypasis_rlpx::accept(&mut stream, &shared.keys).await?;
+        let auth = tokio::time::timeout(shared.config.auth_timeout, hypasis_rlpx::accept(&mut stream, &shared.keys)).await;
+        let (secrets, key_index) = auth.map_err(|_| WireError::Timeout("the RLPx auth message"))??;
         let remote_id = secrets.remote_id;
         let framed = Framed::new(stream, FrameCodec::new(secrets, shared.config.max_ingress_frame));
         // Hello must name the key the peer dialed: peers check it against the RLPx identity.
@@ -160,7 +211,7 @@ async fn connection(mut stream: TcpStream, addr: SocketAddr, shared: Arc<Shared>
             return;
         }
     };
-    drop(handshake_permit);
+    drop(handshake_permits);
     let Some(slot) = admit(&shared, &remote_id).await else {
         let _ = conn.refuse(DisconnectReason::TooManyPeers, "peer limit reached").await;
         metrics::handshake("too_many_peers");

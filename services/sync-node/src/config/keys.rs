@@ -306,6 +306,14 @@ pub const KEYS: &[Key] = &[
         Default::Text(|| hypasis_p2p::config::DEFAULT_MAX_PEERS.to_string()),
     ),
     key(
+        "p2p_handshakes_per_ip",
+        "p2p-handshakes-per-ip",
+        "P2P_HANDSHAKES_PER_IP",
+        "N",
+        "Most devp2p handshakes in flight from one IP address (raise it for load tests from one host)",
+        Default::Text(|| hypasis_p2p::config::DEFAULT_PENDING_HANDSHAKES_PER_IP.to_string()),
+    ),
+    key(
         "trusted_peers",
         "trusted-peers",
         "TRUSTED_PEERS",

@@ -146,6 +146,8 @@ pub struct Settings {
     pub bootnodes: Vec<Bootnode>,
     /// Most devp2p peers.
     pub max_peers: usize,
+    /// Most devp2p handshakes in flight from one IP address.
+    pub p2p_handshakes_per_ip: usize,
     /// Node ids always admitted, even when the peer cap is reached.
     pub trusted_peers: Vec<hypasis_rlpx::NodeId>,
     /// Region label in cluster heartbeats.
@@ -303,6 +305,7 @@ impl Settings {
         let public_port = raw.one("public_port", |v| number(v, 1, 65_535).map(|p| Some(p as u16)));
         let bootnodes = raw.list("bootnodes", true, enode);
         let max_peers = raw.one("max_peers", |v| number(v, 1, 100_000));
+        let p2p_handshakes_per_ip = raw.one("p2p_handshakes_per_ip", |v| number(v, 1, 100_000));
         let trusted_peers = raw.list("trusted_peers", true, node_id);
         let leader_lease = raw.one("leader_lease_ms", |v| number(v, 300, 600_000));
         let member_ttl = raw.one("member_ttl_ms", |v| number(v, 100, 600_000));
@@ -359,6 +362,7 @@ impl Settings {
             public_port,
             bootnodes,
             max_peers: max_peers as usize,
+            p2p_handshakes_per_ip: p2p_handshakes_per_ip as usize,
             trusted_peers,
             region,
             leader_lease: Duration::from_millis(leader_lease),

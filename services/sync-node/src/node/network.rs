@@ -70,6 +70,7 @@ pub(super) async fn start(
     p2p_config.public_host = deps.public_ip.to_string();
     p2p_config.public_port = settings.public_port;
     p2p_config.max_peers = settings.max_peers;
+    p2p_config.pending_handshakes_per_ip = settings.p2p_handshakes_per_ip;
     p2p_config.trusted = settings.trusted_peers.iter().copied().collect();
     let discovery_key = deps.keys[0].clone();
     let (network, p2p_task) =
