@@ -64,7 +64,9 @@ fn unknown_flags_are_usage_errors() {
 fn a_port_in_use_names_the_flag() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port().to_string();
-    let (code, stderr) = run_to_exit(&["--api-port", &port]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("node.key");
+    let (code, stderr) = run_to_exit(&["--api-port", &port, "--node-key-file", key.to_str().expect("utf-8")]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("choose another address with --api-port"), "{stderr}");
 }

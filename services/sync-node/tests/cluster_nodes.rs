@@ -158,3 +158,42 @@ fn outage(mut redis: AnyRedis) {
         assert_eq!((gaps["gap_count"].as_u64(), gaps["missing_blocks"].as_u64()), (Some(0), Some(0)), "{gaps}");
     }
 }
+
+#[test]
+fn redis_down_at_start_is_retried_then_named_in_the_exit_message() {
+    let port = hypasis_test_support::free_port();
+    let url = format!("redis://user:secret@127.0.0.1:{port}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("node.key");
+    let started = std::time::Instant::now();
+    let (code, stderr) = support::run_to_exit(&[
+        "--redis-url",
+        &url,
+        "--redis-start-timeout",
+        "2",
+        "--api-port",
+        "0",
+        "--p2p-port",
+        "0",
+        "--node-key-file",
+        key.to_str().expect("utf-8"),
+    ]);
+    let took = started.elapsed();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(&format!("cannot reach Redis at redis://user:***@127.0.0.1:{port}")), "{stderr}");
+    assert!(stderr.contains("--redis-start-timeout") && !stderr.contains("secret"), "{stderr}");
+    assert!(stderr.matches("Redis not reachable yet").count() >= 2, "retried: {stderr}");
+    assert!(took >= Duration::from_millis(1_500), "gave up after {took:?}");
+}
+
+#[test]
+fn redis_that_comes_up_after_the_node_is_waited_for() {
+    let mut redis = hypasis_test_support::redis::RedisServer::start();
+    redis.kill();
+    let url = redis.url();
+    let node = std::thread::spawn(move || Node::start(&["--redis-url", &url, "--redis-start-timeout", "20"]));
+    std::thread::sleep(Duration::from_secs(2));
+    redis.restart();
+    let node = node.join().expect("the node started once Redis was up");
+    eventually(Duration::from_secs(20), "leading and serving", || (is_leader(&node) && head(&node) > 0).then_some(()));
+}

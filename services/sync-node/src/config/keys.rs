@@ -126,6 +126,14 @@ pub const KEYS: &[Key] = &[
         Default::Text(|| "8".into()),
     ),
     key(
+        "redis_start_timeout",
+        "redis-start-timeout",
+        "REDIS_START_TIMEOUT",
+        "SECONDS",
+        "How long to keep trying Redis at start (it may start after us) before exiting",
+        Default::Text(|| "30".into()),
+    ),
+    key(
         "redis_tls_ca_file",
         "redis-tls-ca-file",
         "REDIS_TLS_CA_FILE",

@@ -108,6 +108,8 @@ pub struct Settings {
     pub redis_password: Option<String>,
     /// Connections in the Redis store's pool.
     pub redis_pool_size: usize,
+    /// How long Redis is retried at start.
+    pub redis_start_timeout: Duration,
     /// CA certificates (PEM) to trust for Redis TLS instead of the system store.
     pub redis_tls_ca_file: Option<PathBuf>,
     /// Upstream JSON-RPC endpoints in priority order.
@@ -277,6 +279,7 @@ impl Settings {
         let redis_url = raw.one("redis_url", |v| url(v, &["redis", "rediss", "redis-cluster", "redis-sentinel"]).map(Some));
         let redis_password = raw.one("redis_password", |v| Ok(Some(v.to_owned())));
         let redis_pool_size = raw.one("redis_pool_size", |v| number(v, 1, 256));
+        let redis_start_timeout = raw.one("redis_start_timeout", |v| number(v, 0, 3_600));
         let redis_tls_ca_file = raw.one("redis_tls_ca_file", |v| readable(v, "a PEM file of CA certificates"));
         let upstreams = raw.list("upstreams", false, |v| url(v, &["http", "https", "ws", "wss"]));
         let eth_l1_rpc_url = raw.one("eth_l1_rpc_url", |v| url(v, &["http", "https", "ws", "wss"]).map(Some));
@@ -343,6 +346,7 @@ impl Settings {
             redis_url,
             redis_password,
             redis_pool_size: redis_pool_size as usize,
+            redis_start_timeout: Duration::from_secs(redis_start_timeout),
             redis_tls_ca_file,
             upstreams,
             eth_l1_rpc_url,

@@ -43,6 +43,18 @@ pub enum NodeError {
     /// The block store failed at start-up.
     #[error("block store: {0}")]
     Store(#[from] hypasis_store::StoreError),
+    /// Redis could not be reached within `--redis-start-timeout`.
+    #[error(
+        "cannot reach Redis at {redis} (tried for {waited:.0?}): {source}; check --redis-url and that Redis is up, or wait longer with --redis-start-timeout"
+    )]
+    RedisStart {
+        /// The address, password hidden.
+        redis: String,
+        /// How long it was tried.
+        waited: std::time::Duration,
+        /// The last error.
+        source: hypasis_store::StoreError,
+    },
     /// Cluster coordination could not start.
     #[error("cluster: {0}; check --redis-url and that Redis is reachable")]
     Cluster(#[from] hypasis_cluster::ClusterError),
