@@ -286,7 +286,7 @@ async fn fill(ctx: &SyncContext, config: &BackwardConfig, shared: &Shared, k: u6
     }
     // Linked to the checked chain above, and sealed by the rules themselves (a forged history
     // re-sealed by a validator key still breaks them).
-    ctx.check_seals_detached(&blocks, &upstream).await?;
+    ctx.check_seals_detached(&blocks, &upstream)?;
     let count = blocks.len() as u64;
     ctx.store(blocks).await?;
     ctx.progress().stored(count, 0);

@@ -149,14 +149,23 @@ impl SyncContext {
     /// blocks cannot be checked yet, [`SyncError::Store`] when the store fails.
     pub(crate) async fn check_seals(&self, blocks: &[Block], upstream: &Endpoint) -> Result<(), SyncError> {
         if let Some(tracker) = &self.snapshots {
-            match tracker.check(self.store.as_ref(), blocks).await {
-                Ok(checked) => metrics::counter!("hypasis_blocks_seal_checked_total").increment(checked as u64),
-                Err(SnapshotError::Rejected(e)) => return Err(self.reject(upstream, e.into())),
-                Err(SnapshotError::Store(e)) => return Err(SyncError::Store(e)),
-                Err(e) => return Err(SyncError::SealUnknown(e)),
-            }
+            self.snapshot_outcome(tracker.check(self.store.as_ref(), blocks).await, upstream)?;
         }
         self.check_spans(blocks, upstream)
+    }
+
+    /// Counts checked blocks, or turns a snapshot failure into the sync error (banning the
+    /// upstream for a refused block).
+    fn snapshot_outcome(&self, outcome: Result<usize, SnapshotError>, upstream: &Endpoint) -> Result<(), SyncError> {
+        match outcome {
+            Ok(checked) => {
+                metrics::counter!("hypasis_blocks_seal_checked_total").increment(checked as u64);
+                Ok(())
+            }
+            Err(SnapshotError::Rejected(e)) => Err(self.reject(upstream, e.into())),
+            Err(SnapshotError::Store(e)) => Err(SyncError::Store(e)),
+            Err(e) => Err(SyncError::SealUnknown(e)),
+        }
     }
 
     /// Checks signers against Heimdall's spans (when configured).
@@ -179,13 +188,9 @@ impl SyncContext {
     ///
     /// # Errors
     /// As [`SyncContext::check_seals`].
-    pub(crate) async fn check_seals_detached(&self, blocks: &[Block], upstream: &Endpoint) -> Result<(), SyncError> {
-        let Some(tracker) = &self.snapshots else { return self.check_seals(blocks, upstream).await };
-        match tracker.check_detached(blocks) {
-            Ok(checked) => metrics::counter!("hypasis_blocks_seal_checked_total").increment(checked as u64),
-            Err(SnapshotError::Rejected(e)) => return Err(self.reject(upstream, e.into())),
-            Err(SnapshotError::Store(e)) => return Err(SyncError::Store(e)),
-            Err(e) => return Err(SyncError::SealUnknown(e)),
+    pub(crate) fn check_seals_detached(&self, blocks: &[Block], upstream: &Endpoint) -> Result<(), SyncError> {
+        if let Some(tracker) = &self.snapshots {
+            self.snapshot_outcome(tracker.check_detached(blocks), upstream)?;
         }
         self.check_spans(blocks, upstream)
     }

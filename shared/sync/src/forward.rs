@@ -68,7 +68,7 @@ async fn step(ctx: &SyncContext, config: &ForwardConfig, token: u64) -> Result<b
     let Some(head) = ctx.store.head().await? else {
         let start = config.start.unwrap_or(tip).min(tip);
         let fetched = ctx.fetcher.fetch(start, start).await?;
-        ctx.check_seals_detached(&fetched.blocks, &fetched.upstream).await?;
+        ctx.check_seals_detached(&fetched.blocks, &fetched.upstream)?;
         let first = ChainHead::of(&fetched.blocks[0]);
         ctx.store(fetched.blocks).await?;
         ctx.advance(first, token, 1).await?;

@@ -114,11 +114,11 @@ impl SnapshotTracker {
     /// The first [`SealError`].
     pub fn check_from_anchor<'a>(&self, headers: impl IntoIterator<Item = &'a SealedHeader>) -> Result<Snapshot, SealError> {
         let mut at = self.anchor.clone();
-        let mut recent = self.recent.lock();
         for header in headers {
             at = at.apply(&self.spec, header)?;
-            recent.remember(at.clone());
         }
+        // The head's snapshot is the one forward sync continues from.
+        self.recent.lock().remember(at.clone());
         Ok(at)
     }
 
