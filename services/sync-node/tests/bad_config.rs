@@ -66,9 +66,13 @@ fn a_port_in_use_names_the_flag() {
     let port = taken.local_addr().expect("addr").port().to_string();
     let dir = tempfile::tempdir().expect("tempdir");
     let key = dir.path().join("node.key");
-    let (code, stderr) = run_to_exit(&["--api-port", &port, "--node-key-file", key.to_str().expect("utf-8")]);
+    let key = key.to_str().expect("utf-8");
+    let (code, stderr) = run_to_exit(&["--api-port", &port, "--rpc-port", "0", "--node-key-file", key]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("choose another address with --api-port"), "{stderr}");
+    let (code, stderr) = run_to_exit(&["--api-port", "0", "--rpc-port", &port, "--node-key-file", key]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("choose another address with --rpc-port"), "{stderr}");
 }
 
 #[test]
@@ -77,7 +81,8 @@ fn a_p2p_port_in_use_exits_at_once_without_a_log_spin() {
     let port = taken.local_addr().expect("addr").port().to_string();
     let dir = tempfile::tempdir().expect("tempdir");
     let key = dir.path().join("node.key");
-    let (code, stderr) = run_to_exit(&["--p2p-port", &port, "--api-port", "0", "--node-key-file", key.to_str().expect("utf-8")]);
+    let (code, stderr) =
+        run_to_exit(&["--p2p-port", &port, "--api-port", "0", "--rpc-port", "0", "--node-key-file", key.to_str().expect("utf-8")]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("choose another address with --p2p-port"), "{stderr}");
     // The devnet source started before the network: it must stop once, not spin.

@@ -173,6 +173,8 @@ fn redis_down_at_start_is_retried_then_named_in_the_exit_message() {
         "2",
         "--api-port",
         "0",
+        "--rpc-port",
+        "0",
         "--p2p-port",
         "0",
         "--node-key-file",

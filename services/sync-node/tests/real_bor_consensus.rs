@@ -150,7 +150,20 @@ fn every_seal_of_a_real_bor_chain_is_checked_and_forged_blocks_are_refused() {
         let linked = hypasis_chain::import::link(&chain_genesis(&genesis), U256::from(1), forged).expect("still linked");
         std::fs::write(&file, write_blocks(&linked)).expect("forged file");
         let key = chain.path("node.key");
-        let args = ["--chain", arg(&genesis), "--import", arg(&file), "--api-port", "0", "--p2p-port", "0", "--node-key-file", arg(&key)];
+        let args = [
+            "--chain",
+            arg(&genesis),
+            "--import",
+            arg(&file),
+            "--api-port",
+            "0",
+            "--rpc-port",
+            "0",
+            "--p2p-port",
+            "0",
+            "--node-key-file",
+            arg(&key),
+        ];
         let (code, stderr) = run_to_exit(&args);
         assert_ne!(code, 0, "{reason}: a forged chain must be refused");
         assert!(stderr.contains(&format!("block {FORGED}")), "{reason}: names the block: {stderr}");

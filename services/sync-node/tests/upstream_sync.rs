@@ -73,22 +73,22 @@ fn forward_sync_keeps_up_with_a_one_second_block_time_and_history_is_filled() {
     let target = hypasis_loadtest::Target::from_enode(status["enode"].as_str().expect("enode")).expect("enode");
     let reference = {
         let mut devnet = Devnet::new(devnet());
-        devnet.next_blocks(16).pop().expect("block 16")
+        devnet.next_blocks(17).pop().expect("block 17")
     };
-    let sprint_end = {
+    let sprint_start = {
         let mut devnet = Devnet::new(devnet());
-        devnet.next_blocks(15).pop().expect("block 15")
+        devnet.next_blocks(16).pop().expect("block 16")
     };
     for version in [68, 69] {
         let ours = hypasis_loadtest::bor_peer::status_for(&status, version).expect("status");
         let receipts = rt.block_on(async {
             let mut peer = hypasis_loadtest::BorPeer::connect(target, &ours).await.expect("connect");
-            peer.receipts(vec![sprint_end.hash(), reference.hash()]).await.expect("receipts")
+            peer.receipts(vec![sprint_start.hash(), reference.hash()]).await.expect("receipts")
         });
-        let consensus = sprint_end.receipts.as_ref().expect("receipts").len();
+        let consensus = sprint_start.receipts.as_ref().expect("receipts").len();
         assert_eq!(receipts[0].len(), consensus + usize::from(version == 69), "eth/{version}");
         if version == 69 {
-            assert_eq!(receipts[0].last(), sprint_end.state_sync_receipt.as_ref());
+            assert_eq!(receipts[0].last(), sprint_start.state_sync_receipt.as_ref());
         }
         assert_eq!(receipts[1].len(), reference.receipts.as_ref().expect("receipts").len());
     }

@@ -60,7 +60,7 @@ pub enum RpcJsonError {
 
 /// Hash of Bor's pseudo state-sync transaction of a block: `keccak256("matic-bor-receipt-" ‖
 /// number (8 bytes, big endian) ‖ block hash)`. Before Madhugiri, Bor's RPC appends such a
-/// transaction (and its receipt) to sprint-end blocks with state syncs; it is not part of the
+/// transaction (and its receipt) to sprint-start blocks with state syncs; it is not part of the
 /// block (not in `transactionsRoot` nor `receiptsRoot`).
 pub fn state_sync_tx_hash(number: u64, block_hash: B256) -> B256 {
     let mut key = Vec::with_capacity(18 + 8 + 32);

@@ -99,8 +99,8 @@ impl BorSpec {
         self.jaipur_block.is_some_and(|j| number >= j)
     }
 
-    /// Whether `number` is the last block of a sprint (where validator sets and state syncs
-    /// land).
+    /// Whether `number` is the last block of a sprint (where the next validator set is
+    /// listed; state syncs land on the next block, the sprint start).
     pub fn is_sprint_end(&self, number: u64) -> bool {
         let len = self.sprint_length(number).max(1);
         (number + 1).is_multiple_of(len)

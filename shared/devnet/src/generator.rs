@@ -101,7 +101,7 @@ impl Devnet {
         let number = parent.number() + 1;
         let base_fee = parent.next_block_base_fee(BaseFeeParams::ethereum()).unwrap_or(crate::genesis::GENESIS_BASE_FEE);
         let (transactions, receipts) = self.transactions(number, base_fee);
-        let state_sync_receipt = self.spec.bor.as_ref().filter(|b| b.is_sprint_end(number)).map(|_| state_sync(number));
+        let state_sync_receipt = self.spec.bor.as_ref().filter(|b| b.is_sprint_start(number)).map(|_| state_sync(number));
         let logs_bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom());
         let gas_used = receipts.last().map_or(0, |r| r.cumulative_gas_used);
         let bor = self.spec.bor.as_ref().expect("the devnet is a Bor chain");
@@ -233,7 +233,7 @@ fn addresses(keys: &[PrivateKeySigner]) -> Vec<Address> {
     keys.iter().map(PrivateKeySigner::address).collect()
 }
 
-/// The devnet's state-sync receipt of sprint-end block `number`: one `StateCommitted(uint256
+/// The devnet's state-sync receipt of sprint-start block `number`: one `StateCommitted(uint256
 /// indexed stateId, bool success)` event from the StateReceiver, the state id being the sprint
 /// index (as if one deposit arrived per sprint).
 fn state_sync(number: u64) -> Receipt {

@@ -124,9 +124,11 @@ pub(crate) fn receipts(served: &Block, truth: &Block) -> Result<Value, RpcError>
 }
 
 /// Bor's `eth_getBorBlockReceipt` answer: the block's state-sync receipt as a receipt object
-/// (transaction hash derived from the block, from and to the zero address), or null.
+/// (transaction hash derived from the block, from and to the zero address), or null. Its log
+/// indices continue after the block's other logs (Bor's `DeriveFieldsForBorReceipt`).
 pub(crate) fn state_sync_receipt(block: &Block) -> Result<Value, RpcError> {
     let Some(receipt) = &block.state_sync_receipt else { return Ok(Value::Null) };
+    let first_log = block.receipts.as_deref().unwrap_or_default().iter().map(|r| r.logs.len() as u64).sum::<u64>();
     let tx_hash = hypasis_chain::rpc_json::state_sync_tx_hash(block.number(), block.hash());
     let logs = receipt
         .logs
@@ -139,7 +141,7 @@ pub(crate) fn state_sync_receipt(block: &Block) -> Result<Value, RpcError> {
             block_timestamp: None,
             transaction_hash: Some(tx_hash),
             transaction_index: Some(block.body.transactions.len() as u64),
-            log_index: Some(i as u64),
+            log_index: Some(first_log + i as u64),
             removed: false,
         })
         .collect();

@@ -178,7 +178,7 @@ async fn json_blocks_and_receipts_round_trip_through_block_from_rpc() {
     let answers = rpc.batch(&calls).await;
     let mut tx_types = std::collections::BTreeSet::new();
     for (block, pair) in blocks.iter().zip(answers.chunks(2)) {
-        // Sprint-end blocks carry Bor's pseudo state-sync transaction and receipt in the JSON;
+        // Sprint-start blocks carry Bor's pseudo state-sync transaction and receipt in the JSON;
         // they are stripped from the consensus block and kept as its state-sync receipt.
         let got = hypasis_chain::rpc_json::block_from_rpc_polygon(&pair[0], &pair[1], None, None)
             .unwrap_or_else(|e| panic!("block {}: {e}", block.number()));

@@ -142,19 +142,19 @@ async fn serves_headers_bodies_and_receipts_over_eth68_and_eth69() {
             assert_eq!(receipts_root(list), block.header.receipts_root);
         }
 
-        // A sprint-end block (15, 31, …) has a state-sync receipt: appended last over eth/69
+        // A sprint-start block (16, 32, …) has a state-sync receipt: appended last over eth/69
         // only (type 0, cumulative gas 0, the StateReceiver's log); the consensus receipts before
         // it still match receiptsRoot. eth/68 answers carry the consensus receipts only.
-        let sprint_ends: Vec<&hypasis_chain::Block> = f.blocks.iter().filter(|b| b.state_sync_receipt.is_some()).take(3).collect();
-        assert_eq!(sprint_ends.iter().map(|b| b.number()).collect::<Vec<_>>(), vec![15, 31, 47]);
-        let hashes: Vec<B256> = sprint_ends.iter().map(|b| b.hash()).chain([f.blocks[16].hash()]).collect();
+        let sprint_starts: Vec<&hypasis_chain::Block> = f.blocks.iter().filter(|b| b.state_sync_receipt.is_some()).take(3).collect();
+        assert_eq!(sprint_starts.iter().map(|b| b.number()).collect::<Vec<_>>(), vec![16, 32, 48]);
+        let hashes: Vec<B256> = sprint_starts.iter().map(|b| b.hash()).chain([f.blocks[17].hash()]).collect();
         let data = request(&mut eth, id::GET_RECEIPTS, &HashRequest { request_id: 6, hashes }.encode()).await;
         let receipts: Vec<Vec<Receipt>> = if version >= 69 {
             messages::decode_response(&data, "Receipts", messages::decode_receipts69).expect("receipts").1
         } else {
             messages::decode_response(&data, "Receipts", <Vec<Receipt> as alloy_rlp::Decodable>::decode).expect("receipts").1
         };
-        for (list, block) in receipts.iter().zip(&sprint_ends) {
+        for (list, block) in receipts.iter().zip(&sprint_starts) {
             let consensus = block.receipts.as_ref().expect("receipts");
             if version >= 69 {
                 assert_eq!(list.len(), consensus.len() + 1, "block {}", block.number());
@@ -166,7 +166,7 @@ async fn serves_headers_bodies_and_receipts_over_eth68_and_eth69() {
                 assert_eq!(list, consensus, "block {}", block.number());
             }
         }
-        assert_eq!(receipts[3].len(), f.blocks[16].receipts.as_ref().expect("receipts").len(), "not a sprint end: nothing appended");
+        assert_eq!(receipts[3].len(), f.blocks[17].receipts.as_ref().expect("receipts").len(), "not a sprint start: nothing appended");
     }
     assert_eq!(f.handle.peak_peers(), 1);
 }

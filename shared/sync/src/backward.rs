@@ -10,8 +10,8 @@
 //! restart resumes where the cluster stopped. A governor budget keeps backfill from crowding
 //! out forward sync and serving; `pause` stops it between batches.
 
+use crate::claims::Claims;
 use crate::context::{SyncContext, SyncError, Unverified};
-use fred::prelude::{Client, KeysInterface, LuaInterface};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hypasis_chain::Block;
 use hypasis_store::Parts;
@@ -87,77 +87,6 @@ impl BackwardConfig {
     }
 }
 
-/// Releases a claim only if we still hold it.
-const RELEASE: &str = r#"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"#;
-
-/// Batch claims: a lease per batch so two workers (on any instance) never fetch the same one.
-#[derive(Debug, Clone)]
-pub enum Claims {
-    /// One instance: claims live in memory.
-    Memory(Arc<Mutex<HashMap<u64, Instant>>>),
-    /// A cluster: `SET hs:v1:{c<chain>}:claim:<batch> <owner> NX PX <lease>`.
-    Redis {
-        /// Redis client.
-        client: Client,
-        /// Chain id (part of the key).
-        chain_id: u64,
-        /// Owner tag (instance id and worker).
-        owner: String,
-    },
-}
-
-impl Claims {
-    /// In-memory claims.
-    pub fn memory() -> Self {
-        Self::Memory(Arc::default())
-    }
-
-    fn key(chain_id: u64, batch: u64) -> String {
-        format!("hs:v1:{{c{chain_id}}}:claim:{batch}")
-    }
-
-    /// Claims batch `k` for `lease`; false when someone else holds it.
-    async fn claim(&self, k: u64, lease: Duration) -> bool {
-        match self {
-            Self::Memory(map) => {
-                let now = Instant::now();
-                let mut map = map.lock();
-                if map.get(&k).is_some_and(|until| *until > now) {
-                    return false;
-                }
-                map.insert(k, now + lease);
-                true
-            }
-            Self::Redis { client, chain_id, owner } => {
-                let set: Result<Option<String>, _> = client
-                    .set(
-                        Self::key(*chain_id, k),
-                        owner.as_str(),
-                        Some(fred::types::Expiration::PX(lease.as_millis() as i64)),
-                        Some(fred::types::SetOptions::NX),
-                        false,
-                    )
-                    .await;
-                matches!(set, Ok(Some(_)))
-            }
-        }
-    }
-
-    async fn release(&self, k: u64) {
-        match self {
-            Self::Memory(map) => {
-                map.lock().remove(&k);
-            }
-            Self::Redis { client, chain_id, owner } => {
-                let _: Result<i64, _> = client.eval(RELEASE, vec![Self::key(*chain_id, k)], vec![owner.clone()]).await;
-            }
-        }
-    }
-}
-
 /// Runs `config.workers` workers until `cancel`; `paused` stops them between batches.
 pub async fn backfill(ctx: SyncContext, config: BackwardConfig, claims: Claims, paused: watch::Receiver<bool>, cancel: CancellationToken) {
     let quota = Quota::per_second(NonZeroU32::new(config.blocks_per_second.max(1)).unwrap_or(NonZeroU32::MIN))
@@ -229,9 +158,9 @@ async fn one_batch(
             }
             if *skip > 0 {
                 *skip -= 1;
-            } else if claims.claim(k, config.claim_lease).await {
+            } else if claims.claim(&Claims::batch(k), config.claim_lease).await {
                 let result = fill(ctx, config, shared, k, lo, hi).await;
-                claims.release(k).await;
+                claims.release(&Claims::batch(k)).await;
                 return result.map(|()| true);
             }
             if k == 0 {

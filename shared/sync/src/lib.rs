@@ -6,6 +6,8 @@
 //! - [`backward`]: history between the retention floor and the head is filled from the gap
 //!   tracker, highest first, in fixed batches claimed with a lease so instances never fetch the
 //!   same batch; each batch must hash-link to the block above it before it is stored.
+//! - [`read_through`]: a block a client asks for that is not cached is fetched now, through the
+//!   same checks as backfill; [`claims`]: leases on work, shared by the cluster.
 //! - [`checkpoints`]: Polygon checkpoints read from the RootChain contract on L1; a held range is
 //!   verified by recomputing its root, and a mismatch evicts it.
 //! - [`milestones`]: Heimdall milestones and checkpoints; the head never moves past a
@@ -20,22 +22,26 @@
 pub mod anchor;
 pub mod backward;
 pub mod checkpoints;
+pub mod claims;
 pub mod context;
 pub mod forward;
 pub mod head;
 pub mod milestones;
 pub mod progress;
+pub mod read_through;
 pub mod service;
 pub mod snapshots;
 pub mod validators;
 
-pub use backward::{BackwardConfig, Claims};
+pub use backward::BackwardConfig;
 pub use checkpoints::{CheckpointConfig, Checkpoints};
+pub use claims::Claims;
 pub use context::{SyncContext, SyncError, Unverified};
 pub use forward::ForwardConfig;
 pub use head::{HeadError, HeadWriter};
 pub use milestones::{GuardStatus, MilestoneGuard};
 pub use progress::{SyncProgress, SyncStatus};
+pub use read_through::{ReadError, ReadThrough, ReadThroughConfig};
 pub use service::{CheckpointReport, StartError, SyncConfig, SyncDeps, SyncHandle, spawn};
 pub use snapshots::{AnchorInfo, SnapshotError, SnapshotTracker};
 pub use validators::Validators;

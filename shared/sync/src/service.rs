@@ -4,7 +4,12 @@
 
 use crate::{
     BackwardConfig, CheckpointConfig, Checkpoints, Claims, ForwardConfig, GuardStatus, MilestoneGuard, SyncContext, SyncError, Validators,
-    backward, checkpoints, checkpoints::Checkpoint, forward, head::HeadWriter, milestones,
+    backward, checkpoints,
+    checkpoints::Checkpoint,
+    forward,
+    head::HeadWriter,
+    milestones,
+    read_through::{ReadThrough, ReadThroughConfig},
 };
 use hypasis_chain::{Address, BorSpec};
 use hypasis_cluster::{Leadership, while_leader};
@@ -39,6 +44,8 @@ pub struct SyncConfig {
     pub forward: ForwardConfig,
     /// Backward sync settings.
     pub backward: BackwardConfig,
+    /// Most blocks fetched to answer one cache miss (0: no read-through).
+    pub read_through_max_blocks: u64,
 }
 
 /// What the sync works with.
@@ -74,6 +81,7 @@ pub struct SyncHandle {
     paused: watch::Sender<bool>,
     l1: bool,
     milestones: Option<Arc<MilestoneGuard>>,
+    read_through: Option<Arc<ReadThrough>>,
 }
 
 /// What `/api/v1/checkpoints` shows.
@@ -148,9 +156,13 @@ pub async fn spawn(
         }));
     }
 
+    let read_through = (config.read_through_max_blocks > 0).then(|| {
+        let rt_config = ReadThroughConfig { max_blocks: config.read_through_max_blocks, retention: config.backward.clone() };
+        Arc::new(ReadThrough::new(ctx.clone(), deps.claims.clone(), rt_config))
+    });
     let (paused, paused_rx) = watch::channel(false);
     tasks.spawn(backward::backfill(ctx, config.backward, deps.claims, paused_rx, cancel.child_token()));
-    Ok(SyncHandle { pool, checkpoints, paused, l1, milestones })
+    Ok(SyncHandle { pool, checkpoints, paused, l1, milestones, read_through })
 }
 
 impl SyncHandle {
@@ -169,6 +181,21 @@ impl SyncHandle {
     /// Whether backward sync is paused.
     pub fn paused(&self) -> bool {
         *self.paused.borrow()
+    }
+
+    /// Fills cache misses from the upstreams (`None` when turned off).
+    pub fn read_through(&self) -> Option<Arc<ReadThrough>> {
+        self.read_through.clone()
+    }
+
+    /// The end block of Heimdall's latest milestone, when Heimdall is configured.
+    pub fn latest_milestone(&self) -> Option<u64> {
+        self.milestones.as_ref().and_then(|g| g.status().milestone).map(|m| m.end)
+    }
+
+    /// The highest block covered by a checkpoint verified against L1.
+    pub fn finalized(&self) -> Option<u64> {
+        self.checkpoints.verified_through()
     }
 
     /// The checkpoint state, with the newest `listed` checkpoints.

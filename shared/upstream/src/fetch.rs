@@ -64,9 +64,10 @@ impl BlockFetcher {
         self.bor.as_ref().and_then(|b| b.madhugiri_block)
     }
 
-    /// Whether block `n` may carry a separate state-sync receipt (a pre-Madhugiri sprint end).
+    /// Whether block `n` may carry a separate state-sync receipt (a pre-Madhugiri sprint start: Bor
+    /// commits state syncs when it finalizes the first block of a sprint).
     fn has_state_sync(&self, n: u64) -> bool {
-        self.bor.as_ref().is_some_and(|b| b.is_sprint_end(n) && b.madhugiri_block.is_none_or(|m| n < m))
+        self.bor.as_ref().is_some_and(|b| b.is_sprint_start(n) && n > 0 && b.madhugiri_block.is_none_or(|m| n < m))
     }
 
     /// The pool.
@@ -186,7 +187,7 @@ impl BlockFetcher {
         Ok(blocks)
     }
 
-    /// Asks `eth_getBorBlockReceipt` for the state-sync receipts of the pre-Madhugiri sprint-end
+    /// Asks `eth_getBorBlockReceipt` for the state-sync receipts of the pre-Madhugiri sprint-start
     /// blocks among `blocks` (raw encodings do not carry them). An endpoint without the method
     /// is remembered; blocks then go without (peers still verify them; the state-sync logs are
     /// just not served).

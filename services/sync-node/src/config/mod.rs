@@ -5,9 +5,11 @@ mod cli;
 mod file;
 pub mod keys;
 mod parse;
+mod rpc;
 
 pub use cli::{Cli, command};
 pub use parse::Bootnode;
+pub use rpc::RpcSettings;
 
 use file::FileValue;
 use hypasis_devnet::DevnetConfig;
@@ -100,6 +102,8 @@ pub struct Settings {
     pub bind: IpAddr,
     /// REST API port (0 = any free port).
     pub api_port: u16,
+    /// The JSON-RPC edge.
+    pub rpc: RpcSettings,
     /// devp2p port.
     pub p2p_port: u16,
     /// Redis URL, when clustered.
@@ -275,6 +279,7 @@ impl Settings {
             .one("bind", |v| v.parse().map(Some).map_err(|_| Refused(format!("{v:?} is not an IP address; use e.g. 127.0.0.1 or 0.0.0.0"))))
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let api_port = raw.one("api_port", |v| port(v, true));
+        let rpc = rpc::settings(&mut raw);
         let p2p_port = raw.one("p2p_port", |v| port(v, true));
         let redis_url = raw.one("redis_url", |v| url(v, &["redis", "rediss", "redis-cluster", "redis-sentinel"]).map(Some));
         let redis_password = raw.one("redis_password", |v| Ok(Some(v.to_owned())));
@@ -342,6 +347,7 @@ impl Settings {
             chain,
             bind,
             api_port,
+            rpc,
             p2p_port,
             redis_url,
             redis_password,

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 pub(super) fn print(
     settings: &Settings,
     spec: &ChainSpec,
-    api_addr: SocketAddr,
+    [api_addr, rpc_addr]: [SocketAddr; 2],
     network: &NetworkHandle,
     discovery: &Discv4Handle,
     seals: &super::seals::SealStatus,
@@ -21,6 +21,7 @@ pub(super) fn print(
     );
     println!("hypasis-sync {} serving chain {} (chain id {})", env!("CARGO_PKG_VERSION"), spec.name, spec.chain_id);
     println!("REST API listening on http://{api_addr} (status: http://{api_addr}/api/v1/status, metrics: http://{api_addr}/metrics)");
+    println!("JSON-RPC listening on http://{rpc_addr}");
     println!("devp2p (RLPx, eth/68 and eth/69) listening on {}", network.local_addr);
     for enode in &network.enodes {
         println!("enode: {enode}");

@@ -1,16 +1,18 @@
 //! Wiring: build the components from [`Settings`], run them, drain on shutdown, in a fixed
-//! order: keys and advertised address (nothing bound yet) → API listener → store and cluster →
+//! order: keys and advertised address (nothing bound yet) → API and JSON-RPC listeners → store and cluster →
 //! source of blocks → network → REST API → banner → wait for shutdown → drain.
 //!
 //! - [`cluster`]: the store, and with Redis the election, heartbeats and head following.
 //! - [`sources`]: the embedded devnet, an imported chain file, or the upstream sync.
 //! - [`seals`]: which seal check runs, from what anchor.
 //! - [`network`]: the devp2p server and discv4.
+//! - [`rpc`]: the JSON-RPC edge.
 //! - [`banner`]: what is printed on start.
 
 mod banner;
 mod cluster;
 pub mod network;
+mod rpc;
 pub mod seals;
 mod sources;
 
@@ -128,6 +130,10 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     let bind_error = |source| NodeError::Bind { addr: api_addr, flag: "--api-port / --bind", source };
     let listener = TcpListener::bind(api_addr).await.map_err(bind_error)?;
     let api_addr = listener.local_addr().map_err(bind_error)?;
+    let rpc_addr = SocketAddr::new(settings.bind, settings.rpc.port);
+    let rpc_bind_error = |source| NodeError::Bind { addr: rpc_addr, flag: "--rpc-port / --bind", source };
+    let rpc_listener = TcpListener::bind(rpc_addr).await.map_err(rpc_bind_error)?;
+    let rpc_addr = rpc_listener.local_addr().map_err(rpc_bind_error)?;
 
     let cancel = CancellationToken::new();
     let mut tasks = JoinSet::new();
@@ -161,6 +167,8 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         cluster::announce(cluster, network.clone(), heads.subscribe(), &mut tasks, &cancel);
     }
 
+    let rpc_state = rpc::state(&settings, &spec, store.clone(), sync.clone(), heads.subscribe());
+    tasks.spawn(hypasis_rpc::serve(rpc_listener, rpc_state, cancel.child_token()));
     let state = Arc::new(ApiState {
         instance_id: settings.instance_id.clone(),
         spec: spec.clone(),
@@ -178,7 +186,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         seals: seal_status.clone(),
     });
     tasks.spawn(api::serve(listener, state, cancel.child_token()));
-    banner::print(&settings, &spec, api_addr, &network, &discovery, &seal_status);
+    banner::print(&settings, &spec, [api_addr, rpc_addr], &network, &discovery, &seal_status);
 
     shutdown.await;
     tracing::info!(grace_secs = settings.shutdown_grace.as_secs(), "shutting down");

@@ -77,6 +77,7 @@ pub(super) async fn start(
             window: memory_window(settings),
             ..BackwardConfig::default()
         },
+        read_through_max_blocks: settings.rpc.read_through_max_blocks,
     };
     let claims = match &deps.cluster {
         Some(cluster) => Claims::Redis {

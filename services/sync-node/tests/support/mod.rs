@@ -14,6 +14,7 @@ use std::{
 pub struct Node {
     pub child: Child,
     pub api: SocketAddr,
+    pub rpc: SocketAddr,
     pub p2p: SocketAddr,
     pub enodes: Vec<String>,
     _data: tempfile::TempDir,
@@ -41,7 +42,7 @@ impl Node {
         };
         let mut child = command
             .args(args)
-            .args(["--api-port", "0", "--p2p-port", "0", "--node-key-file", key.to_str().expect("utf-8")])
+            .args(["--api-port", "0", "--rpc-port", "0", "--p2p-port", "0", "--node-key-file", key.to_str().expect("utf-8")])
             .env_remove("REDIS_URL")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -55,13 +56,15 @@ impl Node {
                 let _ = tx.send(line);
             }
         });
-        let (mut api, mut p2p, mut enodes) = (None, None, Vec::new());
+        let (mut api, mut rpc, mut p2p, mut enodes) = (None, None, None, Vec::new());
         let deadline = Instant::now() + Duration::from_secs(30);
-        while api.is_none() || p2p.is_none() {
+        while api.is_none() || rpc.is_none() || p2p.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = rx.recv_timeout(left).expect("node printed its listen addresses");
             if let Some(rest) = line.strip_prefix("REST API listening on http://") {
                 api = rest.split_whitespace().next().map(|a| a.parse().expect("socket address"));
+            } else if let Some(rest) = line.strip_prefix("JSON-RPC listening on http://") {
+                rpc = Some(rest.trim().parse().expect("socket address"));
             } else if let Some(rest) = line.split_once(" listening on ").filter(|(l, _)| l.starts_with("devp2p")) {
                 p2p = Some(rest.1.trim().parse().expect("socket address"));
             }
@@ -71,7 +74,7 @@ impl Node {
                 enodes.push(enode.to_owned());
             }
         }
-        Self { child, api: api.expect("api"), p2p: p2p.expect("p2p"), enodes, _data: data }
+        Self { child, api: api.expect("api"), rpc: rpc.expect("rpc"), p2p: p2p.expect("p2p"), enodes, _data: data }
     }
 
     /// `GET path` → (status, body).

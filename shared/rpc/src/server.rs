@@ -1,0 +1,200 @@
+//! HTTP for the JSON-RPC edge (axum on hyper): `POST /` with one request or a batch, HTTP/1.1
+//! keep-alive, gzip when the client accepts it, CORS for configured origins.
+//!
+//! Limits, each with a default and a metric: [`RpcConfig::body_max_bytes`] (413 past it, as
+//! go-ethereum's 5 MB), [`RpcConfig::batch_limit`] (one `-32600 batch too large` error, as
+//! geth's `--rpc.batch-request-limit`), [`RpcConfig::response_max_bytes`] (answers past it are
+//! replaced by `-32003 response too large`, as geth's `--rpc.batch-response-max-size`).
+
+use crate::{
+    blocks::Blocks,
+    envelope::{self, Body, Raw, Request},
+    error::RpcError,
+    methods,
+};
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, State},
+    http::{HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use futures::StreamExt;
+use serde_json::Value;
+use std::{sync::Arc, time::Instant};
+use tower_http::{compression::CompressionLayer, cors::CorsLayer};
+
+/// Most requests in one batch unless configured (`--rpc-batch-limit`; geth's default).
+pub const DEFAULT_BATCH_LIMIT: usize = 1_000;
+/// Most bytes of answers to one body unless configured (`--rpc-response-max-bytes`; geth's 25 MB).
+pub const DEFAULT_RESPONSE_MAX_BYTES: usize = 25_000_000;
+/// Largest request body unless configured (`--rpc-body-max-bytes`; geth's 5 MiB).
+pub const DEFAULT_BODY_MAX_BYTES: usize = 5 * 1024 * 1024;
+/// Calls of one batch answered at once.
+const BATCH_CONCURRENCY: usize = 32;
+
+/// The edge's limits and options.
+#[derive(Debug, Clone)]
+pub struct RpcConfig {
+    /// Most requests in one batch.
+    pub batch_limit: usize,
+    /// Most bytes of answers to one body.
+    pub response_max_bytes: usize,
+    /// Largest request body.
+    pub body_max_bytes: usize,
+    /// Origins allowed by CORS (`*` for any); none: no CORS headers.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        Self {
+            batch_limit: DEFAULT_BATCH_LIMIT,
+            response_max_bytes: DEFAULT_RESPONSE_MAX_BYTES,
+            body_max_bytes: DEFAULT_BODY_MAX_BYTES,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// What the handler works with.
+#[derive(Debug)]
+pub struct RpcState {
+    /// Block lookups.
+    pub blocks: Blocks,
+    /// Limits.
+    pub config: RpcConfig,
+    /// What `web3_clientVersion` says.
+    pub client_version: String,
+}
+
+/// Serves the edge on `listener` until `cancel`.
+pub async fn serve(listener: tokio::net::TcpListener, state: Arc<RpcState>, cancel: tokio_util::sync::CancellationToken) {
+    let serve = axum::serve(listener, router(state)).with_graceful_shutdown(async move { cancel.cancelled().await });
+    if let Err(e) = serve.await {
+        tracing::error!(target: "rpc", error = %e, "JSON-RPC server failed");
+    }
+}
+
+/// The edge's router.
+pub fn router(state: Arc<RpcState>) -> Router {
+    let limits = [
+        ("batch_limit", state.config.batch_limit as f64),
+        ("response_max_bytes", state.config.response_max_bytes as f64),
+        ("body_max_bytes", state.config.body_max_bytes as f64),
+    ];
+    for (name, value) in limits {
+        metrics::gauge!("hypasis_rpc_limit", "name" => name).set(value);
+    }
+    let mut router = Router::new()
+        .route("/", post(handle).get(usage))
+        .layer(DefaultBodyLimit::max(state.config.body_max_bytes))
+        .layer(CompressionLayer::new().gzip(true));
+    if let Some(cors) = cors(&state.config.cors_origins) {
+        router = router.layer(cors);
+    }
+    router.with_state(state)
+}
+
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new().allow_methods([Method::POST, Method::GET, Method::OPTIONS]).allow_headers([header::CONTENT_TYPE]);
+    Some(if origins.iter().any(|o| o == "*") {
+        layer.allow_origin(tower_http::cors::Any)
+    } else {
+        layer.allow_origin(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect::<Vec<_>>())
+    })
+}
+
+async fn usage() -> Response {
+    (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")], "JSON-RPC: POST a request to this URL\n").into_response()
+}
+
+async fn handle(State(state): State<Arc<RpcState>>, body: Bytes) -> Response {
+    let out = match envelope::parse(&body) {
+        Err(error) => {
+            count("other", error.result_label());
+            let mut out = Vec::new();
+            envelope::write_response(&mut out, &Value::Null, &Err(error));
+            out
+        }
+        Ok(Body::Single(request)) => match answer(&state, request).await {
+            Some((id, result)) => {
+                let mut out = Vec::new();
+                envelope::write_response(&mut out, &id, &result);
+                out
+            }
+            None => Vec::new(),
+        },
+        Ok(Body::Batch(requests)) => batch(&state, requests).await,
+    };
+    metrics::counter!("hypasis_rpc_response_bytes_total").increment(out.len() as u64);
+    ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+}
+
+async fn batch(state: &RpcState, requests: Vec<Request>) -> Vec<u8> {
+    metrics::histogram!("hypasis_rpc_batch_size").record(requests.len() as f64);
+    let mut out = Vec::new();
+    if requests.is_empty() {
+        envelope::write_response(&mut out, &Value::Null, &Err(RpcError::invalid_request("empty batch")));
+        return out;
+    }
+    if requests.len() > state.config.batch_limit {
+        metrics::counter!("hypasis_rpc_batches_refused_total").increment(1);
+        let id = requests.iter().find_map(|r| match r {
+            Request::Call { id: Some(id), .. } => Some(id.clone()),
+            _ => None,
+        });
+        let error =
+            RpcError::invalid_request(format!("batch too large: {} requests, at most {}", requests.len(), state.config.batch_limit));
+        envelope::write_response(&mut out, &id.unwrap_or(Value::Null), &Err(error));
+        return out;
+    }
+    let answers: Vec<_> = futures::stream::iter(requests).map(|request| answer(state, request)).buffered(BATCH_CONCURRENCY).collect().await;
+    out.push(b'[');
+    let mut first = true;
+    for (id, result) in answers.into_iter().flatten() {
+        let result = if out.len() > state.config.response_max_bytes {
+            count("other", "too_large");
+            Err(RpcError::response_too_large())
+        } else {
+            result
+        };
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        envelope::write_response(&mut out, &id, &result);
+    }
+    out.push(b']');
+    if first {
+        // Only notifications: nothing to answer.
+        out.clear();
+    }
+    out
+}
+
+/// Answers one request; `None` for a notification.
+async fn answer(state: &RpcState, request: Request) -> Option<(Value, Result<Raw, RpcError>)> {
+    match request {
+        Request::Invalid { id, error } => {
+            count("other", error.result_label());
+            Some((id, Err(error)))
+        }
+        Request::Call { id, method, params } => {
+            let started = Instant::now();
+            let label = methods::label(&method);
+            let result = methods::call(&state.blocks, &state.client_version, &method, &params).await;
+            metrics::histogram!("hypasis_rpc_request_seconds", "method" => label).record(started.elapsed().as_secs_f64());
+            count(label, result.as_ref().err().map_or("ok", RpcError::result_label));
+            id.map(|id| (id, result))
+        }
+    }
+}
+
+fn count(method: &'static str, result: &'static str) {
+    metrics::counter!("hypasis_rpc_requests_total", "method" => method, "result" => result).increment(1);
+}
