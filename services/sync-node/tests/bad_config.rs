@@ -36,10 +36,12 @@ fn missing_files() {
 fn unknown_keys_and_every_error_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("hypasis.yaml");
-    std::fs::write(&path, "api_prot: 8080\nrpc_port: 0\nlog_format: xml\n").expect("write");
+    std::fs::write(&path, "api_prot: 8080\nrpc_batch_limit: 0\nlog_format: xml\n").expect("write");
     let (code, stderr) = run_to_exit(&["--config", path.to_str().expect("utf-8"), "--devnet-block-time", "0"]);
     assert_eq!(code, EXIT_CONFIG, "{stderr}");
-    for needle in ["4 problems", "unknown setting `api_prot`; did you mean `api_port`?", "rpc_port", "log_format", "devnet_block_time"] {
+    for needle in
+        ["4 problems", "unknown setting `api_prot`; did you mean `api_port`?", "rpc_batch_limit", "log_format", "devnet_block_time"]
+    {
         assert!(stderr.contains(needle), "expected {needle:?} in:\n{stderr}");
     }
 }

@@ -81,3 +81,29 @@ fn the_open_files_limit_is_raised_to_the_hard_limit() {
         assert_eq!(limit, hard, "raised to the hard limit");
     }
 }
+
+#[test]
+fn the_json_rpc_answers_from_the_embedded_chain_and_a_miss_is_null() {
+    let node = Node::start(&["--devnet-prefill", "20", "--devnet-block-time", "3600"]);
+    let call = |method: &str, params: serde_json::Value| {
+        let answer = support::rpc(node.rpc, method, params).expect("JSON-RPC answers");
+        assert!(answer.get("error").is_none(), "{method}: {answer}");
+        answer["result"].clone()
+    };
+    assert_eq!(call("eth_blockNumber", serde_json::json!([])), "0x14");
+    assert_eq!(call("eth_chainId", serde_json::json!([])), "0x539");
+    assert!(call("web3_clientVersion", serde_json::json!([])).as_str().expect("text").starts_with("hypasis-sync/v"));
+    let status = node.get_json("/api/v1/status");
+    let latest = call("eth_getBlockByNumber", serde_json::json!(["latest", false]));
+    assert_eq!(latest["hash"], status["head"]["hash"], "the REST API and the JSON-RPC serve one head");
+    let five = call("eth_getBlockByNumber", serde_json::json!(["0x5", true]));
+    assert_eq!(call("eth_getBlockByNumber", serde_json::json!(["0x6", false]))["parentHash"], five["hash"]);
+    assert_eq!(
+        call("eth_getBlockReceipts", serde_json::json!(["0x5"])).as_array().map(Vec::len),
+        five["transactions"].as_array().map(Vec::len)
+    );
+    // No upstream to read through: a block beyond the head is null, as geth answers.
+    assert_eq!(call("eth_getBlockByNumber", serde_json::json!(["0x15", false])), serde_json::Value::Null);
+    let metrics = node.get("/metrics").1;
+    assert!(metrics.contains("hypasis_rpc_requests_total{method=\"eth_getBlockByNumber\",result=\"ok\"}"), "counted");
+}

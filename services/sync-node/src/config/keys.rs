@@ -91,7 +91,14 @@ pub const KEYS: &[Key] = &[
         "Chain: devnet, polygon-mainnet, polygon-amoy, or a path to a geth-style genesis JSON",
         Default::Text(|| "devnet".into()),
     ),
-    key("bind", "bind", "BIND_ADDR", "IP", "Address the HTTP endpoints and devp2p listen on", Default::Text(|| "127.0.0.1".into())),
+    key(
+        "bind",
+        "bind",
+        "BIND_ADDR",
+        "IP",
+        "Address the HTTP endpoints (REST API, JSON-RPC) and devp2p listen on",
+        Default::Text(|| "127.0.0.1".into()),
+    ),
     key("api_port", "api-port", "API_PORT", "PORT", "REST API port; 0 picks a free port", Default::Text(|| "8080".into())),
     key(
         "rpc_port",

@@ -510,12 +510,24 @@ mod tests {
         assert_eq!(s.backfill_workers, hypasis_syncer::backward::DEFAULT_WORKERS);
         assert_eq!(s.max_peers, hypasis_p2p::config::DEFAULT_MAX_PEERS);
         assert_eq!(s.cache, MemoryStoreLimits::default());
+        assert_eq!((s.rpc.port, s.rpc.batch_limit, s.rpc.body_max_bytes), (8545, 1_000, 5 * 1024 * 1024));
+        assert_eq!(s.rpc.read_through_max_blocks, hypasis_syncer::read_through::DEFAULT_MAX_BLOCKS);
+        assert!(s.rpc.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn rpc_origins_are_checked() {
+        let cli = Cli::try_parse_from(["hypasis-sync", "--rpc-cors-origins", "https://a.example,*"]).unwrap();
+        let s = Settings::resolve_with_env(cli, |_| None).unwrap();
+        assert_eq!(s.rpc.cors_origins, vec!["https://a.example".to_owned(), "*".to_owned()]);
+        let cli = Cli::try_parse_from(["hypasis-sync", "--rpc-cors-origins", "a.example/path"]).unwrap();
+        let err = Settings::resolve_with_env(cli, |_| None).unwrap_err().to_string();
+        assert!(err.contains("rpc_cors_origins") && err.contains("is not an origin"), "{err}");
     }
 
     #[test]
     fn a_setting_that_does_nothing_is_refused() {
-        // JSON-RPC and admin auth are not served yet: their flags are not accepted silently.
-        assert!(Cli::try_parse_from(["hypasis-sync", "--rpc-port", "8545"]).is_err());
+        // Admin auth is not served yet: its flag is not accepted silently.
         assert!(Cli::try_parse_from(["hypasis-sync", "--jwt-secret", "x"]).is_err());
     }
 

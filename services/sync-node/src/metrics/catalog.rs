@@ -42,6 +42,16 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
     ("hypasis_store_tier_backlog_dropped_total", Counter, "Backlog blocks dropped because the backlog was full"),
     ("hypasis_store_blocks_added_total", Counter, "Block numbers newly covered by the gap tracker"),
     ("hypasis_api_requests_total", Counter, "REST API requests by route and status"),
+    ("hypasis_rpc_requests_total", Counter, "JSON-RPC calls by method (unserved methods as other) and result"),
+    ("hypasis_rpc_request_seconds", Histogram, "Time to answer a JSON-RPC call, by method"),
+    ("hypasis_rpc_batch_size", Histogram, "Calls per JSON-RPC batch"),
+    ("hypasis_rpc_batches_refused_total", Counter, "JSON-RPC batches refused for having more calls than the batch limit"),
+    ("hypasis_rpc_response_bytes_total", Counter, "Bytes of JSON-RPC answers (before gzip)"),
+    ("hypasis_rpc_limit", Gauge, "Configured JSON-RPC limits, by name (batch_limit, response_max_bytes, body_max_bytes)"),
+    ("hypasis_rpc_render_cache_total", Counter, "Rendered-answer cache lookups by result (hit or miss)"),
+    ("hypasis_rpc_read_through_total", Counter, "Cache misses fetched from upstream, by result"),
+    ("hypasis_rpc_read_through_joined_total", Counter, "Cache misses answered by a fetch already in flight (upstream calls saved)"),
+    ("hypasis_rpc_read_through_blocks_total", Counter, "Verified blocks stored by read-through"),
     ("hypasis_p2p_peers", Gauge, "Connected devp2p peers"),
     ("hypasis_p2p_peers_peak", Gauge, "Most devp2p peers connected at once since start"),
     (
@@ -108,7 +118,8 @@ pub fn register() {
                 }
             }
             Histogram => {
-                describe_histogram!(name, metrics::Unit::Seconds, help);
+                let unit = if name.ends_with("_seconds") { metrics::Unit::Seconds } else { metrics::Unit::Count };
+                describe_histogram!(name, unit, help);
                 let _ = histogram!(name);
             }
         }

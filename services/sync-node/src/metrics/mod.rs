@@ -3,11 +3,14 @@
 pub mod catalog;
 
 use metrics::{counter, gauge};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-/// Histogram buckets, in seconds (every histogram is a latency): 0.5 ms to 30 s. Exported as
+/// Histogram buckets, in seconds (every histogram but the batch size is a latency): 0.5 ms to 30 s. Exported as
 /// Prometheus histograms (`_bucket` series), so `histogram_quantile` works across instances.
 pub const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// Buckets of `hypasis_rpc_batch_size`, in calls.
+pub const BATCH_SIZE_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1_000.0, 10_000.0];
 
 /// Why the metrics recorder could not be installed.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +29,10 @@ pub enum MetricsError {
 /// # Errors
 /// [`MetricsError`] when a recorder is already installed.
 pub fn install() -> Result<PrometheusHandle, MetricsError> {
-    let recorder = PrometheusBuilder::new().set_buckets(LATENCY_BUCKETS)?.build_recorder();
+    let recorder = PrometheusBuilder::new()
+        .set_buckets(LATENCY_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full("hypasis_rpc_batch_size".into()), BATCH_SIZE_BUCKETS)?
+        .build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).map_err(|e| MetricsError::Install(e.to_string()))?;
     catalog::register();

@@ -123,6 +123,20 @@ pub fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
     (status, body.to_owned())
 }
 
+/// A JSON-RPC call over HTTP/1.0 → the whole response object; `None` when the node cannot be
+/// reached or answers something that is not JSON.
+pub fn rpc(addr: SocketAddr, method: &str, params: serde_json::Value) -> Option<serde_json::Value> {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(stream, "POST / HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (_, body) = response.split_once("\r\n\r\n")?;
+    serde_json::from_str(body).ok()
+}
+
 /// Polls `check` until it returns `Some`, or panics after `within`.
 pub fn eventually<T>(within: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + within;
