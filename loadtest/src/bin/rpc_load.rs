@@ -58,7 +58,11 @@ async fn connection(args: &Args, body: Bytes, until: Instant, expected_len: Opti
     let mut tally = Tally::default();
     while tally.requests == 0 || Instant::now() < until {
         let path = url.path_and_query().map_or("/", |p| p.as_str());
-        let mut request = Request::builder().method(if args.get { "GET" } else { "POST" }).uri(path).header("host", authority.as_str()).header("content-type", "application/json");
+        let mut request = Request::builder()
+            .method(if args.get { "GET" } else { "POST" })
+            .uri(path)
+            .header("host", authority.as_str())
+            .header("content-type", "application/json");
         if args.gzip {
             request = request.header("accept-encoding", "gzip");
         }

@@ -1,7 +1,7 @@
 //! Read-through against the devnet served over real JSON-RPC (Bor's limits): a 100-way
 //! concurrent miss of one block makes one upstream fetch; a lying upstream's block is never
 //! answered, and the liar is banned; a miss too far below the cached chain is refused with a
-//! reason; without read-through a miss is `null`.
+//! reason; two instances on one Redis share one fetch.
 
 mod support;
 
@@ -101,4 +101,53 @@ async fn a_miss_too_far_below_the_cache_is_refused_with_the_reason() {
     assert_eq!(s.edge.call("eth_getBlockByNumber", json!(["0xc0", false])).await["hash"], json!(s.truth[192].hash()));
     // Beyond the head: null, nothing fetched.
     assert_eq!(s.edge.call("eth_getBlockByNumber", json!([format!("{:#x}", CHAIN + 1), false])).await, Value::Null);
+}
+
+/// Two instances (each its own edge and read-through) on one real `redis-server`: 50 concurrent
+/// misses of one block on each make one upstream fetch for the cluster: the instance that loses
+/// the claim waits for the other's blocks to appear in the shared store.
+#[tokio::test]
+async fn concurrent_misses_on_two_instances_make_one_fetch_for_the_cluster() {
+    use hypasis_store::{RedisStore, RedisStoreConfig, RedisTarget};
+    let redis = hypasis_test_support::redis::RedisServer::start();
+    let mut devnet = Devnet::new(DevnetConfig::default());
+    let mut truth = vec![devnet.tip().clone()];
+    truth.extend(devnet.next_blocks(CHAIN as usize));
+    let server = DevnetRpc::spawn(DevnetRpcConfig { prefill: CHAIN, ..DevnetRpcConfig::default() }).await.expect("rpc");
+    let spec = devnet.spec().clone();
+    let mut edges = Vec::new();
+    for instance in ["a", "b"] {
+        let config = RedisStoreConfig {
+            target: RedisTarget::new(redis.url()),
+            pool_size: 2,
+            chain_id: spec.chain_id,
+            command_timeout: std::time::Duration::from_secs(2),
+        };
+        let store: Arc<dyn BlockStore> = Arc::new(RedisStore::connect(config).await.expect("redis store"));
+        if instance == "a" {
+            store.insert(truth[CACHED_FROM as usize..].to_vec()).await.expect("insert");
+            store.advance_head(ChainHead::of(&truth[CHAIN as usize])).await.expect("head");
+        }
+        let pool = Arc::new(UpstreamPool::new(&[server.url().parse().expect("url")], PoolConfig::default()).expect("pool"));
+        let head = HeadWriter::new(store.clone(), Arc::new(SyncProgress::new(CHAIN)), tokio::sync::watch::channel(None).0);
+        let ctx = SyncContext::new(BlockFetcher::new(pool, spec.bor.clone()), head);
+        let client = hypasis_cluster::connect(&RedisTarget::new(redis.url())).await.expect("claims client");
+        let claims = Claims::Redis { client, chain_id: spec.chain_id, owner: instance.to_owned() };
+        let read_through = Arc::new(ReadThrough::new(ctx, claims, ReadThroughConfig::default()));
+        edges.push(Edge::start(spec.clone(), store, Some(read_through), FixedView::default()).await);
+    }
+    let wanted = 120u64;
+    let calls = (0..100).map(|i| {
+        let edge = &edges[i % 2];
+        let (client, url) = (edge.client.clone(), edge.url.clone());
+        async move {
+            let body = json!({"jsonrpc": "2.0", "id": i, "method": "eth_getBlockByNumber", "params": [format!("{wanted:#x}"), false]});
+            let answer: Value = client.post(url).json(&body).send().await.expect("send").json().await.expect("json");
+            answer
+        }
+    });
+    for answer in futures::future::join_all(calls).await {
+        assert_eq!(answer["result"]["hash"], json!(truth[wanted as usize].hash()), "{answer}");
+    }
+    assert_eq!(server.calls("debug_getRawBlock"), CACHED_FROM - wanted, "each block of the run fetched once, by one instance");
 }
