@@ -3,12 +3,14 @@
 //!
 //! - [`config`] — flags, environment and YAML merged and checked, every error at once.
 //! - [`node`] — builds the components and runs them until shutdown.
-//! - [`api`] — REST API, health endpoints and `/metrics`.
+//! - [`api`] — REST API, health endpoints and `/metrics`; [`admin`] — admin tokens (JWT), minted by
+//!   [`token`] (`hypasis-sync token`).
 //! - [`devnet_source`] — the embedded block source (the built-in devnet).
 //! - [`metrics`] — the Prometheus recorder and node metrics.
 //! - [`limits`] — process limits raised at start (open files).
 //! - [`shutdown`] — SIGINT/SIGTERM.
 
+pub mod admin;
 pub mod api;
 pub mod config;
 pub mod devnet_source;
@@ -16,3 +18,4 @@ pub mod limits;
 pub mod metrics;
 pub mod node;
 pub mod shutdown;
+pub mod token;

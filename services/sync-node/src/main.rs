@@ -15,7 +15,11 @@ const EXIT_CONFIG: u8 = 64;
 const EXIT_RUNTIME: u8 = 1;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if hypasis_sync::token::requested(&args) {
+        return hypasis_sync::token::run(args);
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

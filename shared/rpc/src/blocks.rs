@@ -177,7 +177,11 @@ impl Blocks {
         let Some(stored) = self.find(BlockRef::Hash(hash), parts).await? else { return Ok(None) };
         let json = self.render(&stored, view)?;
         let json: Arc<str> = Arc::from(json.to_string());
-        self.cache.put(hash, view, json.clone());
+        // A block stored without receipts may get them (and its state-sync receipt) later: its
+        // answer is not kept.
+        if view == View::Header || stored.receipts.is_some() {
+            self.cache.put(hash, view, json.clone());
+        }
         Ok(Some(json))
     }
 
@@ -190,7 +194,12 @@ impl Blocks {
             return Ok(serde_json::Value::Object(render::header_json(&stored.header, Some(stored.total_difficulty))));
         }
         let body = stored.body.as_deref().ok_or_else(|| RpcError::server("block body missing from the cache"))?;
-        let txs = render::decode_transactions(&body.transactions).map_err(|e| RpcError::server(format!("corrupt cached block: {e}")))?;
+        let txs = if view == View::BlockHashes {
+            // Hashes only: nothing to decode.
+            body.transactions.iter().map(|raw| Decoded { tx: None, hash: raw.hash(), from: alloy_primitives::Address::ZERO }).collect()
+        } else {
+            render::decode_transactions(&body.transactions).map_err(|e| RpcError::server(format!("corrupt cached block: {e}")))?
+        };
         let block = self.block_json(stored, body, &txs);
         Ok(match view {
             View::BlockHashes => render::block_json(&block, false),
@@ -201,7 +210,9 @@ impl Blocks {
                     .as_deref()
                     .ok_or_else(|| RpcError::server(format!("receipts of block {} are not known", stored.header.number())))?;
                 let pseudo = block.state_sync_hash().zip(block.state_sync);
-                serde_json::Value::Array(render::receipts_json(receipts, &txs, &block.in_block(), pseudo))
+                let list = render::receipts_json(receipts, &txs, &block.in_block(), pseudo)
+                    .map_err(|e| RpcError::server(format!("corrupt cached block {}: {e}", stored.header.number())))?;
+                serde_json::Value::Array(list)
             }
         })
     }

@@ -75,7 +75,9 @@ fn request(value: Value) -> Request {
     let params = match object.remove("params") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(params)) => params,
-        Some(_) => return invalid(id, "invalid request: params must be an array"),
+        Some(_) => {
+            return Request::Invalid { id: id.unwrap_or(Value::Null), error: RpcError::invalid_params("non-array args") };
+        }
     };
     Request::Call { id, method, params }
 }
@@ -118,10 +120,14 @@ mod tests {
     #[test]
     fn malformed_requests_are_named() {
         assert_eq!(parse(b"{nope").err().map(|e| e.code), Some(PARSE_ERROR));
-        for body in [r#"{"id":1,"method":"m"}"#, r#"{"jsonrpc":"2.0","id":1}"#, r#"{"jsonrpc":"2.0","id":1,"method":"m","params":{}}"#] {
+        for body in [r#"{"id":1,"method":"m"}"#, r#"{"jsonrpc":"2.0","id":1}"#] {
             let Ok(Body::Single(Request::Invalid { id, error })) = parse(body.as_bytes()) else { panic!("invalid: {body}") };
             assert_eq!((id, error.code), (json!(1), INVALID_REQUEST), "{body}");
         }
+        let Ok(Body::Single(Request::Invalid { error, .. })) = parse(br#"{"jsonrpc":"2.0","id":1,"method":"m","params":{}}"#) else {
+            panic!("invalid")
+        };
+        assert_eq!(error.code, crate::error::INVALID_PARAMS, "params by name: as geth, non-array args");
     }
 
     #[test]

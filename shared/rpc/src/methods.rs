@@ -34,6 +34,7 @@ pub const METHODS: &[&str] = &[
     "eth_getTdByHash",
     "bor_getAuthor",
     "bor_getRootHash",
+    "eth_getRootHash",
 ];
 
 /// Most blocks `bor_getRootHash` covers (Bor's `MaxCheckpointLength`, 2^15).
@@ -123,7 +124,7 @@ pub async fn call(blocks: &Blocks, client_version: &str, method: &str, params: &
             let signer = signer.map_err(|e| RpcError::server(format!("block {}: {e}", header.number())))?;
             Ok(raw(&render::address(signer)))
         }
-        "bor_getRootHash" => {
+        "bor_getRootHash" | "eth_getRootHash" => {
             at_most(params, 2)?;
             root_hash(blocks, params::uint(arg(params, 0), 0)?, params::uint(arg(params, 1), 1)?).await
         }
@@ -165,12 +166,11 @@ async fn transaction_at(blocks: &Blocks, block: BlockRef, index: u64) -> Result<
 }
 
 /// `bor_getRootHash(start, end)`: the checkpoint root of the blocks `start..=end`, as 64 hex
-/// digits without `0x` (Bor's format).
+/// digits without `0x` (Bor's format). Blocks not cached are read through once (one fetch fills
+/// the run up to the cached chain); a range still not whole is refused.
 async fn root_hash(blocks: &Blocks, start: u64, end: u64) -> Result<Raw, RpcError> {
-    if start > end {
-        return Err(RpcError::server(format!("invalid start and end block: start {start} is after end {end}")));
-    }
-    let length = end - start + 1;
+    let length = end.checked_sub(start).and_then(|d| d.checked_add(1));
+    let length = length.ok_or_else(|| RpcError::server(format!("invalid parameters: start {start} is after end {end}")))?;
     if length > MAX_ROOT_HASH_BLOCKS {
         return Err(RpcError::server(format!("{length} blocks in range, at most {MAX_ROOT_HASH_BLOCKS}")));
     }
@@ -179,18 +179,18 @@ async fn root_hash(blocks: &Blocks, start: u64, end: u64) -> Result<Raw, RpcErro
         return Err(RpcError::server(format!("end block {end} is beyond the head {head}")));
     }
     let numbers: Vec<u64> = (start..=end).collect();
-    let mut found = blocks.store.by_numbers(&numbers, Parts::HEADER).await.map_err(|e| RpcError::server(e.to_string()))?;
-    for (slot, number) in found.iter_mut().zip(start..=end) {
-        if slot.is_none() {
-            *slot = blocks.by_number(number, Parts::HEADER).await?;
-        }
+    let read = || async { blocks.store.by_numbers(&numbers, Parts::HEADER).await.map_err(|e| RpcError::server(e.to_string())) };
+    let mut found = read().await?;
+    if let Some(missing) = found.iter().position(Option::is_none) {
+        blocks.by_number(start + missing as u64, Parts::HEADER).await?;
+        found = read().await?;
     }
     let headers: Vec<_> = found
         .into_iter()
         .zip(start..=end)
         .map(|(b, n)| b.ok_or(n))
         .collect::<Result<_, _>>()
-        .map_err(|n| RpcError::server(format!("block {n} is not available")))?;
+        .map_err(|n| RpcError::server(format!("block {n} is not cached yet; try again once backfill has reached it")))?;
     let root = checkpoint::root(headers.iter().map(|b| b.header.header())).map_err(|e| RpcError::server(e.to_string()))?;
     Ok(raw(&json!(alloy_primitives::hex::encode(root))))
 }

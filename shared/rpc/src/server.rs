@@ -148,29 +148,51 @@ async fn batch(state: &RpcState, requests: Vec<Request>) -> Vec<u8> {
             Request::Call { id: Some(id), .. } => Some(id.clone()),
             _ => None,
         });
+        // As geth: a list with one error, carrying the first call's id.
         let error =
             RpcError::invalid_request(format!("batch too large: {} requests, at most {}", requests.len(), state.config.batch_limit));
+        out.push(b'[');
         envelope::write_response(&mut out, &id.unwrap_or(Value::Null), &Err(error));
+        out.push(b']');
         return out;
     }
-    let answers: Vec<_> = futures::stream::iter(requests).map(|request| answer(state, request)).buffered(BATCH_CONCURRENCY).collect().await;
+    // Answers are written in order as they complete; once the answers pass the size cap, no
+    // further call is started and the rest answer -32003.
+    let ids: Vec<Option<Value>> = requests
+        .iter()
+        .map(|r| match r {
+            Request::Call { id, .. } => id.clone(),
+            Request::Invalid { id, .. } => Some(id.clone()),
+        })
+        .collect();
+    let mut answers = futures::stream::iter(requests).map(|request| answer(state, request)).buffered(BATCH_CONCURRENCY);
     out.push(b'[');
-    let mut first = true;
-    for (id, result) in answers.into_iter().flatten() {
-        let result = if out.len() > state.config.response_max_bytes {
-            count("other", "too_large");
-            Err(RpcError::response_too_large())
-        } else {
-            result
-        };
-        if !first {
+    let mut written = 0usize;
+    let mut answered = 0usize;
+    while let Some(next) = answers.next().await {
+        answered += 1;
+        if let Some((id, result)) = next {
+            if written > 0 {
+                out.push(b',');
+            }
+            written += 1;
+            envelope::write_response(&mut out, &id, &result);
+        }
+        if out.len() > state.config.response_max_bytes {
+            break;
+        }
+    }
+    drop(answers);
+    for id in ids.into_iter().skip(answered).flatten() {
+        count("other", "too_large");
+        if written > 0 {
             out.push(b',');
         }
-        first = false;
-        envelope::write_response(&mut out, &id, &result);
+        written += 1;
+        envelope::write_response(&mut out, &id, &Err(RpcError::response_too_large()));
     }
     out.push(b']');
-    if first {
+    if written == 0 {
         // Only notifications: nothing to answer.
         out.clear();
     }

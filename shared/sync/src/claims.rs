@@ -78,6 +78,17 @@ impl Claims {
         }
     }
 
+    /// Whether anyone holds `name` now (an unreachable Redis counts as held: wait, do not fetch).
+    pub async fn is_claimed(&self, name: &str) -> bool {
+        match self {
+            Self::Memory(map) => map.lock().get(name).is_some_and(|until| *until > Instant::now()),
+            Self::Redis { client, chain_id, .. } => {
+                let exists: Result<i64, _> = client.exists(Self::key(*chain_id, name)).await;
+                exists.map_or(true, |n| n > 0)
+            }
+        }
+    }
+
     /// Releases `name` if we still hold it.
     pub async fn release(&self, name: &str) {
         match self {

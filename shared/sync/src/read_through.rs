@@ -23,6 +23,7 @@ use hypasis_store::Parts;
 use parking_lot::Mutex;
 use std::{
     collections::HashMap,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -115,6 +116,7 @@ impl ReadError {
 }
 
 type Flight = Shared<BoxFuture<'static, Result<(), ReadError>>>;
+type Flights = Arc<Mutex<HashMap<u64, FlightSlot>>>;
 
 /// Fills cache misses from the upstreams. Cheap to share (`Arc`).
 #[derive(Debug)]
@@ -122,7 +124,7 @@ pub struct ReadThrough {
     ctx: SyncContext,
     claims: Claims,
     config: ReadThroughConfig,
-    flights: Mutex<HashMap<u64, FlightSlot>>,
+    flights: Flights,
 }
 
 struct FlightSlot(Flight);
@@ -155,11 +157,13 @@ impl Anchor {
 impl ReadThrough {
     /// Read-through over `ctx`'s upstreams and store, claiming work in `claims`.
     pub fn new(ctx: SyncContext, claims: Claims, config: ReadThroughConfig) -> Self {
-        Self { ctx, claims, config, flights: Mutex::default() }
+        Self { ctx, claims, config, flights: Arc::default() }
     }
 
     /// Makes block `number` held if it exists and can be verified. `Ok(true)`: it is held now;
     /// `Ok(false)`: it is beyond what the chain (as we know it) has, so there is nothing to fetch.
+    /// A fetch runs as its own task: a caller that goes away (a client that disconnects) neither
+    /// stops it half-way nor leaves its claim held.
     ///
     /// # Errors
     /// [`ReadError`] when it cannot be fetched or verified.
@@ -171,28 +175,48 @@ impl ReadThrough {
                 Plan::Fetch(anchor) => anchor,
             };
             let key = anchor.top();
-            let (flight, ours) = {
+            let flight = {
                 let mut flights = self.flights.lock();
                 match flights.get(&key) {
-                    Some(FlightSlot(flight)) => (flight.clone(), false),
+                    Some(FlightSlot(flight)) => {
+                        metrics::counter!("hypasis_rpc_read_through_joined_total").increment(1);
+                        flight.clone()
+                    }
                     None => {
-                        let flight = self.flight(number, anchor).boxed().shared();
+                        let flight = self.spawn_flight(number, anchor);
                         flights.insert(key, FlightSlot(flight.clone()));
-                        (flight, true)
+                        flight
                     }
                 }
             };
-            let result = flight.await;
-            if ours {
-                self.flights.lock().remove(&key);
-                metrics::counter!("hypasis_rpc_read_through_total", "result" => result.as_ref().err().map_or("fetched", ReadError::label))
-                    .increment(1);
-            } else {
-                metrics::counter!("hypasis_rpc_read_through_joined_total").increment(1);
-            }
-            result?;
+            flight.await?;
         }
         Err(ReadError::Busy { number, waited: FOREIGN_WAIT })
+    }
+
+    /// Starts the fetch of `number ..= anchor.top()` as a task that removes itself from the
+    /// flights when done.
+    fn spawn_flight(&self, number: u64, anchor: Anchor) -> Flight {
+        let (ctx, claims, flights) = (self.ctx.clone(), self.claims.clone(), self.flights.clone());
+        let key = anchor.top();
+        let task = tokio::spawn(async move {
+            let name = Claims::read_through(key);
+            let result = if claims.claim(&name, CLAIM_LEASE).await {
+                let result = fetch_verified(&ctx, number, anchor).await;
+                claims.release(&name).await;
+                metrics::counter!("hypasis_rpc_read_through_total", "result" => result.as_ref().err().map_or("fetched", ReadError::label))
+                    .increment(1);
+                result
+            } else {
+                // Another instance fetches these blocks: wait for it, then plan again.
+                wait_for(&ctx, &claims, &name, number, key).await
+            };
+            flights.lock().remove(&key);
+            result
+        });
+        async move { task.await.unwrap_or_else(|e| Err(ReadError::Failed { number, reason: format!("read-through task: {e}") })) }
+            .boxed()
+            .shared()
     }
 
     /// What a miss at `number` needs.
@@ -232,20 +256,6 @@ impl ReadThrough {
         }
         Ok(Plan::Fetch(anchor))
     }
-
-    /// One fetch of `number ..= anchor.top()`, claimed cluster-wide.
-    fn flight(&self, number: u64, anchor: Anchor) -> impl std::future::Future<Output = Result<(), ReadError>> + Send + 'static {
-        let (ctx, claims) = (self.ctx.clone(), self.claims.clone());
-        async move {
-            let name = Claims::read_through(anchor.top());
-            if !claims.claim(&name, CLAIM_LEASE).await {
-                return wait_for(&ctx, number).await;
-            }
-            let result = fetch_verified(&ctx, number, anchor).await;
-            claims.release(&name).await;
-            result
-        }
-    }
 }
 
 enum Plan {
@@ -254,16 +264,20 @@ enum Plan {
     Fetch(Anchor),
 }
 
-/// Waits for another instance's fetch to store `number`.
-async fn wait_for(ctx: &SyncContext, number: u64) -> Result<(), ReadError> {
+/// Waits while another instance holds the claim `name` (fetching up to `top`): done when `top`
+/// or `number` is held, or when the claim is gone (then the caller plans again).
+async fn wait_for(ctx: &SyncContext, claims: &Claims, name: &str, number: u64, top: u64) -> Result<(), ReadError> {
     let started = Instant::now();
     while started.elapsed() < FOREIGN_WAIT {
-        match ctx.store.by_numbers(&[number], Parts::HEADER).await {
-            Ok(found) if found.first().is_some_and(Option::is_some) => return Ok(()),
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        match ctx.store.held().await {
+            Ok(held) if held.contains(number) || held.contains(top) => return Ok(()),
             Ok(_) => {}
             Err(e) => return Err(ReadError::Failed { number, reason: e.to_string() }),
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        if !claims.is_claimed(name).await {
+            return Ok(());
+        }
     }
     Err(ReadError::Busy { number, waited: FOREIGN_WAIT })
 }
@@ -284,7 +298,11 @@ async fn fetch_verified(ctx: &SyncContext, number: u64, anchor: Anchor) -> Resul
     let linked = match anchor {
         Anchor::Held(above) => {
             let held = ctx.store.by_numbers(&[above], Parts::HEADER).await.map_err(failed)?.into_iter().next().flatten();
-            held.is_some_and(|b| b.header.parent_hash == last.hash())
+            // Evicted or replaced meanwhile: nothing to judge the upstream by; plan again.
+            let Some(held) = held else {
+                return Err(ReadError::Failed { number, reason: format!("block {above} left the cache during the fetch; try again") });
+            };
+            held.header.parent_hash == last.hash()
         }
         Anchor::Milestone { hash, .. } => last.hash() == hash,
     };

@@ -54,6 +54,8 @@ pub struct ApiState {
     pub sync: Option<hypasis_syncer::SyncHandle>,
     /// Which seal check runs, from what anchor.
     pub seals: crate::node::seals::SealStatus,
+    /// Checks admin tokens (`None`: no `--jwt-secret`, admin endpoints off).
+    pub admin: Option<crate::admin::TokenKey>,
 }
 
 /// Serves the API on `listener` until `cancel`.
@@ -75,14 +77,45 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/gaps", get(gaps::gaps))
         .route("/api/v1/checkpoints", get(sync::checkpoints))
         .route("/api/v1/upstreams", get(sync::upstreams))
-        .route("/api/v1/sync/pause", post(sync::pause))
-        .route("/api/v1/sync/resume", post(sync::resume))
+        .merge(admin_routes(state.clone()))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(render_metrics))
         .fallback(not_found)
         .layer(middleware::from_fn(count_requests))
         .with_state(state)
+}
+
+/// Endpoints that change the node: an admin token is required.
+fn admin_routes(state: Arc<ApiState>) -> Router<Arc<ApiState>> {
+    Router::new()
+        .route("/api/v1/sync/pause", post(sync::pause))
+        .route("/api/v1/sync/resume", post(sync::resume))
+        .route_layer(middleware::from_fn_with_state(state, require_admin))
+}
+
+async fn require_admin(axum::extract::State(state): axum::extract::State<Arc<ApiState>>, request: Request, next: Next) -> Response {
+    let header = request.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let checked = match &state.admin {
+        Some(key) => key.check(header),
+        None => Err(crate::admin::AuthError::Off),
+    };
+    match checked {
+        Ok(claims) => {
+            metrics::admin_auth("ok");
+            tracing::info!(target: "api::admin", subject = %claims.sub, path = %request.uri().path(), "admin request");
+            next.run(request).await
+        }
+        Err(e) => {
+            metrics::admin_auth(e.label());
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+            let mut response = error(status, e.to_string());
+            if status == StatusCode::UNAUTHORIZED {
+                response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+            }
+            response
+        }
+    }
 }
 
 async fn render_metrics(axum::extract::State(state): axum::extract::State<Arc<ApiState>>) -> impl IntoResponse {

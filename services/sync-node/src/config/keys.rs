@@ -153,7 +153,7 @@ pub const KEYS: &[Key] = &[
         "rpc-read-through-max-blocks",
         "RPC_READ_THROUGH_MAX_BLOCKS",
         "BLOCKS",
-        "Most blocks fetched from upstream to answer one JSON-RPC cache miss (0 = misses answer null)",
+        "Most blocks fetched from upstream to answer one JSON-RPC cache miss (0-8192; 0 = misses answer null)",
         Default::Text(|| hypasis_syncer::read_through::DEFAULT_MAX_BLOCKS.to_string()),
     ),
     key(
@@ -392,6 +392,14 @@ pub const KEYS: &[Key] = &[
         "Peers always admitted (comma-separated enode URLs or node ids), e.g. your own Bor nodes",
         Default::None,
     ),
+    secret(key(
+        "jwt_secret",
+        "jwt-secret",
+        "JWT_SECRET",
+        "SECRET",
+        "Key (at least 32 characters) that signs admin tokens (HS256); without it the admin endpoints are off. Mint a token with `hypasis-sync token`",
+        Default::None,
+    )),
     key("region", "region", "REGION", "LABEL", "Region label announced in cluster heartbeats", Default::Text(|| "local".into())),
     key(
         "leader_lease_ms",

@@ -25,6 +25,9 @@ use std::{
 };
 use url::Url;
 
+/// Shortest accepted `--jwt-secret` (HS256 wants a key of at least its 256-bit output).
+pub const MIN_JWT_SECRET: usize = 32;
+
 /// Most upstreams read from `POLYGON_RPC_1` … `POLYGON_RPC_9`.
 const MAX_ENV_UPSTREAMS: usize = 9;
 
@@ -156,6 +159,8 @@ pub struct Settings {
     pub p2p_handshakes_per_ip: usize,
     /// Node ids always admitted, even when the peer cap is reached.
     pub trusted_peers: Vec<hypasis_rlpx::NodeId>,
+    /// Key of admin tokens (HS256), when the admin endpoints are on.
+    pub jwt_secret: Option<String>,
     /// Region label in cluster heartbeats.
     pub region: String,
     /// Leader lease length.
@@ -315,6 +320,13 @@ impl Settings {
         let max_peers = raw.one("max_peers", |v| number(v, 1, 100_000));
         let p2p_handshakes_per_ip = raw.one("p2p_handshakes_per_ip", |v| number(v, 1, 100_000));
         let trusted_peers = raw.list("trusted_peers", true, node_id);
+        let jwt_secret = raw.one("jwt_secret", |v| {
+            if v.len() >= MIN_JWT_SECRET {
+                Ok(Some(v.to_owned()))
+            } else {
+                Err(Refused(format!("{} characters is too short; use at least {MIN_JWT_SECRET} (e.g. `openssl rand -hex 32`)", v.len())))
+            }
+        });
         let leader_lease = raw.one("leader_lease_ms", |v| number(v, 300, 600_000));
         let member_ttl = raw.one("member_ttl_ms", |v| number(v, 100, 600_000));
         let heartbeat = raw.one("heartbeat_ms", |v| number(v, 50, 600_000));
@@ -374,6 +386,7 @@ impl Settings {
             max_peers: max_peers as usize,
             p2p_handshakes_per_ip: p2p_handshakes_per_ip as usize,
             trusted_peers,
+            jwt_secret,
             region,
             leader_lease: Duration::from_millis(leader_lease),
             member_ttl: Duration::from_millis(member_ttl),
@@ -527,8 +540,11 @@ mod tests {
 
     #[test]
     fn a_setting_that_does_nothing_is_refused() {
-        // Admin auth is not served yet: its flag is not accepted silently.
-        assert!(Cli::try_parse_from(["hypasis-sync", "--jwt-secret", "x"]).is_err());
+        // Flags of features not built are not accepted silently.
+        assert!(Cli::try_parse_from(["hypasis-sync", "--operators-file", "x"]).is_err());
+        let cli = Cli::try_parse_from(["hypasis-sync", "--jwt-secret", "short"]).unwrap();
+        let err = Settings::resolve_with_env(cli, |_| None).unwrap_err().to_string();
+        assert!(err.contains("jwt_secret") && err.contains("too short") && !err.contains("short\""), "{err}");
     }
 
     #[test]

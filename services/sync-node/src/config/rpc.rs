@@ -5,6 +5,9 @@ use super::{
     parse::{Check, Refused, number, port},
 };
 
+/// Highest `--rpc-read-through-max-blocks`: one miss holds its whole run in memory.
+const MAX_READ_THROUGH_BLOCKS: u64 = 8_192;
+
 /// The JSON-RPC edge's settings.
 #[derive(Debug, Clone)]
 pub struct RpcSettings {
@@ -37,6 +40,6 @@ pub(super) fn settings(raw: &mut Raw) -> RpcSettings {
         body_max_bytes: raw.one("rpc_body_max_bytes", |v| number(v, 1_024, 1 << 30)) as usize,
         cors_origins: raw.list("rpc_cors_origins", true, origin),
         cache_bytes: raw.one("rpc_cache_mb", |v| number(v, 0, 1 << 20)) << 20,
-        read_through_max_blocks: raw.one("rpc_read_through_max_blocks", |v| number(v, 0, 1 << 20)),
+        read_through_max_blocks: raw.one("rpc_read_through_max_blocks", |v| number(v, 0, MAX_READ_THROUGH_BLOCKS)),
     }
 }

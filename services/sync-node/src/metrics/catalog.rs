@@ -42,6 +42,7 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
     ("hypasis_store_tier_backlog_dropped_total", Counter, "Backlog blocks dropped because the backlog was full"),
     ("hypasis_store_blocks_added_total", Counter, "Block numbers newly covered by the gap tracker"),
     ("hypasis_api_requests_total", Counter, "REST API requests by route and status"),
+    ("hypasis_api_admin_auth_total", Counter, "Admin endpoint requests by result (ok, missing, invalid, expired, wrong_role, off)"),
     ("hypasis_rpc_requests_total", Counter, "JSON-RPC calls by method (unserved methods as other) and result"),
     ("hypasis_rpc_request_seconds", Histogram, "Time to answer a JSON-RPC call, by method"),
     ("hypasis_rpc_batch_size", Histogram, "Calls per JSON-RPC batch"),

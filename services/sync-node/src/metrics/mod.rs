@@ -58,3 +58,8 @@ pub fn rejected_block(source: &'static str, reason: &'static str) {
 pub fn api_request(route: String, status: u16) {
     counter!("hypasis_api_requests_total", "route" => route, "status" => status.to_string()).increment(1);
 }
+
+/// An admin request was let through (`ok`) or refused (the reason).
+pub fn admin_auth(result: &'static str) {
+    counter!("hypasis_api_admin_auth_total", "result" => result).increment(1);
+}

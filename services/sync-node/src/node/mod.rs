@@ -184,6 +184,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         retention_window: if settings.upstreams.is_empty() { None } else { sources::memory_window(&settings) },
         sync,
         seals: seal_status.clone(),
+        admin: settings.jwt_secret.as_deref().map(crate::admin::TokenKey::new),
     });
     tasks.spawn(api::serve(listener, state, cancel.child_token()));
     banner::print(&settings, &spec, [api_addr, rpc_addr], &network, &discovery, &seal_status);

@@ -12,7 +12,7 @@ mod tx;
 
 pub use block::{BlockJson, block_json, header_json};
 pub use receipt::receipts_json;
-pub use tx::{Decoded, decode_transactions, state_sync_tx_json, tx_json};
+pub use tx::{Decoded, STATE_SYNC_TX_TYPE, decode_transactions, state_sync_tx_json, tx_json};
 
 use alloy_primitives::{Address, B256, Bytes, U256, hex};
 use serde_json::Value;

@@ -2,34 +2,42 @@
 //! across the block and Bor's state-sync receipt last.
 
 use super::{InBlock, address, bytes, hash, qty, tx::Decoded, tx::effective_gas_price};
-use alloy_consensus::Transaction;
+use alloy_consensus::Transaction as _;
 use alloy_primitives::{Address, B256, TxKind};
 use hypasis_chain::Receipt;
 use serde_json::{Map, Value};
 
 /// The receipts of a block as `eth_getBlockReceipts` shows them. `state_sync` is Bor's pseudo
 /// transaction's hash and receipt, when shown.
-pub fn receipts_json(receipts: &[Receipt], txs: &[Decoded], block: &InBlock, state_sync: Option<(B256, &Receipt)>) -> Vec<Value> {
+///
+/// # Errors
+/// A message when there are not as many receipts as transactions (a corrupt entry).
+pub fn receipts_json(
+    receipts: &[Receipt],
+    txs: &[Decoded],
+    block: &InBlock,
+    state_sync: Option<(B256, &Receipt)>,
+) -> Result<Vec<Value>, String> {
+    if receipts.len() != txs.len() {
+        return Err(format!("{} receipts for {} transactions", receipts.len(), txs.len()));
+    }
     let mut out = Vec::with_capacity(receipts.len() + 1);
     let (mut log_index, mut previous_gas) = (0u64, 0u64);
     for (index, (receipt, decoded)) in receipts.iter().zip(txs).enumerate() {
-        let tx = &decoded.tx;
-        let to = match tx.kind() {
-            TxKind::Call(to) => Some(to),
-            TxKind::Create => None,
+        let (to, contract, price) = match &decoded.tx {
+            Some(tx) => {
+                let to = match tx.kind() {
+                    TxKind::Call(to) => Some(to),
+                    TxKind::Create => None,
+                };
+                (to, to.is_none().then(|| decoded.from.create(tx.nonce())), effective_gas_price(tx, block.base_fee))
+            }
+            // A state-sync transaction: from and to the zero address, free.
+            None => (Some(Address::ZERO), None, 0),
         };
-        let contract = to.is_none().then(|| decoded.from.create(tx.nonce()));
         let gas_used = receipt.cumulative_gas_used.saturating_sub(previous_gas);
         previous_gas = receipt.cumulative_gas_used;
-        let fields = Fields {
-            tx_hash: decoded.hash,
-            index,
-            from: decoded.from,
-            to,
-            contract,
-            gas_used,
-            effective_gas_price: effective_gas_price(tx, block.base_fee),
-        };
+        let fields = Fields { tx_hash: decoded.hash, index, from: decoded.from, to, contract, gas_used, effective_gas_price: price };
         out.push(receipt_json(receipt, &fields, block, &mut log_index));
     }
     if let Some((tx_hash, receipt)) = state_sync {
@@ -44,7 +52,7 @@ pub fn receipts_json(receipts: &[Receipt], txs: &[Decoded], block: &InBlock, sta
         };
         out.push(receipt_json(receipt, &fields, block, &mut log_index));
     }
-    out
+    Ok(out)
 }
 
 struct Fields {

@@ -7,14 +7,18 @@ use alloy_primitives::{Address, B256, TxKind};
 use hypasis_chain::RawTx;
 use serde_json::{Map, Value, json};
 
+/// Bor's state-sync transaction type (from Madhugiri on, part of the body; unsigned).
+pub const STATE_SYNC_TX_TYPE: u8 = 0x7f;
+
 /// A transaction of a stored block, decoded, with its sender.
 #[derive(Debug, Clone)]
 pub struct Decoded {
-    /// The signed transaction.
-    pub tx: TxEnvelope,
+    /// The signed transaction; `None` for Bor's state-sync transaction (type `0x7F`), which is
+    /// not signed and which alloy does not model.
+    pub tx: Option<TxEnvelope>,
     /// Its hash.
     pub hash: B256,
-    /// Who signed it.
+    /// Who signed it (the zero address for a state-sync transaction).
     pub from: Address,
 }
 
@@ -27,9 +31,12 @@ pub fn decode_transactions(raw: &[RawTx]) -> Result<Vec<Decoded>, String> {
     raw.iter()
         .enumerate()
         .map(|(index, raw)| {
+            if raw.tx_type() == STATE_SYNC_TX_TYPE {
+                return Ok(Decoded { hash: raw.hash(), from: Address::ZERO, tx: None });
+            }
             let tx = TxEnvelope::decode_2718(&mut raw.as_bytes().as_ref()).map_err(|e| format!("transaction {index}: {e}"))?;
             let from = tx.recover_signer().map_err(|e| format!("transaction {index}: sender: {e}"))?;
-            Ok(Decoded { hash: raw.hash(), from, tx })
+            Ok(Decoded { hash: raw.hash(), from, tx: Some(tx) })
         })
         .collect()
 }
@@ -47,7 +54,7 @@ pub(crate) fn effective_gas_price(tx: &TxEnvelope, base_fee: Option<u64>) -> u12
 
 /// A transaction's JSON at `index` of a block.
 pub fn tx_json(decoded: &Decoded, index: usize, block: &InBlock) -> Value {
-    let tx = &decoded.tx;
+    let Some(tx) = &decoded.tx else { return state_sync_tx(decoded.hash, index, block) };
     let mut out = Map::new();
     out.insert("blockHash".into(), hash(block.hash));
     out.insert("blockNumber".into(), qty(block.number));
@@ -103,6 +110,14 @@ pub fn tx_json(decoded: &Decoded, index: usize, block: &InBlock) -> Value {
     Value::Object(out)
 }
 
+/// A post-Madhugiri state-sync transaction (type `0x7F`): its hash, type and position; its
+/// payload (the state-sync events) is not decoded, every other field is zero.
+fn state_sync_tx(tx_hash: B256, index: usize, block: &InBlock) -> Value {
+    let mut value = state_sync_tx_json(tx_hash, index, block);
+    value["type"] = qty(u64::from(STATE_SYNC_TX_TYPE));
+    value
+}
+
 /// Bor's pseudo transaction for a block's state syncs (before Madhugiri): a zero legacy
 /// transaction with the derived hash, shown last.
 pub fn state_sync_tx_json(tx_hash: B256, index: usize, block: &InBlock) -> Value {
@@ -124,4 +139,30 @@ pub fn state_sync_tx_json(tx_hash: B256, index: usize, block: &InBlock) -> Value
         "r": qty(0),
         "s": qty(0),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_post_madhugiri_state_sync_transaction_renders_without_a_signature() {
+        // Type 0x7F and an RLP payload alloy does not model.
+        let raw = RawTx::new(alloy_primitives::Bytes::from(vec![0x7f, 0xc3, 0x01, 0x02, 0x03])).expect("a typed transaction");
+        let decoded = decode_transactions(std::slice::from_ref(&raw)).expect("not refused as corrupt");
+        assert!(decoded[0].tx.is_none());
+        let block = InBlock { hash: B256::repeat_byte(1), number: 7, base_fee: Some(7) };
+        let json = tx_json(&decoded[0], 3, &block);
+        assert_eq!((json["type"].as_str(), json["hash"].as_str()), (Some("0x7f"), Some(format!("{:#x}", raw.hash()).as_str())));
+        assert_eq!(json["transactionIndex"], "0x3");
+        let receipts = crate::render::receipts_json(
+            &[hypasis_chain::Receipt { tx_type: 0x7f, status: true.into(), cumulative_gas_used: 0, logs: vec![] }],
+            &decoded,
+            &block,
+            None,
+        )
+        .expect("rendered");
+        assert_eq!(receipts[0]["from"], json!(Address::ZERO));
+        assert!(crate::render::receipts_json(&[], &decoded, &block, None).is_err(), "count mismatch refused");
+    }
 }
