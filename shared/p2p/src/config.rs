@@ -57,6 +57,10 @@ pub struct NetworkConfig {
     pub max_ingress_frame: usize,
     /// Peers admitted even when full.
     pub trusted: HashSet<NodeId>,
+    /// Load balancers whose PROXY protocol headers name the real client (none: off).
+    pub trusted_proxies: crate::proxy::TrustedProxies,
+    /// How long a trusted proxy has to send its PROXY header.
+    pub proxy_header_timeout: Duration,
     /// Client id sent in Hello.
     pub client_id: String,
 }
@@ -79,6 +83,8 @@ impl NetworkConfig {
             soft_response_limit: DEFAULT_SOFT_RESPONSE_LIMIT,
             max_ingress_frame: DEFAULT_MAX_INGRESS_FRAME,
             trusted: HashSet::new(),
+            trusted_proxies: crate::proxy::TrustedProxies::default(),
+            proxy_header_timeout: crate::proxy::DEFAULT_HEADER_TIMEOUT,
             client_id: format!("hypasis-sync/v{}", env!("CARGO_PKG_VERSION")),
         }
     }

@@ -14,6 +14,8 @@
 //! - [`dispatch`]: requests answered from the store.
 //! - [`peers`]: connected peers with per-peer counters.
 //! - [`metrics`]: `hypasis_p2p_*` metrics.
+//! - [`proxy`]: the PROXY protocol (v1/v2) from trusted load balancers, on this and the HTTP
+//!   listeners.
 
 pub mod admission;
 pub mod config;
@@ -22,6 +24,7 @@ pub mod dispatch;
 pub mod identity;
 pub mod metrics;
 pub mod peers;
+pub mod proxy;
 pub mod serve;
 pub mod server;
 pub mod session;

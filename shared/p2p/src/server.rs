@@ -133,9 +133,16 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             }
         };
         // One address gets at most its share of the pending slots, then the slots themselves.
-        let Some(pending) = PendingHandshake::start(&shared, addr.ip()) else {
-            metrics::rejected("handshakes_per_ip");
-            continue;
+        // Behind a trusted load balancer the address is the client's, known after its PROXY
+        // header: counted then.
+        let pending = if shared.config.trusted_proxies.contains(addr.ip()) {
+            None
+        } else {
+            let Some(pending) = PendingHandshake::start(&shared, addr.ip()) else {
+                metrics::rejected("handshakes_per_ip");
+                continue;
+            };
+            Some(pending)
         };
         let Ok(handshake_permit) = shared.handshakes.clone().try_acquire_owned() else {
             metrics::rejected("handshakes_full");
@@ -185,8 +192,27 @@ async fn connection(
     mut stream: TcpStream,
     addr: SocketAddr,
     shared: Arc<Shared>,
-    handshake_permits: (OwnedSemaphorePermit, PendingHandshake),
+    (permit, pending): (OwnedSemaphorePermit, Option<PendingHandshake>),
 ) {
+    let config = &shared.config;
+    let addr = match crate::proxy::client_addr(&mut stream, addr, &config.trusted_proxies, config.proxy_header_timeout, "p2p").await {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::debug!(target: "p2p::server", %addr, error = %e, "connection refused");
+            return;
+        }
+    };
+    let pending = match pending {
+        Some(pending) => pending,
+        None => match PendingHandshake::start(&shared, addr.ip()) {
+            Some(pending) => pending,
+            None => {
+                metrics::rejected("handshakes_per_ip");
+                return;
+            }
+        },
+    };
+    let handshake_permits = (permit, pending);
     let deadline = shared.config.handshake_timeout;
     let handshake = tokio::time::timeout(deadline, async {
         let auth = tokio::time::timeout(shared.config.auth_timeout, hypasis_rlpx::accept(&mut stream, &shared.keys)).await;

@@ -69,8 +69,12 @@ pub struct RpcState {
     pub client_version: String,
 }
 
-/// Serves the edge on `listener` until `cancel`.
-pub async fn serve(listener: tokio::net::TcpListener, state: Arc<RpcState>, cancel: tokio_util::sync::CancellationToken) {
+/// Serves the edge on `listener` (a `TcpListener`, or one reading PROXY headers) until `cancel`.
+pub async fn serve<L>(listener: L, state: Arc<RpcState>, cancel: tokio_util::sync::CancellationToken)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let serve = axum::serve(listener, router(state)).with_graceful_shutdown(async move { cancel.cancelled().await });
     if let Err(e) = serve.await {
         tracing::error!(target: "rpc", error = %e, "JSON-RPC server failed");

@@ -59,7 +59,11 @@ pub struct ApiState {
 }
 
 /// Serves the API on `listener` until `cancel`.
-pub async fn serve(listener: tokio::net::TcpListener, state: Arc<ApiState>, cancel: tokio_util::sync::CancellationToken) {
+pub async fn serve<L>(listener: L, state: Arc<ApiState>, cancel: tokio_util::sync::CancellationToken)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let serve = axum::serve(listener, router(state)).with_graceful_shutdown(async move { cancel.cancelled().await });
     if let Err(e) = serve.await {
         tracing::error!(target: "api", error = %e, "REST API server failed");

@@ -385,6 +385,14 @@ pub const KEYS: &[Key] = &[
         Default::Text(|| hypasis_p2p::config::DEFAULT_PENDING_HANDSHAKES_PER_IP.to_string()),
     ),
     key(
+        "proxy_protocol_from",
+        "proxy-protocol-from",
+        "PROXY_PROTOCOL_FROM",
+        "CIDRS",
+        "Load balancers (comma-separated addresses or CIDRs) whose PROXY protocol v1/v2 headers name the real client on the devp2p, REST API and JSON-RPC listeners; a PROXY header from anyone else is refused",
+        Default::None,
+    ),
+    key(
         "trusted_peers",
         "trusted-peers",
         "TRUSTED_PEERS",

@@ -157,6 +157,8 @@ pub struct Settings {
     pub max_peers: usize,
     /// Most devp2p handshakes in flight from one IP address.
     pub p2p_handshakes_per_ip: usize,
+    /// Load balancers whose PROXY protocol headers are believed (none: the protocol is off).
+    pub proxy_protocol_from: hypasis_p2p::proxy::TrustedProxies,
     /// Node ids always admitted, even when the peer cap is reached.
     pub trusted_peers: Vec<hypasis_rlpx::NodeId>,
     /// Key of admin tokens (HS256), when the admin endpoints are on.
@@ -319,6 +321,11 @@ impl Settings {
         let bootnodes = raw.list("bootnodes", true, enode);
         let max_peers = raw.one("max_peers", |v| number(v, 1, 100_000));
         let p2p_handshakes_per_ip = raw.one("p2p_handshakes_per_ip", |v| number(v, 1, 100_000));
+        let proxy_protocol_from = hypasis_p2p::proxy::TrustedProxies::new(raw.list("proxy_protocol_from", true, |v| {
+            v.parse::<ipnet::IpNet>()
+                .or_else(|_| v.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| Refused(format!("{v:?} is not an IP address or CIDR; use e.g. 10.0.0.0/8 or 172.17.0.1")))
+        }));
         let trusted_peers = raw.list("trusted_peers", true, node_id);
         let jwt_secret = raw.one("jwt_secret", |v| {
             if v.len() >= MIN_JWT_SECRET {
@@ -386,6 +393,7 @@ impl Settings {
             max_peers: max_peers as usize,
             p2p_handshakes_per_ip: p2p_handshakes_per_ip as usize,
             trusted_peers,
+            proxy_protocol_from,
             jwt_secret,
             region,
             leader_lease: Duration::from_millis(leader_lease),

@@ -61,6 +61,16 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
         "Configured devp2p limits, by name (max_peers, admission_queue, pending_handshakes, soft_response_bytes, max_ingress_frame_bytes)",
     ),
     ("hypasis_p2p_handshakes_total", Counter, "devp2p handshakes by result"),
+    (
+        "hypasis_proxy_protocol_accepted_total",
+        Counter,
+        "Connections whose PROXY header from a trusted load balancer named the client, by listener",
+    ),
+    (
+        "hypasis_proxy_protocol_rejected_total",
+        Counter,
+        "Connections closed over their PROXY header (untrusted sender, malformed, timeout), by listener and reason",
+    ),
     ("hypasis_p2p_admission_rejected_total", Counter, "Connections refused by admission control, by reason"),
     ("hypasis_p2p_messages_total", Counter, "devp2p messages by kind and direction"),
     ("hypasis_p2p_bytes_total", Counter, "devp2p payload bytes by kind and direction"),

@@ -20,6 +20,7 @@ use crate::{
     api::{self, ApiState},
     config::{ChainChoice, Settings},
     metrics,
+    proxied::ProxiedListener,
 };
 use hypasis_devnet::Devnet;
 use hypasis_p2p::identity;
@@ -103,6 +104,12 @@ impl NodeError {
     }
 }
 
+/// `listener` reading PROXY headers from the configured load balancers.
+fn proxied(listener: TcpListener, settings: &Settings, name: &'static str, cancel: &CancellationToken) -> std::io::Result<ProxiedListener> {
+    let timeout = hypasis_p2p::proxy::DEFAULT_HEADER_TIMEOUT;
+    ProxiedListener::spawn(listener, settings.proxy_protocol_from.clone(), timeout, name, cancel.child_token())
+}
+
 /// Runs the node until `shutdown` resolves, then drains for at most the grace period.
 ///
 /// # Errors
@@ -168,7 +175,12 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     }
 
     let rpc_state = rpc::state(&settings, &spec, store.clone(), sync.clone(), heads.subscribe());
-    tasks.spawn(hypasis_rpc::serve(rpc_listener, rpc_state, cancel.child_token()));
+    if settings.proxy_protocol_from.is_empty() {
+        tasks.spawn(hypasis_rpc::serve(rpc_listener, rpc_state, cancel.child_token()));
+    } else {
+        let proxied = proxied(rpc_listener, &settings, "rpc", &cancel).map_err(rpc_bind_error)?;
+        tasks.spawn(hypasis_rpc::serve(proxied, rpc_state, cancel.child_token()));
+    }
     let state = Arc::new(ApiState {
         instance_id: settings.instance_id.clone(),
         spec: spec.clone(),
@@ -186,7 +198,12 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         seals: seal_status.clone(),
         admin: settings.jwt_secret.as_deref().map(crate::admin::TokenKey::new),
     });
-    tasks.spawn(api::serve(listener, state, cancel.child_token()));
+    if settings.proxy_protocol_from.is_empty() {
+        tasks.spawn(api::serve(listener, state, cancel.child_token()));
+    } else {
+        let proxied = proxied(listener, &settings, "api", &cancel).map_err(bind_error)?;
+        tasks.spawn(api::serve(proxied, state, cancel.child_token()));
+    }
     banner::print(&settings, &spec, [api_addr, rpc_addr], &network, &discovery, &seal_status);
 
     shutdown.await;

@@ -72,6 +72,7 @@ pub(super) async fn start(
     p2p_config.max_peers = settings.max_peers;
     p2p_config.pending_handshakes_per_ip = settings.p2p_handshakes_per_ip;
     p2p_config.trusted = settings.trusted_peers.iter().copied().collect();
+    p2p_config.trusted_proxies = settings.proxy_protocol_from.clone();
     let discovery_key = deps.keys[0].clone();
     let (network, p2p_task) =
         hypasis_p2p::spawn(p2p_config, deps.keys, Arc::new(deps.spec.clone()), deps.store, deps.heads, cancel.child_token())
