@@ -44,7 +44,12 @@ pub struct NetworkHandle {
 }
 
 impl NetworkHandle {
-    /// Peers connected now.
+    /// The peer cap (`max_peers`).
+    pub fn max_peers(&self) -> usize {
+        self.shared.config.max_peers
+    }
+
+    /// Connected peers now.
     pub fn peer_count(&self) -> usize {
         self.shared.registry.len()
     }

@@ -56,6 +56,15 @@ pub struct ApiState {
     pub seals: crate::node::seals::SealStatus,
     /// Checks admin tokens (`None`: no `--jwt-secret`, admin endpoints off).
     pub admin: Option<crate::admin::TokenKey>,
+    /// The head this instance advertises.
+    pub heads: tokio::sync::watch::Receiver<Option<hypasis_store::ChainHead>>,
+    /// Set on SIGTERM: readiness fails while the node drains.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// Most blocks the advertised head may lag the cluster head or the upstream tip and still
+    /// be ready.
+    pub ready_max_lag: u64,
+    /// When each health check last changed state: name → (ok, UNIX seconds).
+    pub check_since: parking_lot::Mutex<std::collections::HashMap<&'static str, (bool, u64)>>,
 }
 
 /// Serves the API on `listener` until `cancel`.
@@ -84,6 +93,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(admin_routes(state.clone()))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .route("/api/v1/health", get(health::report))
         .route("/metrics", get(render_metrics))
         .fallback(not_found)
         .layer(middleware::from_fn(count_requests))

@@ -435,6 +435,22 @@ pub const KEYS: &[Key] = &[
     ),
     key("log_format", "log-format", "LOG_FORMAT", "FORMAT", "Log format: text or json", Default::Text(|| "text".into())),
     key(
+        "shutdown_drain",
+        "shutdown-drain",
+        "SHUTDOWN_DRAIN",
+        "SECONDS",
+        "Seconds after SIGTERM during which /health/ready answers 503 while everything still serves, so load balancers move traffic away (0-60)",
+        Default::Text(|| "5".into()),
+    ),
+    key(
+        "ready_max_lag",
+        "ready-max-lag",
+        "READY_MAX_LAG",
+        "BLOCKS",
+        "Most blocks the advertised head may be behind the cluster head or the upstream tip while /health/ready answers 200",
+        Default::Text(|| "64".into()),
+    ),
+    key(
         "shutdown_grace",
         "shutdown-grace",
         "SHUTDOWN_GRACE",

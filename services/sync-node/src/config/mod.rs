@@ -175,6 +175,10 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Shutdown grace period.
     pub shutdown_grace: Duration,
+    /// How long readiness fails before the listeners close on shutdown.
+    pub shutdown_drain: Duration,
+    /// Most blocks of lag while ready.
+    pub ready_max_lag: u64,
 }
 
 /// The merged raw values: setting name → (texts, where they came from).
@@ -343,6 +347,8 @@ impl Settings {
             _ => Err(Refused(format!("{v:?} is not a log format; use text or json"))),
         });
         let grace = raw.one("shutdown_grace", |v| number(v, 0, 600));
+        let drain = raw.one("shutdown_drain", |v| number(v, 0, 60));
+        let ready_max_lag = raw.one("ready_max_lag", |v| number(v, 1, 1_000_000));
         let devnet = DevnetConfig { seed, block_time, ..DevnetConfig::default() };
         let chain = raw.one("chain", |v| chain(v, devnet.clone()).map(Some)).unwrap_or(ChainChoice::Devnet(devnet));
 
@@ -401,6 +407,8 @@ impl Settings {
             heartbeat_interval: Duration::from_millis(heartbeat),
             log_format,
             shutdown_grace: Duration::from_secs(grace),
+            shutdown_drain: Duration::from_secs(drain),
+            ready_max_lag,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Wiring: build the components from [`Settings`], run them, drain on shutdown, in a fixed
 //! order: keys and advertised address (nothing bound yet) → API and JSON-RPC listeners → store and cluster →
-//! source of blocks → network → REST API → banner → wait for shutdown → drain.
+//! source of blocks → network → REST API → banner → wait for shutdown → unready for the drain
+//! period → stop → drain.
 //!
 //! - [`cluster`]: the store, and with Redis the election, heartbeats and head following.
 //! - [`sources`]: the embedded devnet, an imported chain file, or the upstream sync.
@@ -174,6 +175,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         cluster::announce(cluster, network.clone(), heads.subscribe(), &mut tasks, &cancel);
     }
 
+    let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let rpc_state = rpc::state(&settings, &spec, store.clone(), sync.clone(), heads.subscribe());
     if settings.proxy_protocol_from.is_empty() {
         tasks.spawn(hypasis_rpc::serve(rpc_listener, rpc_state, cancel.child_token()));
@@ -197,6 +199,10 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         sync,
         seals: seal_status.clone(),
         admin: settings.jwt_secret.as_deref().map(crate::admin::TokenKey::new),
+        heads: heads.subscribe(),
+        draining: draining.clone(),
+        ready_max_lag: settings.ready_max_lag,
+        check_since: parking_lot::Mutex::default(),
     });
     if settings.proxy_protocol_from.is_empty() {
         tasks.spawn(api::serve(listener, state, cancel.child_token()));
@@ -207,6 +213,10 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     banner::print(&settings, &spec, [api_addr, rpc_addr], &network, &discovery, &seal_status);
 
     shutdown.await;
+    // Unready first, still serving, so load balancers move new work away; then stop.
+    draining.store(true, std::sync::atomic::Ordering::SeqCst);
+    tracing::info!(drain_secs = settings.shutdown_drain.as_secs(), "draining: /health/ready answers 503");
+    tokio::time::sleep(settings.shutdown_drain).await;
     tracing::info!(grace_secs = settings.shutdown_grace.as_secs(), "shutting down");
     cancel.cancel();
     let drained = tokio::time::timeout(settings.shutdown_grace, async { while tasks.join_next().await.is_some() {} }).await;
