@@ -8,7 +8,6 @@
 //! - [`devnet_source`] — the embedded block source (the built-in devnet).
 //! - [`metrics`] — the Prometheus recorder and node metrics.
 //! - [`limits`] — process limits raised at start (open files).
-//! - [`proxied`] — HTTP listeners behind a PROXY-protocol load balancer.
 //! - [`shutdown`] — SIGINT/SIGTERM.
 
 pub mod admin;
@@ -18,6 +17,5 @@ pub mod devnet_source;
 pub mod limits;
 pub mod metrics;
 pub mod node;
-pub mod proxied;
 pub mod shutdown;
 pub mod token;

@@ -57,6 +57,8 @@ pub struct NetworkConfig {
     pub max_ingress_frame: usize,
     /// Peers admitted even when full.
     pub trusted: HashSet<NodeId>,
+    /// Fair use: delays or refuses requests over an operator's budget (`None`: no limits).
+    pub request_gate: Option<std::sync::Arc<dyn crate::gate::RequestGate>>,
     /// Load balancers whose PROXY protocol headers name the real client (none: off).
     pub trusted_proxies: crate::proxy::TrustedProxies,
     /// How long a trusted proxy has to send its PROXY header.
@@ -83,6 +85,7 @@ impl NetworkConfig {
             soft_response_limit: DEFAULT_SOFT_RESPONSE_LIMIT,
             max_ingress_frame: DEFAULT_MAX_INGRESS_FRAME,
             trusted: HashSet::new(),
+            request_gate: None,
             trusted_proxies: crate::proxy::TrustedProxies::default(),
             proxy_header_timeout: crate::proxy::DEFAULT_HEADER_TIMEOUT,
             client_id: format!("hypasis-sync/v{}", env!("CARGO_PKG_VERSION")),

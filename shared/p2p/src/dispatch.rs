@@ -24,10 +24,10 @@ pub(crate) async fn handle(
     stats: &PeerStats,
     eth69: bool,
     msg: EthMessage,
+    (peer, ip): &(hypasis_rlpx::NodeId, std::net::IpAddr),
 ) -> Result<(), WireError> {
     let store = &*shared.store;
     let limit = shared.config.soft_response_limit;
-    let started = Instant::now();
     let request = match Inbound::decode(msg.id, &msg.data)? {
         Inbound::Request(request) => request,
         Inbound::BlockRangeUpdate { .. } => {
@@ -40,6 +40,18 @@ pub(crate) async fn handle(
         }
     };
     metrics::message(request.name(), "in", msg.data.len());
+    // Fair use: a request over the peer's budget waits; a peer that floods is let go.
+    if let Some(gate) = &shared.config.request_gate {
+        let items = match &request {
+            Request::Headers(req) => usize::try_from(req.limit).unwrap_or(usize::MAX),
+            Request::Bodies(req) | Request::Receipts(req) => req.hashes.len(),
+            Request::PooledTransactions(_) => 1,
+        };
+        if let Err(detail) = gate.admit(peer, *ip, crate::gate::cost(items)).await {
+            return Err(WireError::Refused { reason: hypasis_eth_wire::DisconnectReason::UselessPeer, detail });
+        }
+    }
+    let started = Instant::now();
     let reply = match &request {
         Request::Headers(req) => or_empty(serve::headers(store, req, limit).await, req.request_id),
         Request::Bodies(req) => or_empty(serve::bodies(store, req, limit).await, req.request_id),

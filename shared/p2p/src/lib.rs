@@ -11,7 +11,7 @@
 //! - [`admission`]: the peer cap, bounded wait queue and trusted peers.
 //! - [`session`]: a connected peer's session (announcements, pings, idle timeout) and why it
 //!   ended.
-//! - [`dispatch`]: requests answered from the store.
+//! - [`dispatch`]: requests answered from the store; [`gate`]: fair use's say on each request.
 //! - [`peers`]: connected peers with per-peer counters.
 //! - [`metrics`]: `hypasis_p2p_*` metrics.
 //! - [`proxy`]: the PROXY protocol (v1/v2) from trusted load balancers, on this and the HTTP
@@ -21,6 +21,7 @@ pub mod admission;
 pub mod config;
 pub mod dial;
 pub mod dispatch;
+pub mod gate;
 pub mod identity;
 pub mod metrics;
 pub mod peers;

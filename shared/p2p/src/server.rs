@@ -283,7 +283,7 @@ async fn connection(
     let peak = shared.peak.fetch_max(count, Ordering::Relaxed).max(count);
     metrics::peers(count, peak);
     tracing::debug!(target: "p2p::server", %addr, client = %eth.remote_hello().client_id, version, "peer connected");
-    let reason = session(eth, &shared, &stats, head).await;
+    let reason = session(eth, &shared, &stats, head, (remote_id, addr.ip())).await;
     metrics::session_end(reason.label());
     shared.registry.remove(key);
     let count = shared.registry.len();

@@ -41,7 +41,13 @@ impl EndReason {
 }
 
 /// Serves a peer until it leaves, misbehaves, idles out or we shut down; returns why it ended.
-pub(crate) async fn session(mut eth: EthConn<TcpStream>, shared: &Shared, stats: &PeerStats, head: ChainHead) -> EndReason {
+pub(crate) async fn session(
+    mut eth: EthConn<TcpStream>,
+    shared: &Shared,
+    stats: &PeerStats,
+    head: ChainHead,
+    peer: (hypasis_rlpx::NodeId, std::net::IpAddr),
+) -> EndReason {
     let mut heads = shared.heads.clone();
     heads.mark_unchanged();
     let bor_peer = eth.remote_hello().client_id.to_ascii_lowercase().starts_with("bor");
@@ -99,7 +105,7 @@ pub(crate) async fn session(mut eth: EthConn<TcpStream>, shared: &Shared, stats:
                 let result = match incoming {
                     Ok(Incoming::Ping) => eth.pong().await,
                     Ok(Incoming::Pong) => Ok(()),
-                    Ok(Incoming::Eth(msg)) => handle(&mut eth, shared, stats, eth69, msg).await,
+                    Ok(Incoming::Eth(msg)) => handle(&mut eth, shared, stats, eth69, msg, &peer).await,
                     Err(e) => Err(e),
                 };
                 if let Err(e) = result {

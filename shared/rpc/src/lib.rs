@@ -9,13 +9,15 @@
 //! - [`render`]: block, header, transaction and receipt JSON from consensus data.
 //! - [`blocks`]: block lookups (tags, read-through) and the rendered-answer cache.
 //! - [`methods`]: the methods served.
-//! - [`server`]: HTTP (axum on hyper): limits, gzip, CORS, metrics.
+//! - [`server`]: HTTP (axum on hyper): limits, fair use (429), gzip, CORS, metrics;
+//!   [`listener`]: listeners behind a PROXY-protocol load balancer, and the client address.
 //!
 //! Spec: <https://ethereum.org/en/developers/docs/apis/json-rpc/>, <https://www.jsonrpc.org/specification>.
 
 pub mod blocks;
 pub mod envelope;
 pub mod error;
+pub mod listener;
 pub mod methods;
 pub mod params;
 pub mod render;
@@ -23,4 +25,5 @@ pub mod server;
 
 pub use blocks::{ChainView, RenderCache};
 pub use error::RpcError;
+pub use listener::{ClientAddr, ProxiedListener};
 pub use server::{RpcConfig, RpcState, router, serve};

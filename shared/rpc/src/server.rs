@@ -6,6 +6,7 @@
 //! geth's `--rpc.batch-request-limit`), [`RpcConfig::response_max_bytes`] (answers past it are
 //! replaced by `-32003 response too large`, as geth's `--rpc.batch-response-max-size`).
 
+use crate::listener::ClientAddr;
 use crate::{
     blocks::Blocks,
     envelope::{self, Body, Raw, Request},
@@ -15,14 +16,20 @@ use crate::{
 use axum::{
     Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, State},
-    http::{HeaderValue, Method, StatusCode, header},
+    extract::{ConnectInfo, DefaultBodyLimit, State, connect_info::Connected},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::post,
 };
 use futures::StreamExt;
+use hypasis_limits::{Client, FairUse, Protocol, Verdict};
+use hypasis_p2p::proxy::TrustedProxies;
 use serde_json::Value;
-use std::{sync::Arc, time::Instant};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::{Duration, Instant},
+};
 use tower_http::{compression::CompressionLayer, cors::CorsLayer};
 
 /// Most requests in one batch unless configured (`--rpc-batch-limit`; geth's default).
@@ -31,6 +38,8 @@ pub const DEFAULT_BATCH_LIMIT: usize = 1_000;
 pub const DEFAULT_RESPONSE_MAX_BYTES: usize = 25_000_000;
 /// Largest request body unless configured (`--rpc-body-max-bytes`; geth's 5 MiB).
 pub const DEFAULT_BODY_MAX_BYTES: usize = 5 * 1024 * 1024;
+/// The JSON-RPC code of a rate-limited request (as Infura and Alchemy answer).
+pub const RATE_LIMITED: i64 = -32005;
 /// Calls of one batch answered at once.
 const BATCH_CONCURRENCY: usize = 32;
 
@@ -67,6 +76,10 @@ pub struct RpcState {
     pub config: RpcConfig,
     /// What `web3_clientVersion` says.
     pub client_version: String,
+    /// Per-operator budgets (`None`: no fair-use limits).
+    pub fair_use: Option<Arc<FairUse>>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Serves the edge on `listener` (a `TcpListener`, or one reading PROXY headers) until `cancel`.
@@ -74,8 +87,10 @@ pub async fn serve<L>(listener: L, state: Arc<RpcState>, cancel: tokio_util::syn
 where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
+    for<'a> ClientAddr: Connected<axum::serve::IncomingStream<'a, L>>,
 {
-    let serve = axum::serve(listener, router(state)).with_graceful_shutdown(async move { cancel.cancelled().await });
+    let app = router(state).into_make_service_with_connect_info::<ClientAddr>();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move { cancel.cancelled().await });
     if let Err(e) = serve.await {
         tracing::error!(target: "rpc", error = %e, "JSON-RPC server failed");
     }
@@ -117,8 +132,24 @@ async fn usage() -> Response {
     (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")], "JSON-RPC: POST a request to this URL\n").into_response()
 }
 
-async fn handle(State(state): State<Arc<RpcState>>, body: Bytes) -> Response {
-    let out = match envelope::parse(&body) {
+async fn handle(
+    State(state): State<Arc<RpcState>>,
+    connection: Option<axum::Extension<ConnectInfo<ClientAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let parsed = envelope::parse(&body);
+    if let (Some(fair_use), Some(axum::Extension(ConnectInfo(ClientAddr(peer))))) = (&state.fair_use, connection) {
+        let cost = match &parsed {
+            Ok(Body::Batch(requests)) => requests.len(),
+            _ => 1,
+        };
+        let client = fair_use.identify_key(api_key(&headers).as_deref(), client_ip(&state.trusted_proxies, peer, &headers));
+        if let Verdict::Limited { retry_after } = fair_use.check(&client, u32::try_from(cost).unwrap_or(u32::MAX), Protocol::Http) {
+            return too_many_requests(&client, retry_after);
+        }
+    }
+    let out = match parsed {
         Err(error) => {
             count("other", error.result_label());
             let mut out = Vec::new();
@@ -137,6 +168,34 @@ async fn handle(State(state): State<Arc<RpcState>>, body: Bytes) -> Response {
     };
     metrics::counter!("hypasis_rpc_response_bytes_total").increment(out.len() as u64);
     ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+}
+
+/// The API key a request carries: `X-API-Key`, else `Authorization: Bearer`.
+fn api_key(headers: &HeaderMap) -> Option<String> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    header("x-api-key")
+        .or_else(|| header("authorization").and_then(|v| v.strip_prefix("Bearer ")))
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+}
+
+/// The client's address: the connection's, or from a trusted proxy the first `X-Forwarded-For`.
+fn client_ip(trusted: &TrustedProxies, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if trusted.contains(peer.ip())
+        && let Some(forwarded) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
+        && let Some(ip) = forwarded.split(',').next().and_then(|first| first.trim().parse().ok())
+    {
+        return ip;
+    }
+    peer.ip()
+}
+
+/// 429 with `Retry-After` and a JSON-RPC error (`-32005`, as providers answer a rate limit).
+fn too_many_requests(client: &Client, retry_after: Duration) -> Response {
+    let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    let message = format!("rate limited: {} is over its request budget; retry after {seconds} s", client.label());
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": RATE_LIMITED, "message": message}});
+    (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())], axum::Json(body)).into_response()
 }
 
 async fn batch(state: &RpcState, requests: Vec<Request>) -> Vec<u8> {

@@ -385,6 +385,22 @@ pub const KEYS: &[Key] = &[
         Default::Text(|| hypasis_p2p::config::DEFAULT_PENDING_HANDSHAKES_PER_IP.to_string()),
     ),
     key(
+        "operators_file",
+        "operators-file",
+        "OPERATORS_FILE",
+        "FILE",
+        "Operators and their request budgets (YAML, see docs/OPERATORS.md); reloaded on SIGHUP. Without it no per-client limits apply",
+        Default::None,
+    ),
+    key(
+        "p2p_flood_wait",
+        "p2p-flood-wait",
+        "P2P_FLOOD_WAIT",
+        "SECONDS",
+        "Longest a devp2p peer over its operator's budget is delayed without a break; a peer still asking after that is flooding and is disconnected (UselessPeer)",
+        Default::Text(|| "5".into()),
+    ),
+    key(
         "proxy_protocol_from",
         "proxy-protocol-from",
         "PROXY_PROTOCOL_FROM",

@@ -157,6 +157,10 @@ pub struct Settings {
     pub max_peers: usize,
     /// Most devp2p handshakes in flight from one IP address.
     pub p2p_handshakes_per_ip: usize,
+    /// The operators file (fair use), when given.
+    pub operators_file: Option<PathBuf>,
+    /// Longest a devp2p request over budget is delayed before the peer counts as flooding.
+    pub p2p_flood_wait: Duration,
     /// Load balancers whose PROXY protocol headers are believed (none: the protocol is off).
     pub proxy_protocol_from: hypasis_p2p::proxy::TrustedProxies,
     /// Node ids always admitted, even when the peer cap is reached.
@@ -325,6 +329,8 @@ impl Settings {
         let bootnodes = raw.list("bootnodes", true, enode);
         let max_peers = raw.one("max_peers", |v| number(v, 1, 100_000));
         let p2p_handshakes_per_ip = raw.one("p2p_handshakes_per_ip", |v| number(v, 1, 100_000));
+        let operators_file = raw.one("operators_file", |v| readable(v, "an operators YAML file"));
+        let p2p_flood_wait = raw.one("p2p_flood_wait", |v| number(v, 1, 600));
         let proxy_protocol_from = hypasis_p2p::proxy::TrustedProxies::new(raw.list("proxy_protocol_from", true, |v| {
             v.parse::<ipnet::IpNet>()
                 .or_else(|_| v.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
@@ -399,6 +405,8 @@ impl Settings {
             max_peers: max_peers as usize,
             p2p_handshakes_per_ip: p2p_handshakes_per_ip as usize,
             trusted_peers,
+            operators_file,
+            p2p_flood_wait: Duration::from_secs(p2p_flood_wait),
             proxy_protocol_from,
             jwt_secret,
             region,
@@ -557,7 +565,7 @@ mod tests {
     #[test]
     fn a_setting_that_does_nothing_is_refused() {
         // Flags of features not built are not accepted silently.
-        assert!(Cli::try_parse_from(["hypasis-sync", "--operators-file", "x"]).is_err());
+        assert!(Cli::try_parse_from(["hypasis-sync", "--snap-sync", "x"]).is_err());
         let cli = Cli::try_parse_from(["hypasis-sync", "--jwt-secret", "short"]).unwrap();
         let err = Settings::resolve_with_env(cli, |_| None).unwrap_err().to_string();
         assert!(err.contains("jwt_secret") && err.contains("too short") && !err.contains("short\""), "{err}");

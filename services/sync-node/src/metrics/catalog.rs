@@ -53,6 +53,16 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
     ("hypasis_rpc_read_through_total", Counter, "Cache misses fetched from upstream, by result"),
     ("hypasis_rpc_read_through_joined_total", Counter, "Cache misses answered by a fetch already in flight (upstream calls saved)"),
     ("hypasis_rpc_read_through_blocks_total", Counter, "Verified blocks stored by read-through"),
+    (
+        "hypasis_limits_requests_total",
+        Counter,
+        "Requests checked against fair-use budgets, by operator (registered names, else anonymous), protocol and result",
+    ),
+    ("hypasis_limits_p2p_disconnects_total", Counter, "devp2p peers disconnected for flooding past their budget"),
+    ("hypasis_limits_reloads_total", Counter, "Operators files loaded on SIGHUP"),
+    ("hypasis_limits_reload_errors_total", Counter, "Operators files refused on SIGHUP (the previous one stays)"),
+    ("hypasis_limits_share_members", Gauge, "Live instances each quota is split among"),
+    ("hypasis_limits_anonymous_clients", Gauge, "Anonymous client addresses with a partly used bucket"),
     ("hypasis_p2p_peers", Gauge, "Connected devp2p peers"),
     ("hypasis_p2p_peers_peak", Gauge, "Most devp2p peers connected at once since start"),
     (

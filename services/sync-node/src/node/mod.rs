@@ -8,10 +8,12 @@
 //! - [`seals`]: which seal check runs, from what anchor.
 //! - [`network`]: the devp2p server and discv4.
 //! - [`rpc`]: the JSON-RPC edge.
+//! - [`fair_use`]: the operators registry, its reloads and the devp2p gate.
 //! - [`banner`]: what is printed on start.
 
 mod banner;
 mod cluster;
+mod fair_use;
 pub mod network;
 mod rpc;
 pub mod seals;
@@ -21,10 +23,10 @@ use crate::{
     api::{self, ApiState},
     config::{ChainChoice, Settings},
     metrics,
-    proxied::ProxiedListener,
 };
 use hypasis_devnet::Devnet;
 use hypasis_p2p::identity;
+use hypasis_rpc::ProxiedListener;
 use hypasis_syncer::{HeadWriter, SyncProgress};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
@@ -82,6 +84,9 @@ pub enum NodeError {
         /// Why.
         reason: String,
     },
+    /// The operators file is unreadable or wrong.
+    #[error("--operators-file: {0}")]
+    Operators(hypasis_limits::RegistryError),
     /// The upstream sync could not start.
     #[error("upstream sync: {0}")]
     Upstream(#[from] hypasis_syncer::StartError),
@@ -101,7 +106,7 @@ pub enum NodeError {
 impl NodeError {
     /// Whether the operator's configuration is at fault (the binary exits 64, `EX_USAGE`).
     pub fn is_config(&self) -> bool {
-        matches!(self, Self::Key(_) | Self::PublicHost { .. } | Self::Anchor { .. })
+        matches!(self, Self::Key(_) | Self::PublicHost { .. } | Self::Anchor { .. } | Self::Operators(_))
     }
 }
 
@@ -133,6 +138,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     // The seal check's anchor too: a set that cannot anchor this chain is a configuration error.
     let seals = seals::plan(&settings, &spec, devnet.as_ref())?;
     let seal_status = seals.status.clone();
+    let fair_use = fair_use::load(&settings)?;
 
     let api_addr = SocketAddr::new(settings.bind, settings.api_port);
     let bind_error = |source| NodeError::Bind { addr: api_addr, flag: "--api-port / --bind", source };
@@ -169,14 +175,20 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     };
     let sync = sources::start(&settings, source, &mut tasks, &cancel).await?;
 
-    let deps = network::NetworkDeps { keys, public_ip, spec: spec.clone(), store: store.clone(), heads: heads.subscribe() };
+    if let Some(fair_use) = &fair_use {
+        fair_use::spawn(fair_use, &settings, cluster.clone(), &mut tasks, &cancel);
+    }
+    let gate = fair_use
+        .clone()
+        .map(|fair_use| Arc::new(fair_use::P2pGate::new(fair_use, settings.p2p_flood_wait)) as Arc<dyn hypasis_p2p::gate::RequestGate>);
+    let deps = network::NetworkDeps { keys, public_ip, spec: spec.clone(), store: store.clone(), heads: heads.subscribe(), gate };
     let (network, discovery) = network::start(&settings, deps, &mut tasks, &cancel).await?;
     if let Some(cluster) = &cluster {
         cluster::announce(cluster, network.clone(), heads.subscribe(), &mut tasks, &cancel);
     }
 
     let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let rpc_state = rpc::state(&settings, &spec, store.clone(), sync.clone(), heads.subscribe());
+    let rpc_state = rpc::state(&settings, &spec, store.clone(), sync.clone(), heads.subscribe(), fair_use.clone());
     if settings.proxy_protocol_from.is_empty() {
         tasks.spawn(hypasis_rpc::serve(rpc_listener, rpc_state, cancel.child_token()));
     } else {

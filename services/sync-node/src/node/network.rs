@@ -56,6 +56,7 @@ pub(super) struct NetworkDeps {
     pub(super) spec: ChainSpec,
     pub(super) store: Arc<dyn BlockStore>,
     pub(super) heads: watch::Receiver<Option<ChainHead>>,
+    pub(super) gate: Option<Arc<dyn hypasis_p2p::gate::RequestGate>>,
 }
 
 /// Starts the devp2p server and discv4 (answering for the first, cluster, identity).
@@ -73,6 +74,7 @@ pub(super) async fn start(
     p2p_config.pending_handshakes_per_ip = settings.p2p_handshakes_per_ip;
     p2p_config.trusted = settings.trusted_peers.iter().copied().collect();
     p2p_config.trusted_proxies = settings.proxy_protocol_from.clone();
+    p2p_config.request_gate = deps.gate.clone();
     let discovery_key = deps.keys[0].clone();
     let (network, p2p_task) =
         hypasis_p2p::spawn(p2p_config, deps.keys, Arc::new(deps.spec.clone()), deps.store, deps.heads, cancel.child_token())

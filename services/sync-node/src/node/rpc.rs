@@ -44,6 +44,7 @@ pub(super) fn state(
     store: Arc<dyn BlockStore>,
     sync: Option<SyncHandle>,
     heads: watch::Receiver<Option<ChainHead>>,
+    fair_use: Option<Arc<hypasis_limits::FairUse>>,
 ) -> Arc<RpcState> {
     let started_at = heads.borrow().map_or(0, |h| h.number);
     let read_through = sync.as_ref().and_then(SyncHandle::read_through);
@@ -60,5 +61,11 @@ pub(super) fn state(
         body_max_bytes: settings.rpc.body_max_bytes,
         cors_origins: settings.rpc.cors_origins.clone(),
     };
-    Arc::new(RpcState { blocks, config, client_version: format!("hypasis-sync/v{}", env!("CARGO_PKG_VERSION")) })
+    Arc::new(RpcState {
+        blocks,
+        config,
+        client_version: format!("hypasis-sync/v{}", env!("CARGO_PKG_VERSION")),
+        fair_use,
+        trusted_proxies: settings.proxy_protocol_from.clone(),
+    })
 }

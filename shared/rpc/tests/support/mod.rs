@@ -48,7 +48,13 @@ impl Edge {
         config: RpcConfig,
     ) -> Self {
         let blocks = Blocks { spec, store, read_through, view: Arc::new(view), cache: RenderCache::new(16 << 20) };
-        let state = Arc::new(RpcState { blocks, config, client_version: "hypasis-sync/test".into() });
+        let state = Arc::new(RpcState {
+            blocks,
+            config,
+            client_version: "hypasis-sync/test".into(),
+            fair_use: None,
+            trusted_proxies: Default::default(),
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/", listener.local_addr().expect("addr"));
         let cancel = tokio_util::sync::CancellationToken::new();

@@ -1,6 +1,8 @@
 //! HTTP listeners (REST API, JSON-RPC) behind a load balancer speaking the PROXY protocol:
 //! each connection's header is read (from trusted proxies) or refused (from anyone else) on its
-//! own task, so a slow or silent connection never holds up the accept loop.
+//! own task, so a slow or silent connection never holds up the accept loop. [`ClientAddr`] is
+//! the connection's client address for handlers (`ConnectInfo<ClientAddr>`), with or without the
+//! PROXY protocol.
 
 use hypasis_p2p::proxy::{TrustedProxies, client_addr};
 use std::{net::SocketAddr, time::Duration};
@@ -77,5 +79,21 @@ impl axum::serve::Listener for ProxiedListener {
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
         Ok(self.local)
+    }
+}
+
+/// The address a connection speaks for (the PROXY header's client, else the peer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>> for ClientAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, ProxiedListener>> for ClientAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, ProxiedListener>) -> Self {
+        Self(*stream.remote_addr())
     }
 }
