@@ -117,7 +117,13 @@ impl RequestGate for P2pGate {
                 self.throttled.lock().remove(peer);
                 return Ok(());
             }
-            let since = *self.throttled.lock().entry(*peer).or_insert_with(Instant::now);
+            let since = {
+                let mut throttled = self.throttled.lock();
+                // Peers that left while delayed are forgotten (any still there has been cut off).
+                let stale = self.max_wait * 4;
+                throttled.retain(|_, since| since.elapsed() < stale);
+                *throttled.entry(*peer).or_insert_with(Instant::now)
+            };
             if since.elapsed() > self.max_wait {
                 return Err(flooding(format!("over its budget for {:.1?} in a row (at most {:?})", since.elapsed(), self.max_wait)));
             }
