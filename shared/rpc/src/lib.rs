@@ -22,8 +22,10 @@ pub mod methods;
 pub mod params;
 pub mod render;
 pub mod server;
+pub mod tls;
 
 pub use blocks::{ChainView, RenderCache};
 pub use error::RpcError;
-pub use listener::{ClientAddr, ProxiedListener};
+pub use listener::{ClientAddr, EdgeListener, EdgeOptions};
+pub use tls::{ServerCert, TlsError};
 pub use server::{RpcConfig, RpcState, router, serve};

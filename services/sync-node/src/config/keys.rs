@@ -416,6 +416,22 @@ pub const KEYS: &[Key] = &[
         "Peers always admitted (comma-separated enode URLs or node ids), e.g. your own Bor nodes",
         Default::None,
     ),
+    key(
+        "tls_cert",
+        "tls-cert",
+        "TLS_CERT",
+        "FILE",
+        "PEM certificate chain (leaf first) served on the REST API and JSON-RPC ports, which then speak HTTPS only (TLS 1.2 and 1.3); re-read on SIGHUP. Needs --tls-key",
+        Default::None,
+    ),
+    key(
+        "tls_key",
+        "tls-key",
+        "TLS_KEY",
+        "FILE",
+        "PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert; re-read on SIGHUP",
+        Default::None,
+    ),
     secret(key(
         "jwt_secret",
         "jwt-secret",

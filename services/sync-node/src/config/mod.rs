@@ -94,6 +94,15 @@ pub struct DevnetSettings {
     pub prefill: u64,
 }
 
+/// The HTTPS certificate chain and its key (`--tls-cert`, `--tls-key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
 /// The checked configuration (see [`keys::KEYS`] for what each setting means).
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -165,6 +174,8 @@ pub struct Settings {
     pub proxy_protocol_from: hypasis_p2p::proxy::TrustedProxies,
     /// Node ids always admitted, even when the peer cap is reached.
     pub trusted_peers: Vec<hypasis_rlpx::NodeId>,
+    /// HTTPS certificate chain and key for the REST API and JSON-RPC, when they speak TLS.
+    pub tls: Option<TlsFiles>,
     /// Key of admin tokens (HS256), when the admin endpoints are on.
     pub jwt_secret: Option<String>,
     /// Region label in cluster heartbeats.
@@ -337,6 +348,8 @@ impl Settings {
                 .map_err(|_| Refused(format!("{v:?} is not an IP address or CIDR; use e.g. 10.0.0.0/8 or 172.17.0.1")))
         }));
         let trusted_peers = raw.list("trusted_peers", true, node_id);
+        let tls_cert = raw.one("tls_cert", |v| readable(v, "a PEM certificate file"));
+        let tls_key = raw.one("tls_key", |v| readable(v, "a PEM private key file"));
         let jwt_secret = raw.one("jwt_secret", |v| {
             if v.len() >= MIN_JWT_SECRET {
                 Ok(Some(v.to_owned()))
@@ -370,6 +383,18 @@ impl Settings {
                 "needs --chain <genesis.json> (the devnet makes its own blocks; built-in networks have no bundled genesis)".into(),
             );
         }
+        let tls = match (tls_cert, tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => {
+                raw.refuse("tls_key", "is needed with tls_cert (the certificate's private key)".into());
+                None
+            }
+            (None, Some(_)) => {
+                raw.refuse("tls_cert", "is needed with tls_key (the certificate chain)".into());
+                None
+            }
+        };
         if !raw.errors.is_empty() {
             return Err(ConfigErrors(raw.errors));
         }
@@ -408,6 +433,7 @@ impl Settings {
             operators_file,
             p2p_flood_wait: Duration::from_secs(p2p_flood_wait),
             proxy_protocol_from,
+            tls,
             jwt_secret,
             region,
             leader_lease: Duration::from_millis(leader_lease),

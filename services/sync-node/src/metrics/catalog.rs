@@ -63,6 +63,8 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
     ("hypasis_limits_reload_errors_total", Counter, "Operators files refused on SIGHUP (the previous one stays)"),
     ("hypasis_limits_share_members", Gauge, "Live instances each quota is split among"),
     ("hypasis_limits_anonymous_clients", Gauge, "Anonymous client addresses with a partly used bucket"),
+    ("hypasis_tls_reloads_total", Counter, "TLS certificate reloads on SIGHUP, by result (ok, error: the old one stays)"),
+    ("hypasis_tls_handshake_failures_total", Counter, "HTTPS handshakes that failed, by listener (api, rpc) and reason (error, timeout)"),
     ("hypasis_p2p_peers", Gauge, "Connected devp2p peers"),
     ("hypasis_p2p_peers_peak", Gauge, "Most devp2p peers connected at once since start"),
     (

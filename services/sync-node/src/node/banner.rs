@@ -20,8 +20,11 @@ pub(super) fn print(
         "hypasis-sync started"
     );
     println!("hypasis-sync {} serving chain {} (chain id {})", env!("CARGO_PKG_VERSION"), spec.name, spec.chain_id);
-    println!("REST API listening on http://{api_addr} (status: http://{api_addr}/api/v1/status, metrics: http://{api_addr}/metrics)");
-    println!("JSON-RPC listening on http://{rpc_addr}");
+    let scheme = if settings.tls.is_some() { "https" } else { "http" };
+    println!(
+        "REST API listening on {scheme}://{api_addr} (status: {scheme}://{api_addr}/api/v1/status, metrics: {scheme}://{api_addr}/metrics)"
+    );
+    println!("JSON-RPC listening on {scheme}://{rpc_addr}");
     println!("devp2p (RLPx, eth/68 and eth/69) listening on {}", network.local_addr);
     for enode in &network.enodes {
         println!("enode: {enode}");

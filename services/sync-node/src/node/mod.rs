@@ -18,6 +18,7 @@ pub mod network;
 mod rpc;
 pub mod seals;
 mod sources;
+mod tls;
 
 use crate::{
     api::{self, ApiState},
@@ -26,7 +27,7 @@ use crate::{
 };
 use hypasis_devnet::Devnet;
 use hypasis_p2p::identity;
-use hypasis_rpc::ProxiedListener;
+use hypasis_rpc::{EdgeListener, EdgeOptions};
 use hypasis_syncer::{HeadWriter, SyncProgress};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
@@ -87,6 +88,9 @@ pub enum NodeError {
     /// The operators file is unreadable or wrong.
     #[error("--operators-file: {0}")]
     Operators(hypasis_limits::RegistryError),
+    /// The HTTPS certificate or key is unusable.
+    #[error("--tls-cert / --tls-key: {0}")]
+    Tls(hypasis_rpc::TlsError),
     /// The upstream sync could not start.
     #[error("upstream sync: {0}")]
     Upstream(#[from] hypasis_syncer::StartError),
@@ -106,14 +110,25 @@ pub enum NodeError {
 impl NodeError {
     /// Whether the operator's configuration is at fault (the binary exits 64, `EX_USAGE`).
     pub fn is_config(&self) -> bool {
-        matches!(self, Self::Key(_) | Self::PublicHost { .. } | Self::Anchor { .. } | Self::Operators(_))
+        matches!(self, Self::Key(_) | Self::PublicHost { .. } | Self::Anchor { .. } | Self::Operators(_) | Self::Tls(_))
     }
 }
 
-/// `listener` reading PROXY headers from the configured load balancers.
-fn proxied(listener: TcpListener, settings: &Settings, name: &'static str, cancel: &CancellationToken) -> std::io::Result<ProxiedListener> {
-    let timeout = hypasis_p2p::proxy::DEFAULT_HEADER_TIMEOUT;
-    ProxiedListener::spawn(listener, settings.proxy_protocol_from.clone(), timeout, name, cancel.child_token())
+/// `listener` reading PROXY headers from the configured load balancers and speaking TLS when
+/// a certificate is configured.
+fn edge(
+    listener: TcpListener,
+    settings: &Settings,
+    cert: Option<&Arc<hypasis_rpc::ServerCert>>,
+    name: &'static str,
+    cancel: &CancellationToken,
+) -> std::io::Result<EdgeListener> {
+    let options = EdgeOptions {
+        trusted: settings.proxy_protocol_from.clone(),
+        header_timeout: hypasis_p2p::proxy::DEFAULT_HEADER_TIMEOUT,
+        tls: cert.map(hypasis_rpc::ServerCert::acceptor),
+    };
+    EdgeListener::spawn(listener, options, name, cancel.child_token())
 }
 
 /// Runs the node until `shutdown` resolves, then drains for at most the grace period.
@@ -139,6 +154,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     let seals = seals::plan(&settings, &spec, devnet.as_ref())?;
     let seal_status = seals.status.clone();
     let fair_use = fair_use::load(&settings)?;
+    let cert = tls::load(&settings)?;
 
     let api_addr = SocketAddr::new(settings.bind, settings.api_port);
     let bind_error = |source| NodeError::Bind { addr: api_addr, flag: "--api-port / --bind", source };
@@ -189,12 +205,8 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
 
     let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let rpc_state = rpc::state(&settings, &spec, store.clone(), sync.clone(), heads.subscribe(), fair_use.clone());
-    if settings.proxy_protocol_from.is_empty() {
-        tasks.spawn(hypasis_rpc::serve(rpc_listener, rpc_state, cancel.child_token()));
-    } else {
-        let proxied = proxied(rpc_listener, &settings, "rpc", &cancel).map_err(rpc_bind_error)?;
-        tasks.spawn(hypasis_rpc::serve(proxied, rpc_state, cancel.child_token()));
-    }
+    let rpc_listener = edge(rpc_listener, &settings, cert.as_ref(), "rpc", &cancel).map_err(rpc_bind_error)?;
+    tasks.spawn(hypasis_rpc::serve(rpc_listener, rpc_state, cancel.child_token()));
     let state = Arc::new(ApiState {
         instance_id: settings.instance_id.clone(),
         spec: spec.clone(),
@@ -216,11 +228,10 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         ready_max_lag: settings.ready_max_lag,
         check_since: parking_lot::Mutex::default(),
     });
-    if settings.proxy_protocol_from.is_empty() {
-        tasks.spawn(api::serve(listener, state, cancel.child_token()));
-    } else {
-        let proxied = proxied(listener, &settings, "api", &cancel).map_err(bind_error)?;
-        tasks.spawn(api::serve(proxied, state, cancel.child_token()));
+    let listener = edge(listener, &settings, cert.as_ref(), "api", &cancel).map_err(bind_error)?;
+    tasks.spawn(api::serve(listener, state, cancel.child_token()));
+    if let Some(cert) = &cert {
+        tls::spawn_reload(cert, &mut tasks, &cancel);
     }
     banner::print(&settings, &spec, [api_addr, rpc_addr], &network, &discovery, &seal_status);
 

@@ -61,9 +61,10 @@ impl Node {
         while api.is_none() || rpc.is_none() || p2p.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = rx.recv_timeout(left).expect("node printed its listen addresses");
-            if let Some(rest) = line.strip_prefix("REST API listening on http://") {
+            let unscheme = |rest: &str| rest.strip_prefix("https://").or_else(|| rest.strip_prefix("http://")).map(str::to_owned);
+            if let Some(rest) = line.strip_prefix("REST API listening on ").and_then(unscheme) {
                 api = rest.split_whitespace().next().map(|a| a.parse().expect("socket address"));
-            } else if let Some(rest) = line.strip_prefix("JSON-RPC listening on http://") {
+            } else if let Some(rest) = line.strip_prefix("JSON-RPC listening on ").and_then(unscheme) {
                 rpc = Some(rest.trim().parse().expect("socket address"));
             } else if let Some(rest) = line.split_once(" listening on ").filter(|(l, _)| l.starts_with("devp2p")) {
                 p2p = Some(rest.1.trim().parse().expect("socket address"));
