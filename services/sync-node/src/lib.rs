@@ -8,6 +8,7 @@
 //! - [`devnet_source`] — the embedded block source (the built-in devnet).
 //! - [`metrics`] — the Prometheus recorder and node metrics.
 //! - [`limits`] — process limits raised at start (open files).
+//! - [`operators`] — the operators registry: alone from the file, on Redis shared and edited.
 //! - [`shutdown`] — SIGINT/SIGTERM.
 
 pub mod admin;
@@ -17,5 +18,6 @@ pub mod devnet_source;
 pub mod limits;
 pub mod metrics;
 pub mod node;
+pub mod operators;
 pub mod shutdown;
 pub mod token;

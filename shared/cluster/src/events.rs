@@ -44,6 +44,11 @@ pub enum Event {
     },
     /// A membership heartbeat.
     Heartbeat(Member),
+    /// The operators registry was written ([`crate::OperatorsStore`]): re-read it.
+    Operators {
+        /// The version written.
+        version: u64,
+    },
 }
 
 /// An event and who sent it.

@@ -12,12 +12,14 @@ pub mod election;
 pub mod events;
 pub mod leader;
 pub mod membership;
+pub mod operators;
 pub mod service;
 
 pub use election::{Election, ElectionConfig, Leadership, wait_for_leadership};
 pub use events::{Envelope, Event, Events};
 pub use leader::{alone, while_leader};
 pub use membership::{Member, Membership};
+pub use operators::{Expect, OperatorsStore};
 pub use service::{Announcement, ClusterConfig, ClusterError, ClusterHandle, spawn};
 
 pub use hypasis_store::RedisTarget;

@@ -87,6 +87,7 @@ pub struct ClusterHandle {
     election: Election,
     membership: Membership,
     events: Events,
+    operators: crate::OperatorsStore,
     leadership: watch::Receiver<Leadership>,
 }
 
@@ -110,11 +111,12 @@ pub async fn spawn(
         client.clone(),
     );
     let membership = Membership::new(client.clone(), config.chain_id, config.member_ttl);
+    let operators = crate::OperatorsStore::new(client.clone(), config.chain_id);
     let events = Events::start(&target, client, config.chain_id, config.instance_id.clone(), cancel.child_token()).await?;
     let (leadership_tx, leadership) = watch::channel(Leadership::Follower);
     tasks.spawn(election.clone().run(leadership_tx, cancel.child_token()));
     tasks.spawn(follow_head(store, heads, events.subscribe(), config.follow_interval, cancel.child_token()));
-    Ok(ClusterHandle { config, target, election, membership, events, leadership })
+    Ok(ClusterHandle { config, target, election, membership, events, operators, leadership })
 }
 
 impl ClusterHandle {
@@ -126,6 +128,11 @@ impl ClusterHandle {
     /// Cluster events (publish and subscribe).
     pub fn events(&self) -> &Events {
         &self.events
+    }
+
+    /// The shared operators registry.
+    pub fn operators(&self) -> &crate::OperatorsStore {
+        &self.operators
     }
 
     /// The Redis the cluster coordinates through (other services open their own connections).

@@ -9,6 +9,8 @@
 
 pub mod buckets;
 pub mod registry;
+pub mod stats;
 
-pub use buckets::{Client, FairUse, Protocol, Verdict};
-pub use registry::{Limits, Operator, Registry, RegistryError};
+pub use buckets::{ANONYMOUS, Client, FairUse, PeerPlace, Protocol, Verdict};
+pub use registry::{Limits, Operator, OperatorSpec, Registry, RegistryDoc, RegistryError};
+pub use stats::{OperatorStats, ProtocolStats};

@@ -61,6 +61,11 @@ pub(crate) async fn handle(
     };
     let (reply_id, kind) = request.reply();
     metrics::serve_latency(kind, started.elapsed());
+    if let Some(gate) = &shared.config.request_gate
+        && let Err(detail) = gate.send(peer, *ip, reply.len()).await
+    {
+        return Err(WireError::Refused { reason: hypasis_eth_wire::DisconnectReason::UselessPeer, detail });
+    }
     metrics::message(kind, "out", reply.len());
     stats.served(msg.data.len(), reply.len());
     eth.send(reply_id, &reply).await

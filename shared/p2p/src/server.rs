@@ -248,6 +248,18 @@ async fn connection(
         metrics::handshake("too_many_peers");
         return;
     };
+    // The operator's share of peer places (fair use), once the node id is known.
+    let place = match shared.config.request_gate.as_ref().map(|gate| gate.join(&remote_id, addr.ip())) {
+        Some(Err(detail)) => {
+            tracing::debug!(target: "p2p::server", %addr, %detail, "operator peer cap");
+            let _ = conn.refuse(DisconnectReason::TooManyPeers, &detail).await;
+            metrics::rejected("operator_peers");
+            metrics::handshake("too_many_peers");
+            return;
+        }
+        Some(Ok(place)) => Some(place),
+        None => None,
+    };
     let head = current_head(&shared).await;
     let range = shared.store.range().await.ok().flatten();
     let version = conn.eth_version;
@@ -288,7 +300,7 @@ async fn connection(
     shared.registry.remove(key);
     let count = shared.registry.len();
     metrics::peers(count, shared.peak.load(Ordering::Relaxed));
-    drop(slot);
+    drop((slot, place));
 }
 
 fn our_hello(shared: &Shared, key: &SecretKey) -> Hello {

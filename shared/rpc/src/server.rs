@@ -139,6 +139,7 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let parsed = envelope::parse(&body);
+    let mut charged = None;
     if let (Some(fair_use), Some(axum::Extension(ConnectInfo(ClientAddr(peer))))) = (&state.fair_use, connection) {
         let cost = match &parsed {
             Ok(Body::Batch(requests)) => requests.len(),
@@ -148,6 +149,7 @@ async fn handle(
         if let Verdict::Limited { retry_after } = fair_use.check(&client, u32::try_from(cost).unwrap_or(u32::MAX), Protocol::Http) {
             return too_many_requests(&client, retry_after);
         }
+        charged = Some((fair_use, client));
     }
     let out = match parsed {
         Err(error) => {
@@ -167,6 +169,9 @@ async fn handle(
         Ok(Body::Batch(requests)) => batch(&state, requests).await,
     };
     metrics::counter!("hypasis_rpc_response_bytes_total").increment(out.len() as u64);
+    if let Some((fair_use, client)) = charged {
+        fair_use.record_bytes(&client, Protocol::Http, out.len());
+    }
     ([(header::CONTENT_TYPE, "application/json")], out).into_response()
 }
 

@@ -4,6 +4,7 @@ mod cluster;
 mod gaps;
 mod genesis;
 mod health;
+mod operators;
 mod peers;
 mod status;
 mod sync;
@@ -56,6 +57,8 @@ pub struct ApiState {
     pub seals: crate::node::seals::SealStatus,
     /// Checks admin tokens (`None`: no `--jwt-secret`, admin endpoints off).
     pub admin: Option<crate::admin::TokenKey>,
+    /// The operators registry (fair use).
+    pub operators: Arc<crate::operators::Operators>,
     /// The head this instance advertises.
     pub heads: tokio::sync::watch::Receiver<Option<hypasis_store::ChainHead>>,
     /// Set on SIGTERM: readiness fails while the node drains.
@@ -105,6 +108,10 @@ fn admin_routes(state: Arc<ApiState>) -> Router<Arc<ApiState>> {
     Router::new()
         .route("/api/v1/sync/pause", post(sync::pause))
         .route("/api/v1/sync/resume", post(sync::resume))
+        .route("/api/v1/operators", get(operators::list).put(operators::replace))
+        .route("/api/v1/operators/reload", post(operators::reload))
+        .route("/api/v1/operators/{name}", get(operators::show).put(operators::put).delete(operators::delete))
+        .route("/api/v1/operators/{name}/stats", get(operators::stats))
         .route_layer(middleware::from_fn_with_state(state, require_admin))
 }
 

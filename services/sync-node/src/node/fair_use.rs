@@ -1,13 +1,15 @@
-//! Fair use in the node: the operators registry loaded before any port is bound (a bad file is
-//! a configuration error), reloaded on SIGHUP (a bad file then keeps the old registry), each
-//! instance's share of every quota following the live cluster members, idle anonymous buckets
-//! forgotten, and the devp2p gate over the same buckets.
+//! Fair use in the node: the operators file loaded before any port is bound (a bad file is a
+//! configuration error), pushed again on SIGHUP (a bad file then keeps the old registry), the
+//! shared registry followed ([`crate::operators`]), each instance's share of every quota
+//! following the live cluster members, idle anonymous buckets forgotten, and the devp2p gate
+//! over the same buckets.
 
 use super::NodeError;
 use crate::config::Settings;
-use hypasis_cluster::ClusterHandle;
+use crate::operators::{EditError, Operators};
+use hypasis_cluster::{ClusterHandle, Event};
 use hypasis_limits::{FairUse, Protocol, Registry};
-use hypasis_p2p::gate::{Admission, RequestGate};
+use hypasis_p2p::gate::{Admission, PeerPlace, RequestGate};
 use hypasis_rlpx::NodeId;
 use std::{
     net::IpAddr,
@@ -20,51 +22,58 @@ use tokio_util::sync::CancellationToken;
 /// How often idle anonymous buckets are dropped and the live members counted.
 const HOUSEKEEPING: Duration = Duration::from_secs(5);
 
-/// The registry from `--operators-file`, or `None` (no limits) without one.
+/// The registry from `--operators-file`, or an empty one (no limits) without it.
 ///
 /// # Errors
 /// [`NodeError::Operators`] when the file is unreadable or wrong.
-pub(super) fn load(settings: &Settings) -> Result<Option<Arc<FairUse>>, NodeError> {
-    let Some(path) = &settings.operators_file else { return Ok(None) };
+pub(super) fn load(settings: &Settings) -> Result<Arc<FairUse>, NodeError> {
+    let Some(path) = &settings.operators_file else { return Ok(Arc::new(FairUse::new(Registry::open()))) };
     let registry = Registry::load(path).map_err(NodeError::Operators)?;
     tracing::info!(file = %path.display(), operators = registry.operators().count(), "operators loaded");
-    Ok(Some(Arc::new(FairUse::new(registry))))
+    Ok(Arc::new(FairUse::new(registry)))
 }
 
-/// Reloads on SIGHUP; keeps the share in step with the cluster; forgets idle buckets.
-pub(super) fn spawn(
-    fair_use: &Arc<FairUse>,
-    settings: &Settings,
-    cluster: Option<ClusterHandle>,
-    tasks: &mut JoinSet<()>,
-    cancel: &CancellationToken,
-) {
-    if let Some(path) = settings.operators_file.clone() {
-        let (fair_use, cancel) = (fair_use.clone(), cancel.clone());
-        tasks.spawn(async move {
-            let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-                tracing::warn!("cannot listen for SIGHUP; the operators file is read at start only");
-                return;
-            };
-            loop {
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    _ = hangups.recv() => {}
+/// Pushes the file on SIGHUP; follows the shared registry (events and a poll); keeps the share
+/// in step with the cluster; forgets idle buckets.
+pub(super) fn spawn(operators: &Arc<Operators>, cluster: Option<ClusterHandle>, tasks: &mut JoinSet<()>, cancel: &CancellationToken) {
+    let (me, stop) = (operators.clone(), cancel.clone());
+    tasks.spawn(async move {
+        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; the operators file is read at start only");
+            return;
+        };
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = hangups.recv() => {}
+            }
+            match me.reload_file().await {
+                Ok(version) => tracing::info!(version, "operators file reloaded"),
+                Err(EditError::NoFile) => {}
+                Err(e) => {
+                    metrics::counter!("hypasis_limits_reload_errors_total").increment(1);
+                    tracing::error!(error = %e, "operators file refused; the previous registry stays in force");
                 }
-                match Registry::load(&path) {
-                    Ok(registry) => {
-                        tracing::info!(file = %path.display(), operators = registry.operators().count(), "operators reloaded");
-                        fair_use.reload(registry);
-                    }
-                    Err(e) => {
-                        metrics::counter!("hypasis_limits_reload_errors_total").increment(1);
-                        tracing::error!(error = %e, "operators file refused; the previous one stays in force");
-                    }
+            }
+        }
+    });
+    if let Some(cluster) = &cluster {
+        let (me, stop, mut events) = (operators.clone(), cancel.clone(), cluster.events().subscribe());
+        tasks.spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    () = stop.cancelled() => return,
+                    event = events.recv() => event,
+                };
+                match event {
+                    Ok(envelope) if matches!(envelope.event, Event::Operators { .. }) => me.refresh().await,
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 }
             }
         });
     }
-    let (fair_use, cancel) = (fair_use.clone(), cancel.clone());
+    let (me, cancel) = (operators.clone(), cancel.clone());
     tasks.spawn(async move {
         let mut tick = tokio::time::interval(HOUSEKEEPING);
         loop {
@@ -72,11 +81,12 @@ pub(super) fn spawn(
                 () = cancel.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            fair_use.forget_idle();
-            if let Some(cluster) = &cluster
-                && let Ok(members) = cluster.members().await
-            {
-                fair_use.set_members(u32::try_from(members.len()).unwrap_or(u32::MAX));
+            me.fair_use().forget_idle();
+            if let Some(cluster) = &cluster {
+                if let Ok(members) = cluster.members().await {
+                    me.fair_use().set_members(u32::try_from(members.len()).unwrap_or(u32::MAX));
+                }
+                me.refresh().await;
             }
         }
     });
@@ -129,5 +139,20 @@ impl RequestGate for P2pGate {
             }
             Ok(())
         })
+    }
+
+    fn send<'a>(&'a self, peer: &'a NodeId, ip: IpAddr, bytes: usize) -> Admission<'a> {
+        Box::pin(async move {
+            let client = self.fair_use.identify_node(&peer.0, ip);
+            self.fair_use.wait_bytes(&client, bytes, self.max_wait).await.map(drop).map_err(|wait| {
+                metrics::counter!("hypasis_limits_p2p_disconnects_total").increment(1);
+                format!("{} floods: an answer of {bytes} bytes would wait {wait:.1?} for its bytes budget", client.label())
+            })
+        })
+    }
+
+    fn join(&self, peer: &NodeId, ip: IpAddr) -> Result<PeerPlace, String> {
+        let client = self.fair_use.identify_node(&peer.0, ip);
+        self.fair_use.join(&client).map(|place| Box::new(place) as PeerPlace)
     }
 }

@@ -191,12 +191,9 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     };
     let sync = sources::start(&settings, source, &mut tasks, &cancel).await?;
 
-    if let Some(fair_use) = &fair_use {
-        fair_use::spawn(fair_use, &settings, cluster.clone(), &mut tasks, &cancel);
-    }
-    let gate = fair_use
-        .clone()
-        .map(|fair_use| Arc::new(fair_use::P2pGate::new(fair_use, settings.p2p_flood_wait)) as Arc<dyn hypasis_p2p::gate::RequestGate>);
+    let operators = crate::operators::Operators::start(fair_use.clone(), settings.operators_file.clone(), cluster.clone()).await;
+    fair_use::spawn(&operators, cluster.clone(), &mut tasks, &cancel);
+    let gate = Some(Arc::new(fair_use::P2pGate::new(fair_use.clone(), settings.p2p_flood_wait)) as Arc<dyn hypasis_p2p::gate::RequestGate>);
     let deps = network::NetworkDeps { keys, public_ip, spec: spec.clone(), store: store.clone(), heads: heads.subscribe(), gate };
     let (network, discovery) = network::start(&settings, deps, &mut tasks, &cancel).await?;
     if let Some(cluster) = &cluster {
@@ -204,7 +201,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     }
 
     let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let rpc_state = rpc::state(&settings, &spec, store.clone(), sync.clone(), heads.subscribe(), fair_use.clone());
+    let rpc_state = rpc::state(&settings, &spec, store.clone(), sync.clone(), heads.subscribe(), Some(fair_use.clone()));
     let rpc_listener = edge(rpc_listener, &settings, cert.as_ref(), "rpc", &cancel).map_err(rpc_bind_error)?;
     tasks.spawn(hypasis_rpc::serve(rpc_listener, rpc_state, cancel.child_token()));
     let state = Arc::new(ApiState {
@@ -223,6 +220,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         sync,
         seals: seal_status.clone(),
         admin: settings.jwt_secret.as_deref().map(crate::admin::TokenKey::new),
+        operators,
         heads: heads.subscribe(),
         draining: draining.clone(),
         ready_max_lag: settings.ready_max_lag,

@@ -178,3 +178,47 @@ pub fn status_for(status: &serde_json::Value) -> hypasis_eth_wire::eth::status::
         range: Some((0, 0)),
     }
 }
+
+/// An admin token for `secret`, minted by `hypasis-sync token`.
+pub fn admin_token(secret: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_hypasis-sync"))
+        .args(["token", "--ttl", "1h", "--subject", "test"])
+        .env("JWT_SECRET", secret)
+        .output()
+        .expect("run hypasis-sync token");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+}
+
+/// `method url` with a bearer token and an optional JSON body → (status, JSON body).
+pub async fn admin_call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut request = client.request(method, url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("send");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: {e}: {text}")))
+}
+
+/// Polls the async `check` until it returns `Some`, or panics after `within`.
+pub async fn eventually_async<T, F: std::future::Future<Output = Option<T>>>(within: Duration, what: &str, mut check: impl FnMut() -> F) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
