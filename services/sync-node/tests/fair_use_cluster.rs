@@ -95,7 +95,16 @@ async fn a_limit_changed_on_one_instance_applies_on_all_three_within_five_second
     let nodes = tokio::task::spawn_blocking(move || {
         let start = |id: &str| {
             Node::start(&[
-                "--redis-url", &url, "--instance-id", id, "--devnet-block-time", "3600", "--operators-file", &path, "--jwt-secret", SECRET,
+                "--redis-url",
+                &url,
+                "--instance-id",
+                id,
+                "--devnet-block-time",
+                "3600",
+                "--operators-file",
+                &path,
+                "--jwt-secret",
+                SECRET,
             ])
         };
         vec![start("n1"), start("n2"), start("n3")]
@@ -110,9 +119,14 @@ async fn a_limit_changed_on_one_instance_applies_on_all_three_within_five_second
     let client = reqwest::Client::new();
     let changed = serde_json::json!({"limits": {"requests_per_second": 3, "burst": 3}, "api_keys": ["key-c"]});
     let started = Instant::now();
-    let (status, body) =
-        support::admin_call(&client, reqwest::Method::PUT, &format!("http://{}/api/v1/operators/c", nodes[0].api), Some(&token), Some(changed))
-            .await;
+    let (status, body) = support::admin_call(
+        &client,
+        reqwest::Method::PUT,
+        &format!("http://{}/api/v1/operators/c", nodes[0].api),
+        Some(&token),
+        Some(changed),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     let (nodes, token) = tokio::task::spawn_blocking(move || {
         for node in &nodes {

@@ -28,9 +28,10 @@ async fn rpc(client: &reqwest::Client, url: &str, key: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operators_are_managed_over_the_admin_api() {
-    let node = tokio::task::spawn_blocking(|| Node::start(&["--jwt-secret", SECRET, "--devnet-prefill", "200", "--devnet-block-time", "3600"]))
-        .await
-        .expect("start");
+    let node =
+        tokio::task::spawn_blocking(|| Node::start(&["--jwt-secret", SECRET, "--devnet-prefill", "200", "--devnet-block-time", "3600"]))
+            .await
+            .expect("start");
     let token = admin_token(SECRET);
     let client = reqwest::Client::new();
     let api = format!("http://{}/api/v1/operators", node.api);
@@ -75,7 +76,9 @@ async fn operators_are_managed_over_the_admin_api() {
     assert!(status == 400 && body["error"].as_str().expect("error").contains("unknown tier"), "{status} {body}");
     let (status, body) = admin_call(&client, Method::PUT, &format!("{api}/bad"), Some(&token), Some(json!({"limitz": {}}))).await;
     assert!(status == 400 && body["error"].as_str().expect("error").contains("limitz"), "{status} {body}");
-    let (status, body) = admin_call(&client, Method::PUT, &format!("{api}/anonymous"), Some(&token), Some(json!({"limits": {"requests_per_second": 1}}))).await;
+    let (status, body) =
+        admin_call(&client, Method::PUT, &format!("{api}/anonymous"), Some(&token), Some(json!({"limits": {"requests_per_second": 1}})))
+            .await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = admin_call(&client, Method::POST, &format!("{api}/reload"), Some(&token), None).await;
     assert!(status == 409 && body["error"].as_str().expect("error").contains("--operators-file"), "{status} {body}");

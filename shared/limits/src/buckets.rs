@@ -195,7 +195,7 @@ impl FairUse {
         self.stats.write().entry(label.to_owned()).or_default().clone()
     }
 
-    fn counters<'a>(stats: &'a Stats, protocol: Protocol) -> &'a Counters {
+    fn counters(stats: &Stats, protocol: Protocol) -> &Counters {
         match protocol {
             Protocol::Http => &stats.http,
             Protocol::P2p => &stats.p2p,
@@ -208,7 +208,12 @@ impl FairUse {
         if name != ANONYMOUS && self.buckets.read().registry.by_name(name).is_none() {
             return None;
         }
-        Some(self.stats.read().get(name).map_or_else(|| OperatorStats { operator: name.to_owned(), ..OperatorStats::default() }, |s| s.read(name)))
+        Some(
+            self.stats
+                .read()
+                .get(name)
+                .map_or_else(|| OperatorStats { operator: name.to_owned(), ..OperatorStats::default() }, |s| s.read(name)),
+        )
     }
 
     /// Counts `bytes` answered to `client` (JSON-RPC responses; devp2p answers are counted by
@@ -226,7 +231,11 @@ impl FairUse {
     pub fn join(&self, client: &Client) -> Result<PeerPlace, String> {
         let label = client.label();
         let stats = self.stats_of(&label);
-        let cap = client.operator.as_ref().filter(|o| !o.trusted).and_then(|o| self.buckets.read().operators.get(&o.name).and_then(|b| b.max_peers));
+        let cap = client
+            .operator
+            .as_ref()
+            .filter(|o| !o.trusted)
+            .and_then(|o| self.buckets.read().operators.get(&o.name).and_then(|b| b.max_peers));
         let now = stats.peers.fetch_add(1, Ordering::SeqCst) + 1;
         if let Some(cap) = cap
             && now > cap

@@ -332,14 +332,8 @@ operators:
         assert_eq!(again.anonymous, registry.anonymous, "the file's default anonymous budget is written out");
         let mut doc = again.doc().clone();
         let limits = Limits { requests_per_second: 5, burst: None, bytes_per_second: Some(1 << 20), max_peers: Some(2) };
-        let spec = OperatorSpec {
-            name: "new".into(),
-            tier: None,
-            limits: Some(limits),
-            api_key_sha256: vec![],
-            node_ids: vec![],
-            trusted: false,
-        };
+        let spec =
+            OperatorSpec { name: "new".into(), tier: None, limits: Some(limits), api_key_sha256: vec![], node_ids: vec![], trusted: false };
         assert!(!doc.upsert(spec.clone()));
         assert!(doc.upsert(spec));
         let edited = Registry::from_doc(doc.clone(), "api").unwrap();

@@ -27,5 +27,5 @@ pub mod tls;
 pub use blocks::{ChainView, RenderCache};
 pub use error::RpcError;
 pub use listener::{ClientAddr, EdgeListener, EdgeOptions};
-pub use tls::{ServerCert, TlsError};
 pub use server::{RpcConfig, RpcState, router, serve};
+pub use tls::{ServerCert, TlsError};

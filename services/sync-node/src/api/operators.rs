@@ -56,7 +56,11 @@ pub(super) async fn show(State(state): State<Arc<ApiState>>, Path(name): Path<St
     Json(json!({ "version": version, "operator": spec, "limits": limits })).into_response()
 }
 
-pub(super) async fn put(State(state): State<Arc<ApiState>>, Path(name): Path<String>, body: Result<Json<OperatorBody>, JsonRejection>) -> Response {
+pub(super) async fn put(
+    State(state): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+    body: Result<Json<OperatorBody>, JsonRejection>,
+) -> Response {
     let body = match body {
         Ok(Json(body)) => body,
         Err(rejection) => return bad_json(&rejection),
@@ -103,7 +107,14 @@ pub(super) async fn replace(State(state): State<Arc<ApiState>>, body: Result<Jso
         Err(rejection) => return bad_json(&rejection),
     };
     let operators = doc.operators.len();
-    match state.operators.edit("admin API", move |current| Ok(*current = doc.clone())).await {
+    match state
+        .operators
+        .edit("admin API", move |current| {
+            *current = doc.clone();
+            Ok(())
+        })
+        .await
+    {
         Ok(((), version)) => {
             tracing::info!(target: "api::admin", version, operators, "operators registry replaced");
             Json(json!({ "version": version, "operators": operators })).into_response()

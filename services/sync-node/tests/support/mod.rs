@@ -212,7 +212,11 @@ pub async fn admin_call(
 }
 
 /// Polls the async `check` until it returns `Some`, or panics after `within`.
-pub async fn eventually_async<T, F: std::future::Future<Output = Option<T>>>(within: Duration, what: &str, mut check: impl FnMut() -> F) -> T {
+pub async fn eventually_async<T, F: std::future::Future<Output = Option<T>>>(
+    within: Duration,
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
     let deadline = Instant::now() + within;
     loop {
         if let Some(v) = check().await {
