@@ -44,7 +44,7 @@ const BATCH: u64 = 1_000;
 
 /// Runs until `cancel`, producing blocks in every term in which `leadership` says we lead.
 pub async fn run(config: DevnetConfig, head: HeadWriter, leadership: watch::Receiver<Leadership>, prefill: u64, cancel: CancellationToken) {
-    while_leader(leadership, cancel, move |token, term| {
+    while_leader("devnet", leadership, cancel, move |token, term| {
         let (config, head) = (config.clone(), head.clone());
         async move {
             tracing::info!(target: "devnet", token, "leading: producing devnet blocks");

@@ -121,6 +121,8 @@ fn hand_over(redis: AnyRedis) {
     for node in &survivors {
         eventually(Duration::from_secs(20), "the head to pass the old leader's", || (head(node) > before + 2).then_some(()));
     }
+    // A few more rounds of the watcher, so its last answers were asked after the heads passed.
+    std::thread::sleep(Duration::from_millis(300));
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let seen = watcher.join().expect("watcher");
     let backwards: Vec<_> = seen.windows(2).filter(|w| w[1].1 < w[0].1).collect();

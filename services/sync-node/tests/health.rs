@@ -22,6 +22,9 @@ fn no_head_is_not_ready() {
     assert!(body.contains("no head yet"), "{body}");
     let report = node.get_json("/api/v1/health");
     assert_eq!((report["status"].as_str(), check(&report, "head")["ok"].as_bool()), (Some("unready"), Some(false)), "{report}");
+    let memory = check(&report, "memory");
+    assert!(memory["ok"] == true && memory["detail"].as_str().is_some_and(|d| d.contains("MiB resident")), "{report}");
+    assert_eq!(memory["critical"], false);
 }
 
 #[test]

@@ -2,59 +2,65 @@
 //! and cancels it when leadership is lost; [`alone`] is the leadership of an instance without a
 //! cluster (always the leader).
 
-use crate::{Leadership, wait_for_leadership};
-use std::{future::Future, time::Duration};
+use crate::{
+    Leadership,
+    supervise::{Backoff, restarting},
+    wait_for_leadership,
+};
+use std::{future::Future, time::Instant};
 use tokio::{sync::watch, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
-/// Pause before a term that ended by itself (an error) is started again.
-pub const TERM_RETRY: Duration = Duration::from_secs(1);
-
 /// Runs `term(token, term_cancel)` for each leadership term until `cancel`. The term's token is
 /// cancelled when leadership is lost (or changes token) or `cancel` fires; the term is awaited
-/// before the next one starts, so two terms never overlap. A term that returns while still
-/// leading is started again after [`TERM_RETRY`]. When the leadership's sender is gone the
-/// current term is stopped and no other starts.
-pub async fn while_leader<F, Fut>(mut leadership: watch::Receiver<Leadership>, cancel: CancellationToken, term: F)
+/// before the next one starts, so two terms never overlap. A term that returns or panics while
+/// still leading is restarted with backoff and counted as a restart of `component`
+/// ([`crate::supervise`]). When the leadership's sender is gone the current term is stopped and
+/// no other starts.
+pub async fn while_leader<F, Fut>(component: &'static str, mut leadership: watch::Receiver<Leadership>, cancel: CancellationToken, term: F)
 where
     F: Fn(u64, CancellationToken) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = ()> + Send + 'static,
 {
+    let mut backoff = Backoff::default();
     loop {
         let Some(token) = wait_for_leadership(&mut leadership, &cancel).await else { return };
         let term_cancel = cancel.child_token();
-        let run = term(token, term_cancel.clone());
-        tokio::pin!(run);
-        loop {
+        let started = Instant::now();
+        let mut run = tokio::spawn(term(token, term_cancel.clone()));
+        let ended = loop {
             tokio::select! {
-                () = &mut run => break,
+                ended = &mut run => break ended,
                 () = cancel.cancelled() => {
                     term_cancel.cancel();
-                    (&mut run).await;
+                    let _ = run.await;
                     return;
                 }
                 changed = leadership.changed() => {
                     if changed.is_err() {
                         // The election is gone (shutdown, or a failed start): no term can follow.
                         term_cancel.cancel();
-                        (&mut run).await;
+                        let _ = run.await;
                         return;
                     }
                     if *leadership.borrow() != (Leadership::Leader { token }) {
                         term_cancel.cancel();
-                        (&mut run).await;
-                        break;
+                        let _ = run.await;
+                        break Ok(());
                     }
                 }
             }
-        }
+        };
         if cancel.is_cancelled() {
             return;
         }
         if *leadership.borrow() == (Leadership::Leader { token }) {
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                () = tokio::time::sleep(TERM_RETRY) => {}
+            let why = match &ended {
+                Err(e) if e.is_panic() => "panicked",
+                _ => "returned",
+            };
+            if !restarting(component, why, started.elapsed(), &mut backoff, &cancel).await {
+                return;
             }
         }
     }
@@ -74,9 +80,12 @@ pub fn alone(tasks: &mut JoinSet<()>, cancel: CancellationToken) -> watch::Recei
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
+    use std::{
+        sync::{
+            Arc,
+            atomic::{AtomicU64, Ordering},
+        },
+        time::Duration,
     };
 
     #[tokio::test]
@@ -85,7 +94,7 @@ mod tests {
         let cancel = CancellationToken::new();
         let (started, stopped) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let (s, t) = (started.clone(), stopped.clone());
-        let task = tokio::spawn(while_leader(rx, cancel.clone(), move |token, term| {
+        let task = tokio::spawn(while_leader("test", rx, cancel.clone(), move |token, term| {
             let (s, t) = (s.clone(), t.clone());
             async move {
                 s.store(token, Ordering::SeqCst);

@@ -14,6 +14,7 @@ pub mod leader;
 pub mod membership;
 pub mod operators;
 pub mod service;
+pub mod supervise;
 
 pub use election::{Election, ElectionConfig, Leadership, wait_for_leadership};
 pub use events::{Envelope, Event, Events};
@@ -21,6 +22,7 @@ pub use leader::{alone, while_leader};
 pub use membership::{Member, Membership};
 pub use operators::{Expect, OperatorsStore};
 pub use service::{Announcement, ClusterConfig, ClusterError, ClusterHandle, spawn};
+pub use supervise::{Backoff, supervise};
 
 pub use hypasis_store::RedisTarget;
 

@@ -106,6 +106,7 @@ pub async fn spawn(
 ) -> Result<ClusterHandle, ClusterError> {
     config.check()?;
     let client = crate::connect(&target).await?;
+    crate::supervise::count_reconnects(&client, "redis");
     let election = Election::new(
         ElectionConfig { chain_id: config.chain_id, instance_id: config.instance_id.clone(), ttl: config.lease },
         client.clone(),
@@ -115,7 +116,10 @@ pub async fn spawn(
     let events = Events::start(&target, client, config.chain_id, config.instance_id.clone(), cancel.child_token()).await?;
     let (leadership_tx, leadership) = watch::channel(Leadership::Follower);
     tasks.spawn(election.clone().run(leadership_tx, cancel.child_token()));
-    tasks.spawn(follow_head(store, heads, events.subscribe(), config.follow_interval, cancel.child_token()));
+    let (follow_events, interval, stop) = (events.clone(), config.follow_interval, cancel.child_token());
+    tasks.spawn(crate::supervise("follow_head", cancel.child_token(), move || {
+        follow_head(store.clone(), heads.clone(), follow_events.subscribe(), interval, stop.clone())
+    }));
     Ok(ClusterHandle { config, target, election, membership, events, operators, leadership })
 }
 

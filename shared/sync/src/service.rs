@@ -12,7 +12,7 @@ use crate::{
     read_through::{ReadThrough, ReadThroughConfig},
 };
 use hypasis_chain::{Address, BorSpec};
-use hypasis_cluster::{Leadership, while_leader};
+use hypasis_cluster::{Leadership, supervise, while_leader};
 use hypasis_upstream::{BlockFetcher, ClientError, EndpointStatus, Heimdall, PoolConfig, UpstreamPool};
 use serde::Serialize;
 use std::{sync::Arc, time::Duration};
@@ -129,11 +129,14 @@ pub async fn spawn(
         {
             validators.add_span(span);
         }
-        tasks.spawn(milestones::run(heimdall, guard.clone(), ctx.validators.clone(), MILESTONE_POLL, cancel.child_token()));
+        let (guard, validators, stop) = (guard.clone(), ctx.validators.clone(), cancel.child_token());
+        tasks.spawn(supervise("milestones", cancel.child_token(), move || {
+            milestones::run(heimdall.clone(), guard.clone(), validators.clone(), MILESTONE_POLL, stop.clone())
+        }));
     }
 
     let (forward_ctx, forward_config) = (ctx.clone(), config.forward);
-    tasks.spawn(while_leader(deps.leadership.clone(), cancel.child_token(), move |token, term| {
+    tasks.spawn(while_leader("forward_sync", deps.leadership.clone(), cancel.child_token(), move |token, term| {
         let (ctx, config) = (forward_ctx.clone(), forward_config.clone());
         async move {
             tracing::info!(target: "sync::forward", token, "leading: following the upstream tip");
@@ -151,7 +154,7 @@ pub async fn spawn(
         let l1 = Arc::new(UpstreamPool::new(&[url], PoolConfig::default())?);
         let (ctx, checkpoints) = (ctx.clone(), checkpoints.clone());
         let checkpoint_config = CheckpointConfig { rootchain: config.rootchain, poll: CHECKPOINT_POLL };
-        tasks.spawn(while_leader(deps.leadership, cancel.child_token(), move |_, term| {
+        tasks.spawn(while_leader("checkpoints", deps.leadership, cancel.child_token(), move |_, term| {
             checkpoints::run(ctx.clone(), l1.clone(), checkpoint_config.clone(), checkpoints.clone(), term)
         }));
     }
@@ -161,7 +164,10 @@ pub async fn spawn(
         Arc::new(ReadThrough::new(ctx.clone(), deps.claims.clone(), rt_config))
     });
     let (paused, paused_rx) = watch::channel(false);
-    tasks.spawn(backward::backfill(ctx, config.backward, deps.claims, paused_rx, cancel.child_token()));
+    let (backward, claims, stop) = (config.backward, deps.claims, cancel.child_token());
+    tasks.spawn(supervise("backfill", cancel.child_token(), move || {
+        backward::backfill(ctx.clone(), backward.clone(), claims.clone(), paused_rx.clone(), stop.clone())
+    }));
     Ok(SyncHandle { pool, checkpoints, paused, l1, milestones, read_through })
 }
 

@@ -100,11 +100,38 @@ async fn checks(state: &ApiState, all: bool) -> Vec<Check> {
             };
             out.push(check(state, "redis", false, ok, detail));
         }
+        if let Some(sync) = &state.sync {
+            let upstreams = sync.upstreams();
+            let usable = upstreams.iter().filter(|u| u.state == "ok").count();
+            let detail = format!("{usable} of {} upstreams usable (the others cooling down or banned)", upstreams.len());
+            out.push(check(state, "upstreams", false, usable > 0, detail));
+        }
         let peers = state.network.peer_count();
         let limit = state.network.max_peers();
         out.push(check(state, "peers", false, peers < limit, format!("{peers} of {limit} peer slots used")));
+        if let Some((rss, limit, of)) = memory() {
+            let detail = format!("{} MiB resident of {} MiB ({of}; at most {MEMORY_HIGH_PERCENT}%)", rss >> 20, limit >> 20);
+            out.push(check(state, "memory", false, rss.saturating_mul(100) < limit.saturating_mul(MEMORY_HIGH_PERCENT), detail));
+        }
     }
     out
+}
+
+/// The memory check fails above this share of the container's (or machine's) memory.
+const MEMORY_HIGH_PERCENT: u64 = 90;
+
+/// Resident bytes, the limit they count against, and which limit it is (Linux).
+fn memory() -> Option<(u64, u64, &'static str)> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    let rss = pages * 4096;
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max").ok().and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(limit) = cgroup {
+        return Some((rss, limit, "the container's limit"));
+    }
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: u64 = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some((rss, kib * 1024, "the machine's memory"))
 }
 
 /// A check result, with the time it last changed state.

@@ -66,6 +66,11 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
     ("hypasis_limits_peers_refused_total", Counter, "devp2p peers refused (TooManyPeers) for the operator's max_peers, by operator"),
     ("hypasis_limits_registry_version", Gauge, "Version of the shared operators registry in force"),
     ("hypasis_limits_anonymous_clients", Gauge, "Anonymous client addresses with a partly used bucket"),
+    (
+        "hypasis_component_restarts_total",
+        Counter,
+        "Components restarted after they stopped or panicked, and Redis reconnects, by component",
+    ),
     ("hypasis_tls_reloads_total", Counter, "TLS certificate reloads on SIGHUP, by result (ok, error: the old one stays)"),
     ("hypasis_tls_handshake_failures_total", Counter, "HTTPS handshakes that failed, by listener (api, rpc) and reason (error, timeout)"),
     ("hypasis_p2p_peers", Gauge, "Connected devp2p peers"),
