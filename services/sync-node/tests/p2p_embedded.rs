@@ -135,3 +135,57 @@ async fn idle_sockets_from_one_address_do_not_keep_out_a_peer_from_another() {
         tokio::time::timeout(Duration::from_secs(6), idle[0].read(&mut byte)).await.expect("closed by the server within the auth deadline");
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stops_reading_is_dropped_after_the_write_timeout() {
+    use hypasis_eth_wire::eth::{
+        id,
+        messages::{BlockId, GetBlockHeaders},
+    };
+    let node = tokio::task::spawn_blocking(|| {
+        Node::start(&["--devnet-prefill", "1000", "--devnet-block-time", "3600", "--p2p-write-timeout", "2"])
+    })
+    .await
+    .expect("start");
+    let node = tokio::task::spawn_blocking(move || {
+        eventually(Duration::from_secs(60), "prefill", || {
+            node.get_json("/api/v1/status")["head"]["number"].as_u64().filter(|n| *n == 1000)
+        });
+        node
+    })
+    .await
+    .expect("prefill");
+    let status = node.get_json("/api/v1/status");
+    let enode = status["enode"].as_str().expect("enode").to_owned();
+    let server_id = NodeId::from_slice(&hex::decode(enode.trim_start_matches("enode://").split('@').next().expect("id")).expect("hex"));
+    let conn = hypasis_p2p::dial(node.p2p, &keys::random_secret(), server_id, "bor/stalled", &[69]).await.expect("dial");
+    let mut eth = conn.exchange_status(&support::status_for(&status), true, |_| Ok(())).await.expect("status");
+    // Ask for far more than the socket buffers hold, and never read an answer.
+    let mut sent = 0;
+    for request_id in 0..400u64 {
+        let req = GetBlockHeaders { request_id, start: BlockId::Number(0), limit: 1024, skip: 0, reverse: false };
+        if tokio::time::timeout(Duration::from_secs(1), eth.send(id::GET_BLOCK_HEADERS, &req.encode())).await.map_or(true, |r| r.is_err()) {
+            break;
+        }
+        sent += 1;
+    }
+    eprintln!("sent {sent} requests without reading an answer");
+
+    let node = tokio::task::spawn_blocking(move || {
+        support::eventually(Duration::from_secs(15), "the stalled peer dropped", || {
+            (node.get_json("/api/v1/peers")["count"] == 0).then_some(())
+        });
+        node
+    })
+    .await
+    .expect("poll");
+    let (_, metrics) = node.get("/metrics");
+    let timeouts: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("hypasis_p2p_write_timeouts_total "))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .expect("write timeouts counted");
+    assert!(timeouts >= 1.0, "{timeouts}");
+    drop(eth);
+    tokio::task::spawn_blocking(move || drop(node)).await.expect("stop");
+}

@@ -21,6 +21,9 @@ pub const DEFAULT_PENDING_HANDSHAKES_PER_IP: usize = 32;
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(15);
 /// Default time a peer may stay silent (no message, no pong) before it is dropped.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+/// A write to a peer that makes no progress for this long ends the session (the peer stopped
+/// reading).
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Default soft limit on a response's size (geth/Bor: 2 MiB).
 pub const DEFAULT_SOFT_RESPONSE_LIMIT: usize = 2 * 1024 * 1024;
 /// Default largest incoming frame.
@@ -51,6 +54,8 @@ pub struct NetworkConfig {
     pub ping_interval: Duration,
     /// Drop peers silent for this long.
     pub idle_timeout: Duration,
+    /// Drop peers that read nothing of our writes for this long.
+    pub write_timeout: Duration,
     /// Soft response size limit.
     pub soft_response_limit: usize,
     /// Largest incoming frame.
@@ -82,6 +87,7 @@ impl NetworkConfig {
             pending_handshakes_per_ip: DEFAULT_PENDING_HANDSHAKES_PER_IP,
             ping_interval: DEFAULT_PING_INTERVAL,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
             soft_response_limit: DEFAULT_SOFT_RESPONSE_LIMIT,
             max_ingress_frame: DEFAULT_MAX_INGRESS_FRAME,
             trusted: HashSet::new(),

@@ -1,6 +1,7 @@
 //! Request dispatch: eth requests answered from the store (see [`serve`](crate::serve)), other
 //! messages accepted or refused.
 
+use crate::deadline::PeerStream;
 use crate::{metrics, peers::PeerStats, serve, server::Shared};
 use hypasis_eth_wire::{
     WireError,
@@ -11,7 +12,6 @@ use hypasis_eth_wire::{
     },
 };
 use std::time::Instant;
-use tokio::net::TcpStream;
 
 /// Answers one message from the peer.
 ///
@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 /// [`WireError`] when the message is malformed or breaks the protocol, or the answer cannot be
 /// sent.
 pub(crate) async fn handle(
-    eth: &mut EthConn<TcpStream>,
+    eth: &mut EthConn<PeerStream>,
     shared: &Shared,
     stats: &PeerStats,
     eth69: bool,

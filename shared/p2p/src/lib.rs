@@ -19,6 +19,7 @@
 
 pub mod admission;
 pub mod config;
+pub mod deadline;
 pub mod dial;
 pub mod dispatch;
 pub mod gate;

@@ -18,6 +18,7 @@ pub(crate) fn limits(config: &crate::NetworkConfig, pending_handshakes: usize) {
         ("pending_handshakes_per_ip", config.pending_handshakes_per_ip),
         ("soft_response_bytes", config.soft_response_limit),
         ("max_ingress_frame_bytes", config.max_ingress_frame),
+        ("write_timeout_seconds", config.write_timeout.as_secs() as usize),
     ] {
         gauge!("hypasis_p2p_limit", "name" => name).set(value as f64);
     }

@@ -223,6 +223,7 @@ async fn connection(
         let auth = tokio::time::timeout(shared.config.auth_timeout, hypasis_rlpx::accept(&mut stream, &shared.keys)).await;
         let (secrets, key_index) = auth.map_err(|_| WireError::Timeout("the RLPx auth message"))??;
         let remote_id = secrets.remote_id;
+        let stream = crate::deadline::PeerStream::new(stream, shared.config.write_timeout);
         let framed = Framed::new(stream, FrameCodec::new(secrets, shared.config.max_ingress_frame));
         // Hello must name the key the peer dialed: peers check it against the RLPx identity.
         let hello = our_hello(&shared, &shared.keys[key_index]);

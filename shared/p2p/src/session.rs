@@ -2,6 +2,7 @@
 //! new heads announced (NewBlock to Bor peers, BlockRangeUpdate to eth/69 peers), pings, and the
 //! idle timeout, until it ends for an [`EndReason`].
 
+use crate::deadline::PeerStream;
 use crate::{dispatch::handle, metrics, peers::PeerStats, server::Shared};
 use hypasis_eth_wire::{
     DisconnectReason,
@@ -10,7 +11,6 @@ use hypasis_eth_wire::{
 };
 use hypasis_store::{ChainHead, Parts};
 use std::time::Instant;
-use tokio::net::TcpStream;
 
 /// Blocks the head must move before a new BlockRangeUpdate is sent (eth/69).
 pub const RANGE_UPDATE_STEP: u64 = 32;
@@ -42,7 +42,7 @@ impl EndReason {
 
 /// Serves a peer until it leaves, misbehaves, idles out or we shut down; returns why it ended.
 pub(crate) async fn session(
-    mut eth: EthConn<TcpStream>,
+    mut eth: EthConn<PeerStream>,
     shared: &Shared,
     stats: &PeerStats,
     head: ChainHead,

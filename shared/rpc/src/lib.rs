@@ -15,6 +15,7 @@
 //! Spec: <https://ethereum.org/en/developers/docs/apis/json-rpc/>, <https://www.jsonrpc.org/specification>.
 
 pub mod blocks;
+pub mod edge_stream;
 pub mod envelope;
 pub mod error;
 pub mod listener;
@@ -25,6 +26,7 @@ pub mod server;
 pub mod tls;
 
 pub use blocks::{ChainView, RenderCache};
+pub use edge_stream::EdgeStream;
 pub use error::RpcError;
 pub use listener::{ClientAddr, EdgeListener, EdgeOptions};
 pub use server::{RpcConfig, RpcState, router, serve};

@@ -1,32 +1,39 @@
 //! HTTP listeners (REST API, JSON-RPC): behind a load balancer speaking the PROXY protocol each
 //! connection's header is read (from trusted proxies) or refused (from anyone else), and with a
 //! certificate the TLS handshake is made, each on the connection's own task, so a slow or silent
-//! connection never holds up the accept loop. [`ClientAddr`] is the connection's client address
-//! for handlers (`ConnectInfo<ClientAddr>`), with or without the PROXY protocol.
+//! connection never holds up the accept loop. Each listener has at most `max_connections` open
+//! (more are closed at accept, so the API cannot eat the file descriptors devp2p needs) and
+//! closes connections idle for `idle_timeout` ([`EdgeStream`]). [`ClientAddr`] is the
+//! connection's client address for handlers (`ConnectInfo<ClientAddr>`), with or without the
+//! PROXY protocol.
 
-use hypasis_p2p::proxy::{TrustedProxies, client_addr};
+use crate::edge_stream::{EdgeStream, Transport};
+use hypasis_p2p::proxy::{DEFAULT_HEADER_TIMEOUT, TrustedProxies, client_addr};
 use std::{
-    io,
     net::SocketAddr,
-    pin::Pin,
-    task::{Context, Poll},
-    time::Duration,
+    sync::Arc,
+    time::{Duration, Instant},
 };
 use tokio::{
-    io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::mpsc,
+    sync::{OwnedSemaphorePermit, Semaphore, mpsc},
 };
-use tokio_rustls::{TlsAcceptor, server::TlsStream};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 /// Connections whose header has been read and that wait for the HTTP server.
 const ACCEPTED_QUEUE: usize = 1_024;
 /// Longest a client may take over the TLS handshake.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most connections open on one HTTP listener.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4_096;
+/// A connection with nothing read or written for this long is closed.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Refused connections are logged at most this often.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// How an [`EdgeListener`] treats new connections.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct EdgeOptions {
     /// Load balancers whose PROXY headers are believed (empty: the protocol is off).
     pub trusted: TrustedProxies,
@@ -34,6 +41,22 @@ pub struct EdgeOptions {
     pub header_timeout: Duration,
     /// HTTPS when set.
     pub tls: Option<TlsAcceptor>,
+    /// Most connections open at once (counting those still in their PROXY or TLS handshake).
+    pub max_connections: usize,
+    /// Nothing read or written for this long closes the connection.
+    pub idle_timeout: Duration,
+}
+
+impl Default for EdgeOptions {
+    fn default() -> Self {
+        Self {
+            trusted: TrustedProxies::default(),
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            tls: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        }
+    }
 }
 
 impl std::fmt::Debug for EdgeOptions {
@@ -42,62 +65,9 @@ impl std::fmt::Debug for EdgeOptions {
             .field("trusted", &self.trusted)
             .field("header_timeout", &self.header_timeout)
             .field("tls", &self.tls.is_some())
+            .field("max_connections", &self.max_connections)
+            .field("idle_timeout", &self.idle_timeout)
             .finish()
-    }
-}
-
-/// A connection the HTTP server reads: plain TCP or TLS over it.
-#[derive(Debug)]
-pub enum EdgeStream {
-    /// Plain HTTP.
-    Plain(TcpStream),
-    /// HTTPS.
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for EdgeStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for EdgeStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_flush(cx),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Self::Plain(s) => s.is_write_vectored(),
-            Self::Tls(s) => s.is_write_vectored(),
-        }
     }
 }
 
@@ -110,7 +80,13 @@ pub struct EdgeListener {
 }
 
 /// Reads the PROXY header, then makes the TLS handshake, as `options` say.
-async fn open(mut stream: TcpStream, peer: SocketAddr, options: &EdgeOptions, name: &'static str) -> Option<(EdgeStream, SocketAddr)> {
+async fn open(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    place: OwnedSemaphorePermit,
+    options: &EdgeOptions,
+    name: &'static str,
+) -> Option<(EdgeStream, SocketAddr)> {
     let client = match client_addr(&mut stream, peer, &options.trusted, options.header_timeout, name).await {
         Ok(client) => client,
         Err(e) => {
@@ -118,9 +94,10 @@ async fn open(mut stream: TcpStream, peer: SocketAddr, options: &EdgeOptions, na
             return None;
         }
     };
-    let Some(acceptor) = &options.tls else { return Some((EdgeStream::Plain(stream), client)) };
+    let idle = options.idle_timeout;
+    let Some(acceptor) = &options.tls else { return Some((EdgeStream::new(Transport::Plain(stream), idle, name, place), client)) };
     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => Some((EdgeStream::Tls(Box::new(tls)), client)),
+        Ok(Ok(tls)) => Some((EdgeStream::new(Transport::Tls(Box::new(tls)), idle, name, place), client)),
         Ok(Err(e)) => {
             metrics::counter!("hypasis_tls_handshake_failures_total", "listener" => name, "reason" => "error").increment(1);
             tracing::debug!(target: "api::tls", listener = name, %client, error = %e, "TLS handshake failed");
@@ -142,22 +119,43 @@ impl EdgeListener {
     pub fn spawn(listener: TcpListener, options: EdgeOptions, name: &'static str, cancel: CancellationToken) -> std::io::Result<Self> {
         let local = listener.local_addr()?;
         let (tx, rx) = mpsc::channel(ACCEPTED_QUEUE);
+        let places = Arc::new(Semaphore::new(options.max_connections.max(1)));
+        metrics::gauge!("hypasis_http_limit", "listener" => name, "name" => "max_connections").set(options.max_connections as f64);
+        metrics::gauge!("hypasis_http_limit", "listener" => name, "name" => "idle_timeout_seconds").set(options.idle_timeout.as_secs_f64());
         tokio::spawn(async move {
+            let (mut refused, mut logged) = (0u64, None::<Instant>);
+            let (mut failed, mut failure_logged) = (0u64, None::<Instant>);
             loop {
                 let (stream, peer) = tokio::select! {
                     () = cancel.cancelled() => return,
                     accepted = listener.accept() => match accepted {
                         Ok(a) => a,
                         Err(e) => {
-                            tracing::warn!(target: "api::proxy", listener = name, error = %e, "accept failed");
+                            // Out of file descriptors, most likely: say so now and then, not 20 times a second.
+                            failed += 1;
+                            metrics::counter!("hypasis_http_accept_errors_total", "listener" => name).increment(1);
+                            if failure_logged.is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY) {
+                                tracing::error!(target: "api::edge", listener = name, error = %e, failed, "accept failed");
+                                (failed, failure_logged) = (0, Some(Instant::now()));
+                            }
                             tokio::time::sleep(Duration::from_millis(50)).await;
                             continue;
                         }
                     },
                 };
+                let Ok(place) = places.clone().try_acquire_owned() else {
+                    drop(stream);
+                    refused += 1;
+                    metrics::counter!("hypasis_http_refused_total", "listener" => name, "reason" => "max_connections").increment(1);
+                    if logged.is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY) {
+                        tracing::warn!(target: "api::edge", listener = name, refused, max = options.max_connections, "connections refused: the listener is full");
+                        (refused, logged) = (0, Some(Instant::now()));
+                    }
+                    continue;
+                };
                 let (tx, options) = (tx.clone(), options.clone());
                 tokio::spawn(async move {
-                    if let Some(opened) = open(stream, peer, &options, name).await {
+                    if let Some(opened) = open(stream, peer, place, &options, name).await {
                         let _ = tx.send(opened).await;
                     }
                 });

@@ -385,6 +385,14 @@ pub const KEYS: &[Key] = &[
         Default::Text(|| hypasis_p2p::config::DEFAULT_PENDING_HANDSHAKES_PER_IP.to_string()),
     ),
     key(
+        "p2p_write_timeout",
+        "p2p-write-timeout",
+        "P2P_WRITE_TIMEOUT",
+        "SECONDS",
+        "A devp2p peer that reads nothing of our answers for this long is dropped",
+        Default::Text(|| hypasis_p2p::config::DEFAULT_WRITE_TIMEOUT.as_secs().to_string()),
+    ),
+    key(
         "operators_file",
         "operators-file",
         "OPERATORS_FILE",
@@ -415,6 +423,22 @@ pub const KEYS: &[Key] = &[
         "ENODES",
         "Peers always admitted (comma-separated enode URLs or node ids), e.g. your own Bor nodes",
         Default::None,
+    ),
+    key(
+        "http_max_connections",
+        "http-max-connections",
+        "HTTP_MAX_CONNECTIONS",
+        "N",
+        "Most connections open at once on each of the REST API and JSON-RPC ports; more are closed at accept. Lowered at start to fit the open-files limit beside the devp2p peers",
+        Default::Text(|| hypasis_rpc::listener::DEFAULT_MAX_CONNECTIONS.to_string()),
+    ),
+    key(
+        "http_idle_timeout",
+        "http-idle-timeout",
+        "HTTP_IDLE_TIMEOUT",
+        "SECONDS",
+        "A REST API or JSON-RPC connection with nothing read or written for this long is closed (unfinished request headers, idle keep-alive, a client that stopped reading)",
+        Default::Text(|| hypasis_rpc::listener::DEFAULT_IDLE_TIMEOUT.as_secs().to_string()),
     ),
     key(
         "tls_cert",

@@ -166,6 +166,8 @@ pub struct Settings {
     pub max_peers: usize,
     /// Most devp2p handshakes in flight from one IP address.
     pub p2p_handshakes_per_ip: usize,
+    /// A peer that reads nothing of our writes for this long is dropped.
+    pub p2p_write_timeout: Duration,
     /// The operators file (fair use), when given.
     pub operators_file: Option<PathBuf>,
     /// Longest a devp2p request over budget is delayed before the peer counts as flooding.
@@ -174,6 +176,10 @@ pub struct Settings {
     pub proxy_protocol_from: hypasis_p2p::proxy::TrustedProxies,
     /// Node ids always admitted, even when the peer cap is reached.
     pub trusted_peers: Vec<hypasis_rlpx::NodeId>,
+    /// Most connections open at once on each HTTP port.
+    pub http_max_connections: usize,
+    /// Idle HTTP connections are closed after this long.
+    pub http_idle_timeout: Duration,
     /// HTTPS certificate chain and key for the REST API and JSON-RPC, when they speak TLS.
     pub tls: Option<TlsFiles>,
     /// Key of admin tokens (HS256), when the admin endpoints are on.
@@ -340,6 +346,7 @@ impl Settings {
         let bootnodes = raw.list("bootnodes", true, enode);
         let max_peers = raw.one("max_peers", |v| number(v, 1, 100_000));
         let p2p_handshakes_per_ip = raw.one("p2p_handshakes_per_ip", |v| number(v, 1, 100_000));
+        let p2p_write_timeout = raw.one("p2p_write_timeout", |v| number(v, 1, 600));
         let operators_file = raw.one("operators_file", |v| readable(v, "an operators YAML file"));
         let p2p_flood_wait = raw.one("p2p_flood_wait", |v| number(v, 1, 600));
         let proxy_protocol_from = hypasis_p2p::proxy::TrustedProxies::new(raw.list("proxy_protocol_from", true, |v| {
@@ -348,6 +355,8 @@ impl Settings {
                 .map_err(|_| Refused(format!("{v:?} is not an IP address or CIDR; use e.g. 10.0.0.0/8 or 172.17.0.1")))
         }));
         let trusted_peers = raw.list("trusted_peers", true, node_id);
+        let http_max_connections = raw.one("http_max_connections", |v| number(v, 1, 1_000_000));
+        let http_idle_timeout = raw.one("http_idle_timeout", |v| number(v, 1, 3_600));
         let tls_cert = raw.one("tls_cert", |v| readable(v, "a PEM certificate file"));
         let tls_key = raw.one("tls_key", |v| readable(v, "a PEM private key file"));
         let jwt_secret = raw.one("jwt_secret", |v| {
@@ -429,10 +438,13 @@ impl Settings {
             bootnodes,
             max_peers: max_peers as usize,
             p2p_handshakes_per_ip: p2p_handshakes_per_ip as usize,
+            p2p_write_timeout: Duration::from_secs(p2p_write_timeout),
             trusted_peers,
             operators_file,
             p2p_flood_wait: Duration::from_secs(p2p_flood_wait),
             proxy_protocol_from,
+            http_max_connections: http_max_connections as usize,
+            http_idle_timeout: Duration::from_secs(http_idle_timeout),
             tls,
             jwt_secret,
             region,

@@ -123,10 +123,27 @@ fn edge(
     name: &'static str,
     cancel: &CancellationToken,
 ) -> std::io::Result<EdgeListener> {
+    let wanted = settings.http_max_connections;
+    let max_connections = crate::limits::open_files().map_or(wanted, |nofile| {
+        let budget = crate::limits::http_connection_budget(wanted, settings.max_peers, nofile);
+        if budget < wanted {
+            tracing::warn!(
+                listener = name,
+                wanted,
+                budget,
+                nofile,
+                max_peers = settings.max_peers,
+                "HTTP connections lowered to fit the open-files limit"
+            );
+        }
+        budget
+    });
     let options = EdgeOptions {
         trusted: settings.proxy_protocol_from.clone(),
         header_timeout: hypasis_p2p::proxy::DEFAULT_HEADER_TIMEOUT,
         tls: cert.map(hypasis_rpc::ServerCert::acceptor),
+        max_connections,
+        idle_timeout: settings.http_idle_timeout,
     };
     EdgeListener::spawn(listener, options, name, cancel.child_token())
 }

@@ -1,0 +1,73 @@
+//! The HTTP ports cannot eat the node: under an open-files limit of 1,024, 1,100 idle REST API
+//! connections are held to the port's share (the rest closed at accept) and a devp2p peer still
+//! connects; once they go the API answers again; and a client that stalls in its request headers
+//! is closed after the idle timeout.
+
+mod support;
+
+use hypasis_rlpx::{NodeId, keys};
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    time::{Duration, Instant},
+};
+use support::Node;
+
+fn metric(node: &Node, line_start: &str) -> Option<f64> {
+    let metrics = node.get("/metrics").1;
+    metrics.lines().find(|l| l.starts_with(line_start))?.rsplit(' ').next()?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_api_connections_do_not_stop_devp2p_accepts() {
+    hypasis_sync::limits::raise_open_files().expect("the test itself needs 1,100 sockets");
+    let node = tokio::task::spawn_blocking(|| {
+        Node::start_wrapped(&["sh", "-c", "ulimit -Sn 1024 && ulimit -Hn 1024 && exec \"$0\" \"$@\""], &["--max-peers", "500"])
+    })
+    .await
+    .expect("start");
+    let (api, p2p) = (node.api, node.p2p);
+    let idle = tokio::task::spawn_blocking(move || {
+        (0..1_100).filter_map(|_| TcpStream::connect_timeout(&api, Duration::from_secs(2)).ok()).collect::<Vec<_>>()
+    })
+    .await
+    .expect("connect");
+    assert!(idle.len() >= 1_000, "connections opened: {}", idle.len());
+    // The API port is full; devp2p still accepts and completes a handshake.
+    let server_id =
+        NodeId::from_slice(&hex::decode(node.enodes[0].trim_start_matches("enode://").split('@').next().expect("id")).expect("hex"));
+    let conn = tokio::time::timeout(Duration::from_secs(10), hypasis_p2p::dial(p2p, &keys::random_secret(), server_id, "bor/test", &[69]))
+        .await
+        .expect("devp2p answers in time");
+    assert!(conn.is_ok(), "devp2p handshake beside 1,100 idle API connections: {:?}", conn.err());
+    drop(idle);
+    let node = tokio::task::spawn_blocking(move || {
+        support::eventually(Duration::from_secs(10), "the API answers again", || (node.get("/health/live").0 == 200).then_some(()));
+        node
+    })
+    .await
+    .expect("api");
+    let budget = metric(&node, "hypasis_http_limit{listener=\"api\",name=\"max_connections\"}").expect("limit exported");
+    assert_eq!(budget, 134.0, "(1024 - 500 peers - 256 reserved) / 2 ports");
+    let refused = metric(&node, "hypasis_http_refused_total{listener=\"api\",reason=\"max_connections\"}").expect("refusals counted");
+    assert!(refused >= 1_000.0 - budget, "{refused} refused");
+    tokio::task::spawn_blocking(move || drop(node)).await.expect("stop");
+}
+
+#[test]
+fn a_client_stalled_in_its_headers_is_closed_after_the_idle_timeout() {
+    let node = Node::start(&["--http-idle-timeout", "2"]);
+    let mut stalled = TcpStream::connect(node.api).expect("connect");
+    stalled.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    write!(stalled, "GET /api/v1/status HTTP/1.1\r\nHost: x\r\nX-Slow:").expect("write");
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let n = stalled.read(&mut buf).unwrap_or(0);
+    let took = started.elapsed();
+    assert_eq!(n, 0, "closed without an answer: {:?}", String::from_utf8_lossy(&buf[..n]));
+    assert!(took >= Duration::from_millis(1_500) && took < Duration::from_secs(5), "closed after {took:?}");
+    // A keep-alive connection that goes quiet is closed too; a busy one is not.
+    assert_eq!(node.get("/health/live").0, 200);
+    let closed = metric(&node, "hypasis_http_idle_closed_total{listener=\"api\"}").expect("counted");
+    assert!(closed >= 1.0, "{closed}");
+}
