@@ -16,11 +16,13 @@ use alloy_eip2124::ForkId;
 use alloy_primitives::{B256, Bytes};
 use alloy_rlp::Encodable;
 use enr::Enr;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use hypasis_rlpx::{NodeId, keys};
 use k256::SecretKey;
 use std::{
     collections::HashMap,
     net::{IpAddr, Ipv4Addr, SocketAddr},
+    num::NonZeroU32,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -40,6 +42,17 @@ pub const NEIGHBORS_PER_PACKET: usize = 12;
 pub const MAX_TRACKED: usize = 10_000;
 /// Pings we wait on for at most this long.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
+/// Answers per second to one IP address that has not proven its endpoint (a Pong and a Ping
+/// back each count; four seconds' worth may go at once): a spoofed source gets at most this
+/// many packets, whatever is sent in its name (reflection amplification guard).
+pub const UNPROVEN_ANSWERS_PER_SECOND: u32 = 8;
+/// FindNode and ENRRequest answers per second to one proven IP address (four seconds' worth at
+/// once).
+pub const QUERIES_PER_SECOND: u32 = 10;
+/// Seconds' worth of answers a quiet address may get at once.
+const BURST_SECONDS: u32 = 4;
+/// Packets handled between sweeps of the rate limiters' idle addresses.
+const SWEEP_EVERY: u64 = 4_096;
 
 /// Service configuration.
 #[derive(Debug, Clone)]
@@ -56,6 +69,9 @@ pub struct Discv4Config {
     pub bootnodes: Vec<NodeRecord>,
     /// Fork id for the record's `eth` entry.
     pub fork_id: ForkId,
+    /// Addresses exempt from the per-address answer limits (a load balancer relaying UDP, from
+    /// whose address every packet arrives).
+    pub unlimited: Vec<ipnet::IpNet>,
 }
 
 /// A handle to the running service.
@@ -85,6 +101,10 @@ struct Service {
     bonds: HashMap<(NodeId, IpAddr), Instant>,
     pending: HashMap<B256, (NodeId, SocketAddr, u16, Instant)>,
     table_len: Arc<AtomicUsize>,
+    unproven: DefaultKeyedRateLimiter<IpAddr>,
+    queries: DefaultKeyedRateLimiter<IpAddr>,
+    unlimited: Vec<ipnet::IpNet>,
+    handled: u64,
 }
 
 fn now_secs() -> u64 {
@@ -101,6 +121,11 @@ fn counted(direction: &'static str, label: &'static str) {
 
 fn dropped(reason: &'static str) {
     metrics::counter!("hypasis_discv4_dropped_total", "reason" => reason).increment(1);
+}
+
+fn per_ip(per_second: u32) -> DefaultKeyedRateLimiter<IpAddr> {
+    let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+    RateLimiter::keyed(Quota::per_second(rate).allow_burst(rate.saturating_mul(NonZeroU32::new(BURST_SECONDS).unwrap_or(NonZeroU32::MIN))))
 }
 
 /// Binds the UDP socket and starts the service.
@@ -131,6 +156,10 @@ pub async fn spawn(
         bonds: HashMap::new(),
         pending: HashMap::new(),
         table_len,
+        unproven: per_ip(UNPROVEN_ANSWERS_PER_SECOND),
+        queries: per_ip(QUERIES_PER_SECOND),
+        unlimited: config.unlimited,
+        handled: 0,
     };
     let bootnodes = config.bootnodes;
     let task = tokio::spawn(async move {
@@ -193,12 +222,29 @@ impl Service {
         self.pending.insert(hash, (id, to, tcp, Instant::now()));
     }
 
+    /// Whether an answer of `cost` packets to `ip` fits its budget (`limiter`); counts refusals.
+    fn may_answer(&self, limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr, cost: u32, kind: &'static str) -> bool {
+        if self.unlimited.iter().any(|net| net.contains(&ip)) {
+            return true;
+        }
+        let fits = limiter.check_key_n(&ip, NonZeroU32::new(cost).unwrap_or(NonZeroU32::MIN)).is_ok_and(|r| r.is_ok());
+        if !fits {
+            metrics::counter!("hypasis_discv4_rate_limited_total", "type" => kind).increment(1);
+        }
+        fits
+    }
+
     /// Whether `id` proved, from this IP, that it receives packets there.
     fn bonded(&self, id: &NodeId, ip: IpAddr) -> bool {
         self.bonds.get(&(*id, ip)).is_some_and(|at| at.elapsed() < BOND_EXPIRY)
     }
 
     async fn handle(&mut self, datagram: &[u8], from: SocketAddr) -> Result<(), PacketError> {
+        self.handled += 1;
+        if self.handled.is_multiple_of(SWEEP_EVERY) {
+            self.unproven.retain_recent();
+            self.queries.retain_recent();
+        }
         let packet = packet::decode(datagram)?;
         if packet.sender == self.local_id {
             return Ok(());
@@ -212,6 +258,11 @@ impl Service {
         counted("in", message.label());
         match message {
             Message::Ping { from: their, .. } => {
+                let bonded = self.bonded(&packet.sender, from.ip());
+                // Unproven senders may be spoofed: what they can make us send is capped per address.
+                if !bonded && !self.may_answer(&self.unproven, from.ip(), 2, "ping") {
+                    return Ok(());
+                }
                 let pong = Message::Pong {
                     to: Endpoint { ip: from.ip(), udp: from.port(), tcp: their.tcp },
                     ping_hash: packet.hash,
@@ -219,7 +270,7 @@ impl Service {
                     enr_seq: Some(self.record.seq()),
                 };
                 self.send(from, &pong).await;
-                if !self.bonded(&packet.sender, from.ip()) {
+                if !bonded {
                     self.ping(packet.sender, from, their.tcp).await;
                 }
             }
@@ -239,7 +290,7 @@ impl Service {
                 self.table_len.store(self.table.len(), Ordering::Relaxed);
             }
             Message::FindNode { target, .. } => {
-                if !self.bonded(&packet.sender, from.ip()) {
+                if !self.bonded(&packet.sender, from.ip()) || !self.may_answer(&self.queries, from.ip(), 1, "findnode") {
                     return Ok(());
                 }
                 let nodes = self.table.closest(&target, BUCKET_SIZE);
@@ -251,7 +302,7 @@ impl Service {
                 }
             }
             Message::EnrRequest { .. } => {
-                if self.bonded(&packet.sender, from.ip()) {
+                if self.bonded(&packet.sender, from.ip()) && self.may_answer(&self.queries, from.ip(), 1, "enrrequest") {
                     self.send(from, &Message::EnrResponse { request_hash: packet.hash, enr: self.record_rlp.clone() }).await;
                 }
             }

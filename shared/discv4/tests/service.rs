@@ -33,6 +33,7 @@ async fn ping_bond_enr_and_findnode() {
         udp_port: None,
         bootnodes: vec![],
         fork_id: fork,
+        unlimited: vec![],
     };
     let cancel = CancellationToken::new();
     let (handle, _task) = spawn(config, server_key.clone(), cancel.clone()).await.expect("spawn");
@@ -95,5 +96,56 @@ async fn ping_bond_enr_and_findnode() {
     socket.send_to(&packet::encode(&me, 1, &stale.encode()).0, server).await.expect("send");
     socket.send_to(&vec![0u8; 1400], server).await.expect("send");
     assert!(recv(&socket).await.is_none());
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn a_ping_flood_from_one_unproven_address_gets_a_bounded_answer() {
+    let config = Discv4Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        public_ip: [127, 0, 0, 1].into(),
+        tcp_port: 30303,
+        udp_port: None,
+        bootnodes: vec![],
+        fork_id: ForkId { hash: ForkHash([1, 2, 3, 4]), next: 0 },
+        unlimited: vec![],
+    };
+    let cancel = CancellationToken::new();
+    let (handle, _task) = spawn(config, keys::random_secret(), cancel.clone()).await.expect("spawn");
+    let server = handle.local_addr;
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let port = socket.local_addr().expect("addr").port();
+    let ep = |port| Endpoint { ip: [127, 0, 0, 1].into(), udp: port, tcp: port };
+    // 300 pings, each from a fresh key (as a spoofer would), all from one address.
+    let started = std::time::Instant::now();
+    let mut sent_bytes = 0;
+    for _ in 0..300 {
+        let ping = Message::Ping { version: 4, from: ep(port), to: ep(server.port()), expiration: expiry(), enr_seq: None };
+        let (bytes, _) = packet::encode(&keys::random_secret(), 1, &ping.encode());
+        sent_bytes += bytes.len();
+        socket.send_to(&bytes, server).await.expect("send");
+    }
+    let (mut packets, mut bytes) = (0usize, 0usize);
+    let mut buf = vec![0u8; 2048];
+    while let Ok(Ok((len, _))) = tokio::time::timeout(Duration::from_millis(500), socket.recv_from(&mut buf)).await {
+        packets += 1;
+        bytes += len;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!("300 pings ({sent_bytes} bytes) → {packets} packets ({bytes} bytes) in {seconds:.2} s");
+    let bound = 32.0 + 8.0 * seconds;
+    assert!(packets >= 2 && (packets as f64) <= bound, "{packets} answers; at most {bound:.0} (burst 32, 8/s)");
+    assert!(bytes * 5 < sent_bytes, "the answers are a small fraction of the flood: {bytes} of {sent_bytes} bytes");
+    // Another address is answered at once.
+    let other = UdpSocket::bind("127.0.0.2:0").await.expect("bind 127.0.0.2");
+    let ping = Message::Ping {
+        version: 4,
+        from: ep(other.local_addr().expect("addr").port()),
+        to: ep(server.port()),
+        expiration: expiry(),
+        enr_seq: None,
+    };
+    other.send_to(&packet::encode(&keys::random_secret(), 1, &ping.encode()).0, server).await.expect("send");
+    assert!(matches!(recv(&other).await, Some((Message::Pong { .. } | Message::Ping { .. }, _))), "another address is answered");
     cancel.cancel();
 }

@@ -41,6 +41,11 @@ impl TrustedProxies {
         Self(networks)
     }
 
+    /// The trusted networks.
+    pub fn networks(&self) -> &[IpNet] {
+        &self.0
+    }
+
     /// Whether no proxy is trusted (the PROXY protocol is off).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

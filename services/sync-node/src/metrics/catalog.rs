@@ -109,6 +109,7 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
     ("hypasis_p2p_store_errors_total", Counter, "Store reads that failed while serving a peer (answered empty)"),
     ("hypasis_discv4_packets_total", Counter, "discv4 packets by direction and type"),
     ("hypasis_discv4_dropped_total", Counter, "discv4 packets dropped, by reason"),
+    ("hypasis_discv4_rate_limited_total", Counter, "discv4 packets left unanswered for their address's answer budget, by type"),
     ("hypasis_cluster_is_leader", Gauge, "1 while this instance holds the leader lease"),
     ("hypasis_cluster_leadership_changes_total", Counter, "Times this instance gained or lost the lease"),
     ("hypasis_cluster_members", Gauge, "Live cluster members seen by this instance"),

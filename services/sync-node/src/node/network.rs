@@ -94,6 +94,8 @@ pub(super) async fn start(
         udp_port: settings.public_port,
         bootnodes,
         fork_id: deps.spec.latest_fork_id(),
+        // A balancer relaying UDP sends every peer's packets from its own address.
+        unlimited: settings.proxy_protocol_from.networks().to_vec(),
     };
     let (discovery, discv4_task) = hypasis_discv4::spawn(discv4_config, discovery_key, cancel.child_token())
         .await
