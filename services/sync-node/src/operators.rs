@@ -8,11 +8,16 @@
 //!   (compare-and-set, retried). Every write is published ([`Event::Operators`]) and every
 //!   instance re-reads the document at once, and also polls its version every few seconds, so an
 //!   instance that missed the message catches up.
+//!
+//! `SIGHUP` also renews the TLS certificate, so on `SIGHUP` the file is pushed only when its
+//! content changed since it was last read: a certificate renewal does not undo admin edits.
+//! `POST /api/v1/operators/reload` pushes it regardless. Changes on one instance are applied one
+//! at a time (edits, file pushes and refreshes never interleave).
 
 use hypasis_cluster::{ClusterHandle, Event, Expect, OperatorsStore};
 use hypasis_limits::{FairUse, Registry, RegistryDoc, RegistryError};
 use std::{
-    path::PathBuf,
+    path::{Path, PathBuf},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -62,13 +67,23 @@ pub struct Operators {
     shared: Option<ClusterHandle>,
     /// Version of the shared document in force (alone: edits made since start).
     version: AtomicU64,
+    /// Held while a change is made or taken; the SHA-256 of the file as last read.
+    changes: tokio::sync::Mutex<Option<[u8; 32]>>,
+}
+
+/// The operators file's text and its SHA-256.
+fn read_file(path: &Path) -> Result<(String, [u8; 32]), RegistryError> {
+    let text = std::fs::read_to_string(path).map_err(|source| RegistryError::Read { path: path.display().to_string(), source })?;
+    let hash = hypasis_limits::registry::key_hash(&text);
+    Ok((text, hash))
 }
 
 impl Operators {
     /// The service over `fair_use` (already holding the file's registry); on Redis, seeds the
     /// shared registry from the file if the cluster has none, then takes the shared one.
     pub async fn start(fair_use: Arc<FairUse>, file: Option<PathBuf>, cluster: Option<ClusterHandle>) -> Arc<Self> {
-        let me = Arc::new(Self { fair_use, file, shared: cluster, version: AtomicU64::new(0) });
+        let seen = file.as_deref().and_then(|path| read_file(path).ok()).map(|(_, hash)| hash);
+        let me = Arc::new(Self { fair_use, file, shared: cluster, version: AtomicU64::new(0), changes: tokio::sync::Mutex::new(seen) });
         if let Some(store) = me.store() {
             if me.file.is_some() {
                 let doc = serde_json::to_string(me.fair_use.registry().doc()).expect("registry serialises");
@@ -109,6 +124,7 @@ impl Operators {
     /// # Errors
     /// [`EditError`]: the change's own, an invalid result, Redis, or a lost race.
     pub async fn edit<T>(&self, origin: &str, change: impl Fn(&mut RegistryDoc) -> Result<T, EditError>) -> Result<(T, u64), EditError> {
+        let _one_at_a_time = self.changes.lock().await;
         let Some(store) = self.store() else {
             let mut doc = self.fair_use.registry().doc().clone();
             let out = change(&mut doc)?;
@@ -133,28 +149,37 @@ impl Operators {
         Err(EditError::Conflict)
     }
 
-    /// Re-reads the operators file and puts it in force (on Redis: for every instance).
+    /// Re-reads the operators file and puts it in force (on Redis: for every instance); unless
+    /// `force`, only when its content changed since it was last read (`Ok(None)`: unchanged).
     ///
     /// # Errors
     /// [`EditError::NoFile`], an invalid file, or Redis.
-    pub async fn reload_file(&self) -> Result<u64, EditError> {
+    pub async fn reload_file(&self, force: bool) -> Result<Option<u64>, EditError> {
         let path = self.file.as_ref().ok_or(EditError::NoFile)?;
-        let registry = Registry::load(path)?;
+        let mut seen = self.changes.lock().await;
+        let (text, hash) = read_file(path)?;
+        if !force && *seen == Some(hash) {
+            return Ok(None);
+        }
+        let registry = Registry::parse(&text, &path.display().to_string())?;
         let Some(store) = self.store() else {
             self.fair_use.reload(registry);
-            return Ok(self.version.fetch_add(1, Ordering::SeqCst) + 1);
+            *seen = Some(hash);
+            return Ok(Some(self.version.fetch_add(1, Ordering::SeqCst) + 1));
         };
         let json = serde_json::to_string(registry.doc()).expect("registry serialises");
         let version = store.put(Expect::Any, &json).await.map_err(|e| EditError::Redis(e.to_string()))?.unwrap_or(0);
+        *seen = Some(hash);
         self.apply(registry, version);
         self.announce(version).await;
-        Ok(version)
+        Ok(Some(version))
     }
 
     /// Takes the shared document if it is newer than the one in force (after an event, and on
     /// a timer).
     pub async fn refresh(&self) {
         let Some(store) = self.store() else { return };
+        let _one_at_a_time = self.changes.lock().await;
         let newer = match store.version().await {
             Ok(version) => version > self.version.load(Ordering::SeqCst),
             Err(e) => {

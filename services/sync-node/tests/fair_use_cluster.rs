@@ -146,6 +146,18 @@ async fn a_limit_changed_on_one_instance_applies_on_all_three_within_five_second
     }
     assert!(statuses.contains(&429), "c is limited on n3: {statuses:?}");
 
+    // SIGHUP with the file unchanged (a TLS renewal, say) does not undo the admin edit.
+    std::process::Command::new("kill").args(["-HUP", &nodes[2].child.id().to_string()]).status().expect("kill -HUP");
+    let (nodes, token) = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        for node in &nodes {
+            assert_eq!(rate_on(node, &token, "c"), Some(3), "an unchanged file is not pushed again");
+        }
+        (nodes, token)
+    })
+    .await
+    .expect("poll");
+
     // The file edited and SIGHUP sent to n2 only.
     std::fs::write(&file, "operators:\n  - {name: a, limits: {requests_per_second: 7}}\n").expect("write");
     let started = Instant::now();

@@ -85,7 +85,17 @@ async fn operators_are_managed_over_the_admin_api() {
     let (status, _) = admin_call(&client, Method::GET, &format!("{api}/nobody/stats"), Some(&token), None).await;
     assert_eq!(status, 404);
 
-    // Removed: its key is anonymous again (no anonymous limit without a file).
+    // The whole registry replaced: no anonymous section means the file's default, not none.
+    let (_, current) = admin_call(&client, Method::GET, &api, Some(&token), None).await;
+    let mut whole = current["registry"].clone();
+    whole.as_object_mut().expect("object").remove("anonymous");
+    let (status, body) = admin_call(&client, Method::PUT, &api, Some(&token), Some(whole)).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, after) = admin_call(&client, Method::GET, &api, Some(&token), None).await;
+    assert_eq!(after["registry"]["anonymous"]["requests_per_second"], 20, "{after}");
+    assert_eq!(after["registry"]["operators"][0]["name"], "acme", "{after}");
+
+    // Removed: its key is anonymous again.
     let (status, body) = admin_call(&client, Method::DELETE, &format!("{api}/acme"), Some(&token), None).await;
     assert_eq!(status, 200, "{body}");
     let (status, _) = admin_call(&client, Method::DELETE, &format!("{api}/acme"), Some(&token), None).await;

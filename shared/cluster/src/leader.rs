@@ -4,7 +4,7 @@
 
 use crate::{
     Leadership,
-    supervise::{Backoff, restarting},
+    supervise::{Backoff, LEADER_RESTART_MAX, restarting},
     wait_for_leadership,
 };
 use std::{future::Future, time::Instant};
@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 /// Runs `term(token, term_cancel)` for each leadership term until `cancel`. The term's token is
 /// cancelled when leadership is lost (or changes token) or `cancel` fires; the term is awaited
 /// before the next one starts, so two terms never overlap. A term that returns or panics while
-/// still leading is restarted with backoff and counted as a restart of `component`
+/// still leading is restarted with backoff (at most [`LEADER_RESTART_MAX`]: the lease is held
+/// meanwhile) and counted as a restart of `component`
 /// ([`crate::supervise`]). When the leadership's sender is gone the current term is stopped and
 /// no other starts.
 pub async fn while_leader<F, Fut>(component: &'static str, mut leadership: watch::Receiver<Leadership>, cancel: CancellationToken, term: F)
@@ -22,7 +23,7 @@ where
     F: Fn(u64, CancellationToken) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let mut backoff = Backoff::default();
+    let mut backoff = Backoff::up_to(LEADER_RESTART_MAX);
     loop {
         let Some(token) = wait_for_leadership(&mut leadership, &cancel).await else { return };
         let term_cancel = cancel.child_token();

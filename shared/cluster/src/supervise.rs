@@ -14,6 +14,9 @@ use tokio_util::sync::CancellationToken;
 pub const RESTART_MIN: Duration = Duration::from_secs(1);
 /// Longest delay before a restart.
 pub const RESTART_MAX: Duration = Duration::from_secs(60);
+/// Longest delay before a leader's term is restarted: the lease is held meanwhile, so the whole
+/// cluster waits on it.
+pub const LEADER_RESTART_MAX: Duration = Duration::from_secs(5);
 /// A run at least this long resets the delay to [`RESTART_MIN`].
 pub const RESTART_STABLE: Duration = Duration::from_secs(60);
 
@@ -21,22 +24,28 @@ pub const RESTART_STABLE: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone)]
 pub struct Backoff {
     next: Duration,
+    max: Duration,
 }
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self { next: RESTART_MIN }
+        Self { next: RESTART_MIN, max: RESTART_MAX }
     }
 }
 
 impl Backoff {
+    /// Doubling from [`RESTART_MIN`] to at most `max`.
+    pub fn up_to(max: Duration) -> Self {
+        Self { next: RESTART_MIN.min(max), max }
+    }
+
     /// The delay after a run that lasted `ran`.
     pub fn after(&mut self, ran: Duration) -> Duration {
         if ran >= RESTART_STABLE {
-            self.next = RESTART_MIN;
+            self.next = RESTART_MIN.min(self.max);
         }
         let delay = self.next;
-        self.next = (self.next * 2).min(RESTART_MAX);
+        self.next = (self.next * 2).min(self.max);
         delay
     }
 }
@@ -110,6 +119,9 @@ mod tests {
         assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
         assert_eq!(backoff.after(RESTART_STABLE), RESTART_MIN);
         assert_eq!(backoff.after(quick), Duration::from_secs(2));
+        let mut leader = Backoff::up_to(LEADER_RESTART_MAX);
+        let delays: Vec<_> = (0..5).map(|_| leader.after(quick).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 5, 5], "a leader's terms are retried within seconds");
     }
 
     #[tokio::test(start_paused = true)]

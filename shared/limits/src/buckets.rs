@@ -249,17 +249,20 @@ impl FairUse {
 
     /// Replaces the registry (a reloaded file); buckets start full.
     pub fn reload(&self, registry: Registry) {
-        let share = self.members.load(Ordering::SeqCst);
-        *self.buckets.write() = Arc::new(Buckets::new(registry, share));
+        // Rebuilt under the write lock, with the member count read under it: a concurrent
+        // `set_members` cannot put the previous registry back.
+        let mut buckets = self.buckets.write();
+        *buckets = Arc::new(Buckets::new(registry, self.members.load(Ordering::SeqCst)));
         metrics::counter!("hypasis_limits_reloads_total").increment(1);
     }
 
     /// Each instance enforces `1 / members` of every quota.
     pub fn set_members(&self, members: u32) {
         let members = members.max(1);
+        let mut buckets = self.buckets.write();
         if self.members.swap(members, Ordering::SeqCst) != members {
-            let registry = self.buckets.read().registry.clone();
-            *self.buckets.write() = Arc::new(Buckets::new(registry, members));
+            let registry = buckets.registry.clone();
+            *buckets = Arc::new(Buckets::new(registry, members));
             metrics::gauge!("hypasis_limits_share_members").set(f64::from(members));
         }
     }

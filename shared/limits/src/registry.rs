@@ -30,6 +30,9 @@ pub const DEFAULT_ANONYMOUS_RPS: u32 = 20;
 /// Anonymous clients' burst per IP when the file says nothing.
 pub const DEFAULT_ANONYMOUS_BURST: u32 = 100;
 
+/// Names an operator cannot have: the label of unknown clients, and an admin API path.
+const RESERVED_NAMES: [&str; 2] = [crate::buckets::ANONYMOUS, "reload"];
+
 /// A budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,6 +119,12 @@ pub struct OperatorSpec {
 }
 
 impl RegistryDoc {
+    /// Gives anonymous clients the default budget when the document names none (as a file or a
+    /// whole registry sent to the admin API is read).
+    pub fn default_anonymous(&mut self) {
+        self.anonymous.get_or_insert(Limits::rate(DEFAULT_ANONYMOUS_RPS, Some(DEFAULT_ANONYMOUS_BURST)));
+    }
+
     /// Adds `spec`, or replaces the operator of that name; whether it replaced one.
     pub fn upsert(&mut self, spec: OperatorSpec) -> bool {
         match self.operators.iter_mut().find(|o| o.name == spec.name) {
@@ -210,7 +219,7 @@ impl Registry {
     pub fn parse(text: &str, path: &str) -> Result<Self, RegistryError> {
         let mut doc: RegistryDoc =
             serde_yaml_ng::from_str(text).map_err(|e| RegistryError::Yaml { path: path.to_owned(), reason: e.to_string() })?;
-        doc.anonymous.get_or_insert(Limits::rate(DEFAULT_ANONYMOUS_RPS, Some(DEFAULT_ANONYMOUS_BURST)));
+        doc.default_anonymous();
         Self::from_doc(doc, path)
     }
 
@@ -224,10 +233,10 @@ impl Registry {
             let bad = |reason: String| RegistryError::Operator { path: source.to_owned(), operator: spec.name.clone(), reason };
             if spec.name.is_empty()
                 || spec.name.len() > 64
-                || spec.name == crate::buckets::ANONYMOUS
+                || RESERVED_NAMES.contains(&spec.name.as_str())
                 || !spec.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             {
-                return Err(bad("names are 1-64 letters, digits, '-', '_' or '.', and not \"anonymous\"".into()));
+                return Err(bad("names are 1-64 letters, digits, '-', '_' or '.', and not \"anonymous\" or \"reload\"".into()));
             }
             let limits = match (&spec.tier, spec.limits) {
                 (Some(tier), None) => *doc.tiers.get(tier).ok_or_else(|| bad(format!("unknown tier {tier:?}")))?,
@@ -353,6 +362,7 @@ operators:
             ("operators: [{name: a, tier: gold}]", "unknown tier"),
             ("operators: [{name: a}]", "exactly one of"),
             ("operators: [{name: anonymous, limits: {requests_per_second: 1}}]", "not \"anonymous\""),
+            ("operators: [{name: reload, limits: {requests_per_second: 1}}]", "\"reload\""),
             ("operators: [{name: a, limits: {requests_per_second: 1}, api_key_sha256: [abc]}]", "64 hex"),
             ("operatorz: []", "unknown field"),
             ("operators: [{name: a, limits: {requests_per_second: 0}}]", "at least 1"),

@@ -102,10 +102,12 @@ pub(super) async fn delete(State(state): State<Arc<ApiState>>, Path(name): Path<
 }
 
 pub(super) async fn replace(State(state): State<Arc<ApiState>>, body: Result<Json<RegistryDoc>, JsonRejection>) -> Response {
-    let doc = match body {
+    let mut doc = match body {
         Ok(Json(doc)) => doc,
         Err(rejection) => return bad_json(&rejection),
     };
+    // Read as the file is: no `anonymous` section means the default budget, not none.
+    doc.default_anonymous();
     let operators = doc.operators.len();
     match state
         .operators
@@ -124,8 +126,9 @@ pub(super) async fn replace(State(state): State<Arc<ApiState>>, body: Result<Jso
 }
 
 pub(super) async fn reload(State(state): State<Arc<ApiState>>) -> Response {
-    match state.operators.reload_file().await {
+    match state.operators.reload_file(true).await {
         Ok(version) => {
+            let version = version.unwrap_or_else(|| state.operators.current().1);
             let operators = state.operators.fair_use().registry().operators().count();
             tracing::info!(target: "api::admin", version, operators, "operators file reloaded");
             Json(json!({ "version": version, "operators": operators })).into_response()

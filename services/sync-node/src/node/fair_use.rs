@@ -47,8 +47,9 @@ pub(super) fn spawn(operators: &Arc<Operators>, cluster: Option<ClusterHandle>, 
                 () = stop.cancelled() => return,
                 _ = hangups.recv() => {}
             }
-            match me.reload_file().await {
-                Ok(version) => tracing::info!(version, "operators file reloaded"),
+            match me.reload_file(false).await {
+                Ok(Some(version)) => tracing::info!(version, "operators file reloaded"),
+                Ok(None) => tracing::debug!("SIGHUP: the operators file is unchanged; the registry in force stays"),
                 Err(EditError::NoFile) => {}
                 Err(e) => {
                     metrics::counter!("hypasis_limits_reload_errors_total").increment(1);
