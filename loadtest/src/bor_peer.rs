@@ -28,6 +28,16 @@ pub const MAX_VALIDATION_THRESHOLD: u64 = 1024;
 /// Deadline of one request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
+fn io(e: std::io::Error) -> PeerError {
+    PeerError::from(hypasis_eth_wire::WireError::Rlpx(hypasis_rlpx::RlpxError::Io(e)))
+}
+
+/// The `i`-th of many loopback source addresses (127.0.1.1, 127.0.1.2, …), so a load test from
+/// one machine looks like many hosts to the node's per-address caps.
+pub fn loopback_source(i: usize) -> std::net::IpAddr {
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 1 + (i / 250) as u8, 1 + (i % 250) as u8))
+}
+
 /// A node to connect to.
 #[derive(Debug, Clone, Copy)]
 pub struct Target {
@@ -111,8 +121,25 @@ impl BorPeer {
     /// # Errors
     /// When the connection or the handshake fails.
     pub async fn connect(target: Target, ours: &Status) -> Result<Self, PeerError> {
+        Self::connect_from(target, ours, None).await
+    }
+
+    /// As [`BorPeer::connect`], from the local address `source` (many loopback addresses stand
+    /// for many hosts: the node caps peers per address).
+    ///
+    /// # Errors
+    /// When the connection or the handshake fails.
+    pub async fn connect_from(target: Target, ours: &Status, source: Option<std::net::IpAddr>) -> Result<Self, PeerError> {
         let versions = [ours.version];
-        let p2p = hypasis_p2p::dial(target.addr, &keys::random_secret(), target.id, "bor/v2.2.9/hypasis-loadtest", &versions).await?;
+        let stream = match source {
+            Some(ip) => {
+                let socket = if ip.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }.map_err(io)?;
+                socket.bind(SocketAddr::new(ip, 0)).map_err(io)?;
+                socket.connect(target.addr).await.map_err(io)?
+            }
+            None => TcpStream::connect(target.addr).await.map_err(io)?,
+        };
+        let p2p = hypasis_p2p::handshake(stream, &keys::random_secret(), target.id, "bor/v2.2.9/hypasis-loadtest", &versions).await?;
         let conn = p2p.exchange_status(ours, true, |_| Ok(())).await?;
         Ok(Self { conn, addr: target.addr, next_request: 1 })
     }

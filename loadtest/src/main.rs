@@ -29,6 +29,10 @@ struct Args {
     /// eth version (68 or 69).
     #[arg(long, default_value_t = 69)]
     eth: u64,
+    /// Dial every peer from 127.0.0.1 instead of its own loopback address (127.0.1.1, …): the
+    /// node then caps them by --p2p-peers-per-ip.
+    #[arg(long)]
+    one_source: bool,
 }
 
 #[tokio::main]
@@ -43,14 +47,16 @@ async fn main() {
     };
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
+    let spread_sources = target.addr.is_ipv4() && target.addr.ip().is_loopback() && !args.one_source;
     for i in 0..args.peers {
         let (ours, blocks, spread) = (ours.clone(), args.blocks, args.spread);
+        let source = spread_sources.then(|| hypasis_loadtest::bor_peer::loopback_source(i));
         tasks.spawn(async move {
             // Like a Bor node, redial with backoff when the node sheds the connection
             // (admission control under a burst of dials).
             let mut attempt = 0;
             let mut peer = loop {
-                match BorPeer::connect(target, &ours).await {
+                match BorPeer::connect_from(target, &ours, source).await {
                     Ok(peer) => break peer,
                     Err(e) if attempt >= DIAL_ATTEMPTS => return Err(e),
                     Err(_) => {

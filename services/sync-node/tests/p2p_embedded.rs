@@ -189,3 +189,113 @@ async fn a_peer_that_stops_reading_is_dropped_after_the_write_timeout() {
     drop(eth);
     tokio::task::spawn_blocking(move || drop(node)).await.expect("stop");
 }
+
+/// The sum of `hypasis_p2p_admission_rejected_total{reason}` in a metrics page.
+fn rejected(metrics: &str, reason: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("hypasis_p2p_admission_rejected_total") && l.contains(&format!("reason=\"{reason}\"")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_node_keys_from_one_address_get_its_share_and_others_are_still_served() {
+    let node =
+        tokio::task::spawn_blocking(|| Node::start(&["--devnet-prefill", "10", "--devnet-block-time", "3600", "--max-peers", "100"]))
+            .await
+            .expect("start");
+    let status = node.get_json("/api/v1/status");
+    let enode = status["enode"].as_str().expect("enode").to_owned();
+    let server_id = NodeId::from_slice(&hex::decode(enode.trim_start_matches("enode://").split('@').next().expect("id")).expect("hex"));
+    // 1,000 sessions from 127.0.0.1, each with a new node key, 40 dialing at a time; the ones
+    // admitted stay connected.
+    let ours = support::status_for(&status);
+    let admitted = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut dialers = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let (admitted, next, ours, p2p) = (admitted.clone(), next.clone(), ours.clone(), node.p2p);
+        dialers.spawn(async move {
+            let mut refused = 0;
+            while next.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 1_000 {
+                let session = async {
+                    let conn = hypasis_p2p::dial(p2p, &keys::random_secret(), server_id, "bor/many-keys", &[69]).await.ok()?;
+                    conn.exchange_status(&ours, true, |_| Ok(())).await.ok()
+                };
+                match tokio::time::timeout(Duration::from_secs(10), session).await {
+                    Ok(Some(eth)) => admitted.lock().await.push(eth),
+                    _ => refused += 1,
+                }
+            }
+            refused
+        });
+    }
+    let mut refused = 0;
+    while let Some(r) = dialers.join_next().await {
+        refused += r.expect("dialer");
+    }
+    let admitted = admitted.lock().await.len();
+    assert_eq!(admitted, 16, "one address gets --p2p-peers-per-ip places ({refused} refused)");
+    assert_eq!(admitted + refused, 1_000);
+    // A peer from another address still gets in and is served.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind("127.0.0.2:0".parse().expect("addr")).expect("bind 127.0.0.2");
+    let stream = socket.connect(node.p2p).await.expect("connect from 127.0.0.2");
+    let conn = hypasis_p2p::handshake(stream, &keys::random_secret(), server_id, "bor/other-host", &[69]).await.expect("handshake");
+    let mut eth = conn.exchange_status(&ours, true, |_| Ok(())).await.expect("status from another address");
+    let req = GetBlockHeaders { request_id: 1, start: BlockId::Number(0), limit: 5, skip: 0, reverse: false };
+    eth.send(id::GET_BLOCK_HEADERS, &req.encode()).await.expect("send");
+    assert_eq!(eth.recv().await.expect("answer").id, id::BLOCK_HEADERS);
+    let node = tokio::task::spawn_blocking(move || {
+        assert_eq!(node.get_json("/api/v1/peers")["count"], 17, "16 from one address and the other host");
+        node
+    })
+    .await
+    .expect("peers");
+    let (_, metrics) = node.get("/metrics");
+    // The rest were refused for the address: after their handshake (peer cap), or at accept when
+    // more than its 32 handshakes were in flight at once.
+    let (peers, pending) = (rejected(&metrics, "peers_per_ip"), rejected(&metrics, "handshakes_per_ip"));
+    assert_eq!(peers + pending, 984.0, "refusals for the address: {peers} over its peer cap, {pending} over its handshake cap");
+    assert!(peers >= 500.0, "{peers}");
+    assert!(metrics.contains(r#"hypasis_p2p_limit{name="max_peers_per_ip"} 16"#), "the limit is exported");
+    tokio::task::spawn_blocking(move || drop(node)).await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_that_keeps_breaking_the_protocol_is_banned_for_a_while() {
+    let node = tokio::task::spawn_blocking(|| {
+        Node::start(&["--devnet-prefill", "10", "--devnet-block-time", "3600", "--p2p-ban-breaches", "3", "--p2p-ban-seconds", "3"])
+    })
+    .await
+    .expect("start");
+    let status = node.get_json("/api/v1/status");
+    let enode = status["enode"].as_str().expect("enode").to_owned();
+    let server_id = NodeId::from_slice(&hex::decode(enode.trim_start_matches("enode://").split('@').next().expect("id")).expect("hex"));
+    let ours = support::status_for(&status);
+    // Three sessions that send an undecodable GetBlockHeaders: each is dropped as a breach.
+    for _ in 0..3 {
+        let conn = hypasis_p2p::dial(node.p2p, &keys::random_secret(), server_id, "bor/broken", &[69]).await.expect("dial");
+        let mut eth = conn.exchange_status(&ours, true, |_| Ok(())).await.expect("status");
+        eth.send(id::GET_BLOCK_HEADERS, &[0xc2, 0x01, 0xff]).await.expect("send");
+        let ended = tokio::time::timeout(Duration::from_secs(5), async { while eth.recv().await.is_ok() {} }).await;
+        assert!(ended.is_ok(), "the breaking session is ended");
+    }
+    // Now the address is refused before any handshake; another address is not.
+    let refused = hypasis_p2p::dial(node.p2p, &keys::random_secret(), server_id, "bor/after-ban", &[69]).await;
+    assert!(refused.is_err(), "a banned address gets no session");
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind("127.0.0.3:0".parse().expect("addr")).expect("bind 127.0.0.3");
+    let stream = socket.connect(node.p2p).await.expect("connect from 127.0.0.3");
+    let conn = hypasis_p2p::handshake(stream, &keys::random_secret(), server_id, "bor/other-host", &[69]).await.expect("handshake");
+    conn.exchange_status(&ours, true, |_| Ok(())).await.expect("another address is served");
+    let (_, metrics) = node.get("/metrics");
+    assert!(metrics.contains("hypasis_p2p_bans_total 1"), "one ban counted");
+    assert!(rejected(&metrics, "banned") >= 1.0);
+    // The ban expires.
+    tokio::time::sleep(Duration::from_millis(3_200)).await;
+    let conn = hypasis_p2p::dial(node.p2p, &keys::random_secret(), server_id, "bor/after-ban", &[69]).await.expect("dial after the ban");
+    conn.exchange_status(&ours, true, |_| Ok(())).await.expect("served again after the ban");
+    tokio::task::spawn_blocking(move || drop(node)).await.expect("stop");
+}

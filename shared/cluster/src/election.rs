@@ -9,12 +9,13 @@
 //! renewal was sent, so it stops acting as leader before Redis can hand the lease to another
 //! instance, even when it cannot reach Redis at all.
 
+use crate::{Envelope, Event, Events};
 use fred::{
     prelude::{Client, Error as FredError, LuaInterface},
     types::Value,
 };
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Acquire or renew: returns the fencing token when we hold the lease, else 0.
@@ -104,8 +105,11 @@ impl Election {
 
     /// Runs the election until `cancel`, publishing our leadership. A leader that cannot renew
     /// steps down when its last renewal stops covering it, before Redis can give the lease away.
-    /// On cancel a held lease is released so another instance can take over at once.
-    pub async fn run(self, leadership: watch::Sender<Leadership>, cancel: CancellationToken) {
+    /// On cancel a held lease is released and, with `events`, [`Event::LeaderReleased`] is
+    /// published; hearing that event from another instance makes us try at once instead of at
+    /// the next tick, so a graceful stop hands over in a round trip.
+    pub async fn run(self, leadership: watch::Sender<Leadership>, events: Option<Events>, cancel: CancellationToken) {
+        let mut heard = events.as_ref().map(Events::subscribe);
         let ttl = self.config.ttl;
         let margin = ttl / 5;
         let mut valid_until: Option<Instant> = None;
@@ -118,8 +122,17 @@ impl Election {
                     None => std::future::pending().await,
                 }
             };
+            let released = async {
+                match heard.as_mut() {
+                    Some(heard) => released_elsewhere(heard, &self.config.instance_id).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = cancel.cancelled() => break,
+                () = released => {
+                    metrics::counter!("hypasis_cluster_lease_released_heard_total").increment(1);
+                }
                 () = step_down => {
                     valid_until = None;
                     self.publish(&leadership, Leadership::Follower);
@@ -149,10 +162,18 @@ impl Election {
             };
             self.publish(&leadership, state);
         }
-        if matches!(*leadership.borrow(), Leadership::Leader { .. }) {
-            let _: Result<i64, _> = self.client.eval(RELEASE, vec![self.leader_key()], vec![self.config.instance_id.clone()]).await;
-        }
+        // Leader-only work stops first (followers see the lease free only after that).
+        let held = *leadership.borrow();
         leadership.send_replace(Leadership::Follower);
+        if let Leadership::Leader { token } = held {
+            let released: Result<i64, _> = self.client.eval(RELEASE, vec![self.leader_key()], vec![self.config.instance_id.clone()]).await;
+            if matches!(released, Ok(1)) {
+                tracing::info!(target: "cluster::election", instance = %self.config.instance_id, token, "lease released");
+                if let Some(events) = &events {
+                    let _ = events.publish(Event::LeaderReleased { token }).await;
+                }
+            }
+        }
     }
 
     fn publish(&self, leadership: &watch::Sender<Leadership>, state: Leadership) {
@@ -162,6 +183,19 @@ impl Election {
         }
         metrics::gauge!("hypasis_cluster_is_leader").set(f64::from(u8::from(matches!(state, Leadership::Leader { .. }))));
         leadership.send_replace(state);
+    }
+}
+
+/// Resolves when another instance says it released the lease (a lagged receiver counts: the
+/// event may be among the skipped ones, and a spare acquire round costs one script call).
+async fn released_elsewhere(heard: &mut broadcast::Receiver<Envelope>, us: &str) {
+    loop {
+        match heard.recv().await {
+            Ok(Envelope { from, event: Event::LeaderReleased { .. } }) if from != us => return,
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(_)) => return,
+            Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+        }
     }
 }
 

@@ -44,6 +44,11 @@ pub enum Event {
     },
     /// A membership heartbeat.
     Heartbeat(Member),
+    /// The leader stopped and released its lease: followers try to take it now.
+    LeaderReleased {
+        /// The fencing token of the term that ended.
+        token: u64,
+    },
     /// The operators registry was written ([`crate::OperatorsStore`]): re-read it.
     Operators {
         /// The version written.

@@ -89,6 +89,7 @@ pub struct ClusterHandle {
     events: Events,
     operators: crate::OperatorsStore,
     leadership: watch::Receiver<Leadership>,
+    resign: CancellationToken,
 }
 
 /// Connects to Redis and starts the election, the event subscription and head following (the
@@ -115,15 +116,22 @@ pub async fn spawn(
     let operators = crate::OperatorsStore::new(client.clone(), config.chain_id);
     let events = Events::start(&target, client, config.chain_id, config.instance_id.clone(), cancel.child_token()).await?;
     let (leadership_tx, leadership) = watch::channel(Leadership::Follower);
-    tasks.spawn(election.clone().run(leadership_tx, cancel.child_token()));
+    let resign = cancel.child_token();
+    tasks.spawn(election.clone().run(leadership_tx, Some(events.clone()), resign.clone()));
     let (follow_events, interval, stop) = (events.clone(), config.follow_interval, cancel.child_token());
     tasks.spawn(crate::supervise("follow_head", cancel.child_token(), move || {
         follow_head(store.clone(), heads.clone(), follow_events.subscribe(), interval, stop.clone())
     }));
-    Ok(ClusterHandle { config, target, election, membership, events, operators, leadership })
+    Ok(ClusterHandle { config, target, election, membership, events, operators, leadership, resign })
 }
 
 impl ClusterHandle {
+    /// Stops taking part in the election: leader-only work stops, a held lease is released and
+    /// the others are told at once (a graceful stop hands over in a round trip).
+    pub fn resign(&self) {
+        self.resign.cancel();
+    }
+
     /// Whether we lead, as it changes.
     pub fn leadership(&self) -> watch::Receiver<Leadership> {
         self.leadership.clone()

@@ -33,7 +33,7 @@ async fn contender(server: &AnyRedis, id: &str) -> Contender {
     let election = Election::new(ElectionConfig { chain_id: CHAIN, instance_id: id.into(), ttl: TTL }, client(server).await);
     let (tx, rx) = watch::channel(Leadership::Follower);
     let cancel = CancellationToken::new();
-    let task = tokio::spawn(election.run(tx, cancel.clone()));
+    let task = tokio::spawn(election.run(tx, None, cancel.clone()));
     Contender { rx, cancel, task }
 }
 

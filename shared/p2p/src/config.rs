@@ -17,6 +17,14 @@ pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(3);
 /// Default most handshakes in flight from one IP address, so one host cannot fill the
 /// server-wide pending-handshake slots.
 pub const DEFAULT_PENDING_HANDSHAKES_PER_IP: usize = 32;
+/// Default most connected peers from one IP address (trusted peers not counted), so one host
+/// cannot take the instance's places with many node keys.
+pub const DEFAULT_MAX_PEERS_PER_IP: usize = 16;
+/// Default protocol breaches (malformed or oversized messages, bad MACs) from one address within
+/// [`DEFAULT_BAN_PERIOD`] that ban it for that long.
+pub const DEFAULT_BAN_BREACHES: u32 = 10;
+/// Default ban length, and the window its breaches are counted in.
+pub const DEFAULT_BAN_PERIOD: Duration = Duration::from_secs(600);
 /// Default interval after which an idle peer is pinged.
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(15);
 /// Default time a peer may stay silent (no message, no pong) before it is dropped.
@@ -50,6 +58,10 @@ pub struct NetworkConfig {
     pub auth_timeout: Duration,
     /// Most handshakes in flight from one IP address.
     pub pending_handshakes_per_ip: usize,
+    /// Most connected peers from one IP address (trusted peers not counted).
+    pub max_peers_per_ip: usize,
+    /// Temporary bans of addresses that keep breaking the protocol.
+    pub bans: crate::per_ip::BanPolicy,
     /// Ping idle peers after this long.
     pub ping_interval: Duration,
     /// Drop peers silent for this long.
@@ -85,6 +97,8 @@ impl NetworkConfig {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             auth_timeout: DEFAULT_AUTH_TIMEOUT,
             pending_handshakes_per_ip: DEFAULT_PENDING_HANDSHAKES_PER_IP,
+            max_peers_per_ip: DEFAULT_MAX_PEERS_PER_IP,
+            bans: crate::per_ip::BanPolicy { breaches: DEFAULT_BAN_BREACHES, period: DEFAULT_BAN_PERIOD },
             ping_interval: DEFAULT_PING_INTERVAL,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,

@@ -13,6 +13,7 @@
 //!   ended.
 //! - [`dispatch`]: requests answered from the store; [`gate`]: fair use's say on each request.
 //! - [`peers`]: connected peers with per-peer counters.
+//! - [`per_ip`]: per-address caps (handshakes in flight, peers) and temporary bans.
 //! - [`metrics`]: `hypasis_p2p_*` metrics.
 //! - [`proxy`]: the PROXY protocol (v1/v2) from trusted load balancers, on this and the HTTP
 //!   listeners.
@@ -26,6 +27,7 @@ pub mod gate;
 pub mod identity;
 pub mod metrics;
 pub mod peers;
+pub mod per_ip;
 pub mod proxy;
 pub mod serve;
 pub mod server;

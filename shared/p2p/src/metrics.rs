@@ -16,6 +16,9 @@ pub(crate) fn limits(config: &crate::NetworkConfig, pending_handshakes: usize) {
         ("admission_queue", config.admission_queue),
         ("pending_handshakes", pending_handshakes),
         ("pending_handshakes_per_ip", config.pending_handshakes_per_ip),
+        ("max_peers_per_ip", config.max_peers_per_ip),
+        ("ban_breaches", config.bans.breaches as usize),
+        ("ban_seconds", config.bans.period.as_secs() as usize),
         ("soft_response_bytes", config.soft_response_limit),
         ("max_ingress_frame_bytes", config.max_ingress_frame),
         ("write_timeout_seconds", config.write_timeout.as_secs() as usize),
@@ -29,7 +32,8 @@ pub(crate) fn handshake(result: &'static str) {
     counter!("hypasis_p2p_handshakes_total", "result" => result).increment(1);
 }
 
-/// A connection was turned away (`handshakes_full`, `handshakes_per_ip`, `queue_full`, `full`).
+/// A connection was turned away (`handshakes_full`, `handshakes_per_ip`, `banned`, `peers_per_ip`,
+/// `queue_full`, `full`, `operator_peers`).
 pub(crate) fn rejected(reason: &'static str) {
     counter!("hypasis_p2p_admission_rejected_total", "reason" => reason).increment(1);
 }

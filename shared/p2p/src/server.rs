@@ -1,10 +1,19 @@
-//! The TCP listener and the way from a new connection to a session: RLPx handshake and Hello
-//! (capped in flight by [`MAX_PENDING_HANDSHAKES`], and per remote address by
-//! `pending_handshakes_per_ip`; the auth message must arrive within `auth_timeout`),
-//! [`admission`](crate::admission), Status
-//! exchange, then the [`session`](crate::session) until it ends.
+//! The TCP listener and the way from a new connection to a session: banned addresses closed at
+//! once, RLPx handshake and Hello (capped in flight by [`MAX_PENDING_HANDSHAKES`], and per remote
+//! address by `pending_handshakes_per_ip`; the auth message must arrive within `auth_timeout`),
+//! the per-address peer cap (`max_peers_per_ip`), [`admission`](crate::admission), Status
+//! exchange, then the [`session`](crate::session) until it ends. Protocol breaches count toward
+//! a temporary ban of the address ([`per_ip`](crate::per_ip)).
 
-use crate::{NetworkConfig, PeerInfo, admission::admit, identity, metrics, peers::Registry, session::session, status};
+use crate::{
+    NetworkConfig, PeerInfo,
+    admission::admit,
+    identity, metrics,
+    peers::Registry,
+    per_ip::{Bans, IpCounts, IpTicket, is_breach},
+    session::session,
+    status,
+};
 use hypasis_chain::ChainSpec;
 use hypasis_eth_wire::{
     Capability, DisconnectReason, Hello, WireError,
@@ -15,9 +24,7 @@ use hypasis_eth_wire::{
 use hypasis_rlpx::FrameCodec;
 use hypasis_store::{BlockStore, ChainHead};
 use k256::SecretKey;
-use parking_lot::Mutex;
 use std::{
-    collections::HashMap,
     net::{IpAddr, SocketAddr},
     sync::{
         Arc,
@@ -77,7 +84,10 @@ pub(crate) struct Shared {
     pub(crate) queue: Arc<Semaphore>,
     pub(crate) handshakes: Arc<Semaphore>,
     /// Handshakes in flight per remote IP address.
-    pub(crate) pending_by_ip: Mutex<HashMap<IpAddr, usize>>,
+    pub(crate) pending_by_ip: Arc<IpCounts>,
+    /// Connected peers per remote IP address.
+    pub(crate) peers_by_ip: Arc<IpCounts>,
+    pub(crate) bans: Bans,
     pub(crate) registry: Registry,
     pub(crate) peak: AtomicUsize,
     pub(crate) cancel: CancellationToken,
@@ -109,7 +119,9 @@ pub async fn spawn(
         slots: Arc::new(Semaphore::new(config.max_peers)),
         queue: Arc::new(Semaphore::new(config.admission_queue)),
         handshakes: Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES)),
-        pending_by_ip: Mutex::new(HashMap::new()),
+        pending_by_ip: IpCounts::new(config.pending_handshakes_per_ip),
+        peers_by_ip: IpCounts::new(config.max_peers_per_ip),
+        bans: Bans::new(config.bans),
         config,
         keys,
         spec,
@@ -143,10 +155,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let pending = if shared.config.trusted_proxies.contains(addr.ip()) {
             None
         } else {
-            let Some(pending) = PendingHandshake::start(&shared, addr.ip()) else {
-                metrics::rejected("handshakes_per_ip");
-                continue;
-            };
+            let Some(pending) = start_handshake(&shared, addr.ip()) else { continue };
             Some(pending)
         };
         let Ok(handshake_permit) = shared.handshakes.clone().try_acquire_owned() else {
@@ -160,36 +169,25 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// A handshake in flight from one address, counted against
-/// [`NetworkConfig::pending_handshakes_per_ip`](crate::NetworkConfig) until dropped.
-#[derive(Debug)]
-struct PendingHandshake {
-    shared: Arc<Shared>,
-    ip: IpAddr,
-}
-
-impl PendingHandshake {
-    /// Counts one more handshake from `ip`, or `None` when it already has its share.
-    fn start(shared: &Arc<Shared>, ip: IpAddr) -> Option<Self> {
-        let mut pending = shared.pending_by_ip.lock();
-        let count = pending.entry(ip).or_insert(0);
-        if *count >= shared.config.pending_handshakes_per_ip {
-            return None;
-        }
-        *count += 1;
-        Some(Self { shared: shared.clone(), ip })
+/// A handshake from `ip` counted against its share of the pending slots; `None` (counted) when
+/// the address is banned or already has its share.
+fn start_handshake(shared: &Shared, ip: IpAddr) -> Option<IpTicket> {
+    if shared.bans.is_banned(ip) {
+        metrics::rejected("banned");
+        return None;
     }
+    let pending = shared.pending_by_ip.take(ip);
+    if pending.is_none() {
+        metrics::rejected("handshakes_per_ip");
+    }
+    pending
 }
 
-impl Drop for PendingHandshake {
-    fn drop(&mut self) {
-        let mut pending = self.shared.pending_by_ip.lock();
-        if let Some(count) = pending.get_mut(&self.ip) {
-            *count -= 1;
-            if *count == 0 {
-                pending.remove(&self.ip);
-            }
-        }
+/// Counts a protocol breach of kind `kind` by `ip` toward its ban (load balancers are never
+/// banned: their address is not a client's).
+fn breach(shared: &Shared, ip: IpAddr, kind: &'static str) {
+    if is_breach(kind) && !shared.config.trusted_proxies.contains(ip) && shared.bans.breach(ip) {
+        tracing::info!(target: "p2p::server", %ip, ban_secs = shared.config.bans.period.as_secs(), "address banned for repeated protocol breaches");
     }
 }
 
@@ -197,7 +195,7 @@ async fn connection(
     mut stream: TcpStream,
     addr: SocketAddr,
     shared: Arc<Shared>,
-    (permit, pending): (OwnedSemaphorePermit, Option<PendingHandshake>),
+    (permit, pending): (OwnedSemaphorePermit, Option<IpTicket>),
 ) {
     let config = &shared.config;
     let addr = match crate::proxy::client_addr(&mut stream, addr, &config.trusted_proxies, config.proxy_header_timeout, "p2p").await {
@@ -209,12 +207,9 @@ async fn connection(
     };
     let pending = match pending {
         Some(pending) => pending,
-        None => match PendingHandshake::start(&shared, addr.ip()) {
+        None => match start_handshake(&shared, addr.ip()) {
             Some(pending) => pending,
-            None => {
-                metrics::rejected("handshakes_per_ip");
-                return;
-            }
+            None => return,
         },
     };
     let handshake_permits = (permit, pending);
@@ -235,6 +230,7 @@ async fn connection(
         Ok(Ok(v)) => v,
         Ok(Err(e)) => {
             metrics::handshake(e.kind());
+            breach(&shared, addr.ip(), e.kind());
             tracing::debug!(target: "p2p::server", %addr, error = %e, "handshake failed");
             return;
         }
@@ -244,6 +240,18 @@ async fn connection(
         }
     };
     drop(handshake_permits);
+    // One address's share of the peers, whatever node keys it brings (trusted peers aside).
+    let per_ip = if shared.config.trusted.contains(&remote_id) {
+        None
+    } else {
+        let Some(ticket) = shared.peers_by_ip.take(addr.ip()) else {
+            let _ = conn.refuse(DisconnectReason::TooManyPeers, "too many peers from this address").await;
+            metrics::rejected("peers_per_ip");
+            metrics::handshake("too_many_peers");
+            return;
+        };
+        Some(ticket)
+    };
     let Some(slot) = admit(&shared, &remote_id).await else {
         let _ = conn.refuse(DisconnectReason::TooManyPeers, "peer limit reached").await;
         metrics::handshake("too_many_peers");
@@ -271,6 +279,7 @@ async fn connection(
         Ok(Ok(eth)) => eth,
         Ok(Err(e)) => {
             metrics::handshake(e.kind());
+            breach(&shared, addr.ip(), e.kind());
             tracing::debug!(target: "p2p::server", %addr, error = %e, "status exchange failed");
             return;
         }
@@ -298,10 +307,11 @@ async fn connection(
     tracing::debug!(target: "p2p::server", %addr, client = %eth.remote_hello().client_id, version, "peer connected");
     let reason = session(eth, &shared, &stats, head, (remote_id, addr.ip())).await;
     metrics::session_end(reason.label());
+    breach(&shared, addr.ip(), reason.label());
     shared.registry.remove(key);
     let count = shared.registry.len();
     metrics::peers(count, shared.peak.load(Ordering::Relaxed));
-    drop((slot, place));
+    drop((slot, place, per_ip));
 }
 
 fn our_hello(shared: &Shared, key: &SecretKey) -> Hello {

@@ -119,7 +119,7 @@ async fn work(
                 _ = paused.changed() => continue,
             }
         }
-        let idle = match one_batch(ctx, config, claims, shared, &mut skip).await {
+        let idle = match one_batch(ctx, config, claims, shared, &mut skip, cancel).await {
             Ok(did_work) => !did_work,
             Err(e) => {
                 metrics::counter!("hypasis_sync_backward_errors_total").increment(1);
@@ -144,6 +144,7 @@ async fn one_batch(
     claims: &Claims,
     shared: &Shared,
     skip: &mut usize,
+    cancel: &CancellationToken,
 ) -> Result<bool, SyncError> {
     let Some(head) = ctx.store.head().await? else { return Ok(false) };
     let floor = config.floor_at(head.number);
@@ -159,7 +160,7 @@ async fn one_batch(
             if *skip > 0 {
                 *skip -= 1;
             } else if claims.claim(&Claims::batch(k), config.claim_lease).await {
-                let result = fill(ctx, config, shared, k, lo, hi).await;
+                let result = fill(ctx, config, shared, (k, lo, hi), cancel).await;
                 claims.release(&Claims::batch(k)).await;
                 return result.map(|()| true);
             }
@@ -173,15 +174,47 @@ async fn one_batch(
     Ok(false)
 }
 
-/// Fills what is still missing of batch `k` (re-read after the claim).
-async fn fill(ctx: &SyncContext, config: &BackwardConfig, shared: &Shared, k: u64, lo: u64, hi: u64) -> Result<(), SyncError> {
+/// Fills what is still missing of batch `k` (re-read after the claim). On cancel a batch not
+/// yet being stored is dropped, so its claim is freed at once rather than after the lease.
+async fn fill(
+    ctx: &SyncContext,
+    config: &BackwardConfig,
+    shared: &Shared,
+    (k, lo, hi): (u64, u64, u64),
+    cancel: &CancellationToken,
+) -> Result<(), SyncError> {
+    let checked = tokio::select! {
+        checked = fetch_checked(ctx, config, shared, (k, lo, hi)) => checked?,
+        () = cancel.cancelled() => return Ok(()),
+    };
+    let Some((blocks, upstream)) = checked else { return Ok(()) };
+    let (start, end) = (blocks.first().map_or(0, Block::number), blocks.last().map_or(0, Block::number));
+    let count = blocks.len() as u64;
+    ctx.store(blocks).await?;
+    ctx.progress().stored(count, 0);
+    metrics::counter!("hypasis_sync_backfilled_blocks_total").increment(count);
+    if let Some(events) = ctx.events() {
+        let _ = events.publish(hypasis_cluster::Event::RangeFilled { start, end }).await;
+    }
+    tracing::debug!(target: "sync::backward", start, end, upstream = upstream.name(), "batch filled");
+    Ok(())
+}
+
+/// The missing blocks of batch `k`, fetched (or taken from the parked ones), linked to the held
+/// chain on both sides and seal-checked; `None` when nothing is missing.
+async fn fetch_checked(
+    ctx: &SyncContext,
+    config: &BackwardConfig,
+    shared: &Shared,
+    (k, lo, hi): (u64, u64, u64),
+) -> Result<Option<Parked>, SyncError> {
     let batch = config.batch.max(1);
     let (first, last) = ((k * batch).max(lo).max(config.floor), (k * batch + batch - 1).min(hi));
     if first > last {
-        return Ok(());
+        return Ok(None);
     }
     let held = ctx.store.held().await?;
-    let Some(missing) = held.gaps(first, last).into_iter().next() else { return Ok(()) };
+    let Some(missing) = held.gaps(first, last).into_iter().next() else { return Ok(None) };
     let (start, end) = (*missing.start(), *missing.end());
     // A batch fetched earlier whose block above had not arrived is reused, not fetched again.
     let parked = shared
@@ -216,15 +249,7 @@ async fn fill(ctx: &SyncContext, config: &BackwardConfig, shared: &Shared, k: u6
     // Linked to the checked chain above, and sealed by the rules themselves (a forged history
     // re-sealed by a validator key still breaks them).
     ctx.check_seals_detached(&blocks, &upstream)?;
-    let count = blocks.len() as u64;
-    ctx.store(blocks).await?;
-    ctx.progress().stored(count, 0);
-    metrics::counter!("hypasis_sync_backfilled_blocks_total").increment(count);
-    if let Some(events) = ctx.events() {
-        let _ = events.publish(hypasis_cluster::Event::RangeFilled { start, end }).await;
-    }
-    tracing::debug!(target: "sync::backward", start, end, upstream = upstream.name(), "batch filled");
-    Ok(())
+    Ok(Some((blocks, upstream)))
 }
 
 /// Checks that `blocks` link to the held block above (waiting for it while another worker fills

@@ -82,6 +82,7 @@ pub struct SyncHandle {
     l1: bool,
     milestones: Option<Arc<MilestoneGuard>>,
     read_through: Option<Arc<ReadThrough>>,
+    backfill: CancellationToken,
 }
 
 /// What `/api/v1/checkpoints` shows.
@@ -164,14 +165,21 @@ pub async fn spawn(
         Arc::new(ReadThrough::new(ctx.clone(), deps.claims.clone(), rt_config))
     });
     let (paused, paused_rx) = watch::channel(false);
-    let (backward, claims, stop) = (config.backward, deps.claims, cancel.child_token());
-    tasks.spawn(supervise("backfill", cancel.child_token(), move || {
+    let backfill = cancel.child_token();
+    let (backward, claims, stop) = (config.backward, deps.claims, backfill.clone());
+    tasks.spawn(supervise("backfill", backfill.clone(), move || {
         backward::backfill(ctx.clone(), backward.clone(), claims.clone(), paused_rx.clone(), stop.clone())
     }));
-    Ok(SyncHandle { pool, checkpoints, paused, l1, milestones, read_through })
+    Ok(SyncHandle { pool, checkpoints, paused, l1, milestones, read_through, backfill })
 }
 
 impl SyncHandle {
+    /// Stops the backfill for good: a batch in flight is dropped and its claim released at once,
+    /// so another instance takes it over (a graceful stop).
+    pub fn stop_backfill(&self) {
+        self.backfill.cancel();
+    }
+
     /// Each upstream's state (health, budget, batch limit, capabilities).
     pub fn upstreams(&self) -> Vec<EndpointStatus> {
         self.pool.endpoints().iter().map(|e| e.status()).collect()

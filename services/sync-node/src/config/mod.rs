@@ -168,6 +168,10 @@ pub struct Settings {
     pub p2p_handshakes_per_ip: usize,
     /// A peer that reads nothing of our writes for this long is dropped.
     pub p2p_write_timeout: Duration,
+    /// Most devp2p peers from one IP address.
+    pub p2p_peers_per_ip: usize,
+    /// Temporary bans of addresses that keep breaking the protocol.
+    pub p2p_bans: hypasis_p2p::per_ip::BanPolicy,
     /// The operators file (fair use), when given.
     pub operators_file: Option<PathBuf>,
     /// Longest a devp2p request over budget is delayed before the peer counts as flooding.
@@ -347,6 +351,9 @@ impl Settings {
         let max_peers = raw.one("max_peers", |v| number(v, 1, 100_000));
         let p2p_handshakes_per_ip = raw.one("p2p_handshakes_per_ip", |v| number(v, 1, 100_000));
         let p2p_write_timeout = raw.one("p2p_write_timeout", |v| number(v, 1, 600));
+        let p2p_peers_per_ip = raw.one("p2p_peers_per_ip", |v| number(v, 1, 100_000));
+        let p2p_ban_breaches = raw.one("p2p_ban_breaches", |v| number(v, 0, 1_000_000));
+        let p2p_ban_seconds = raw.one("p2p_ban_seconds", |v| number(v, 1, 7 * 86_400));
         let operators_file = raw.one("operators_file", |v| readable(v, "an operators YAML file"));
         let p2p_flood_wait = raw.one("p2p_flood_wait", |v| number(v, 1, 600));
         let proxy_protocol_from = hypasis_p2p::proxy::TrustedProxies::new(raw.list("proxy_protocol_from", true, |v| {
@@ -439,6 +446,11 @@ impl Settings {
             max_peers: max_peers as usize,
             p2p_handshakes_per_ip: p2p_handshakes_per_ip as usize,
             p2p_write_timeout: Duration::from_secs(p2p_write_timeout),
+            p2p_peers_per_ip: p2p_peers_per_ip as usize,
+            p2p_bans: hypasis_p2p::per_ip::BanPolicy {
+                breaches: u32::try_from(p2p_ban_breaches).unwrap_or(u32::MAX),
+                period: Duration::from_secs(p2p_ban_seconds),
+            },
             trusted_peers,
             operators_file,
             p2p_flood_wait: Duration::from_secs(p2p_flood_wait),

@@ -71,6 +71,10 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
         Counter,
         "Components restarted after they stopped or panicked, and Redis reconnects, by component",
     ),
+    ("hypasis_p2p_bans_total", Counter, "Addresses banned for repeated devp2p protocol breaches"),
+    ("hypasis_p2p_banned_addresses", Gauge, "Addresses banned now (updated at each new ban)"),
+    ("hypasis_p2p_bans_untracked_total", Counter, "Protocol breaches not counted because the offender list was full"),
+    ("hypasis_cluster_lease_released_heard_total", Counter, "Lease releases by another instance heard (an election round at once)"),
     (
         "hypasis_p2p_write_timeouts_total",
         Counter,

@@ -34,6 +34,11 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
+/// Time the write backlog gets at exit even when the grace period is spent.
+const SHUTDOWN_FLUSH_MIN: std::time::Duration = std::time::Duration::from_secs(1);
+/// Pause between tries to write the backlog at exit.
+const SHUTDOWN_FLUSH_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Why the node stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -192,7 +197,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     });
 
     let (store, tiered) = cluster::store(&settings, &spec).await?;
-    let (cluster, leadership) = cluster::start(&settings, &spec, tiered, &heads, &mut tasks, &cancel).await?;
+    let (cluster, leadership) = cluster::start(&settings, &spec, tiered.clone(), &heads, &mut tasks, &cancel).await?;
     let head_writer = HeadWriter::new(store.clone(), progress.clone(), heads.clone());
     let head_writer = match &cluster {
         Some(cluster) => head_writer.with_events(cluster.events().clone()),
@@ -207,6 +212,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         seals,
     };
     let sync = sources::start(&settings, source, &mut tasks, &cancel).await?;
+    let (hand_over_cluster, hand_over_sync) = (cluster.clone(), sync.clone());
 
     let operators = crate::operators::Operators::start(fair_use.clone(), settings.operators_file.clone(), cluster.clone()).await;
     fair_use::spawn(&operators, cluster.clone(), &mut tasks, &cancel);
@@ -251,17 +257,75 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     banner::print(&settings, &spec, [api_addr, rpc_addr], &network, &discovery, &seal_status);
 
     shutdown.await;
-    // Unready first, still serving, so load balancers move new work away; then stop.
+    let hand_over = HandOver { cluster: hand_over_cluster, sync: hand_over_sync, tiered };
+    // Unready first, still serving, so load balancers move new work away; leadership and batch
+    // claims go to the others at once; then stop.
     draining.store(true, std::sync::atomic::Ordering::SeqCst);
+    hand_over.release();
     tracing::info!(drain_secs = settings.shutdown_drain.as_secs(), "draining: /health/ready answers 503");
     tokio::time::sleep(settings.shutdown_drain).await;
     tracing::info!(grace_secs = settings.shutdown_grace.as_secs(), "shutting down");
     cancel.cancel();
-    let drained = tokio::time::timeout(settings.shutdown_grace, async { while tasks.join_next().await.is_some() {} }).await;
+    let grace_ends = tokio::time::Instant::now() + settings.shutdown_grace;
+    let drained = tokio::time::timeout_at(grace_ends, async { while tasks.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         tracing::warn!("grace period over; aborting the remaining tasks");
         tasks.abort_all();
     }
+    hand_over.flush(grace_ends).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What a graceful stop gives back to the rest of the cluster.
+struct HandOver {
+    cluster: Option<hypasis_cluster::ClusterHandle>,
+    sync: Option<hypasis_syncer::SyncHandle>,
+    tiered: Option<Arc<hypasis_store::TieredStore>>,
+}
+
+impl HandOver {
+    /// Leaves the election (a held lease is released and announced) and stops the backfill
+    /// (a claimed batch is freed).
+    fn release(&self) {
+        if let Some(cluster) = &self.cluster {
+            cluster.resign();
+        }
+        if let Some(sync) = &self.sync {
+            sync.stop_backfill();
+        }
+    }
+
+    /// Writes blocks still waiting for Redis (kept while it was unreachable) before exit,
+    /// retrying until what is left of the grace period runs out; what cannot be written is
+    /// logged with its count.
+    async fn flush(&self, until: tokio::time::Instant) {
+        let Some(tiered) = &self.tiered else { return };
+        let waiting = tiered.backlog_len();
+        if waiting == 0 {
+            return;
+        }
+        let until = until.max(tokio::time::Instant::now() + SHUTDOWN_FLUSH_MIN);
+        tracing::info!(blocks = waiting, "writing the backlog to Redis before exit");
+        loop {
+            match tokio::time::timeout_at(until, tiered.flush()).await {
+                Ok(Ok(())) => {
+                    tracing::info!(blocks = waiting, "write backlog flushed to Redis");
+                    return;
+                }
+                Ok(Err(e)) if tokio::time::Instant::now() + SHUTDOWN_FLUSH_RETRY < until => {
+                    tracing::debug!(error = %e, "backlog not written yet; retrying");
+                    tokio::time::sleep(SHUTDOWN_FLUSH_RETRY).await;
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(blocks = tiered.backlog_len(), error = %e, "write backlog not flushed: Redis unreachable");
+                    return;
+                }
+                Err(_) => {
+                    tracing::error!(blocks = tiered.backlog_len(), "write backlog not flushed: grace period over");
+                    return;
+                }
+            }
+        }
+    }
 }

@@ -73,6 +73,8 @@ pub(super) async fn start(
     p2p_config.max_peers = settings.max_peers;
     p2p_config.pending_handshakes_per_ip = settings.p2p_handshakes_per_ip;
     p2p_config.write_timeout = settings.p2p_write_timeout;
+    p2p_config.max_peers_per_ip = settings.p2p_peers_per_ip;
+    p2p_config.bans = settings.p2p_bans;
     p2p_config.trusted = settings.trusted_peers.iter().copied().collect();
     p2p_config.trusted_proxies = settings.proxy_protocol_from.clone();
     p2p_config.request_gate = deps.gate.clone();
