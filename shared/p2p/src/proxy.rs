@@ -180,7 +180,10 @@ async fn read_header(stream: &mut TcpStream, peer: SocketAddr) -> Result<SocketA
 }
 
 /// The client address in a whole header (`peer` when the header names none).
-fn source(bytes: &[u8], peer: SocketAddr) -> Result<SocketAddr, ProxyError> {
+///
+/// # Errors
+/// [`ProxyError::Malformed`] when the bytes are not a valid v1 or v2 header.
+pub fn source(bytes: &[u8], peer: SocketAddr) -> Result<SocketAddr, ProxyError> {
     match ppp::HeaderResult::parse(bytes) {
         ppp::HeaderResult::V1(Ok(header)) => Ok(match header.addresses {
             ppp::v1::Addresses::Tcp4(a) => SocketAddr::new(a.source_address.into(), a.source_port),

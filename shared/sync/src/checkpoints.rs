@@ -113,8 +113,28 @@ fn word(data: &[u8], index: usize) -> Option<U256> {
 /// `currentHeaderBlock()`: the newest checkpoint number.
 async fn current_checkpoint(l1: &UpstreamPool, rootchain: Address) -> Result<u64, UpstreamError> {
     let answer = eth_call(l1, rootchain, selector("currentHeaderBlock()").to_vec()).await?;
-    let id = word(&answer, 0).ok_or_else(|| UpstreamError::NoUpstream("currentHeaderBlock answer too short".into()))?;
-    Ok(u64::try_from(id).unwrap_or(u64::MAX) / HEADER_BLOCK_STEP)
+    current_from_answer(&answer).ok_or_else(|| UpstreamError::NoUpstream("currentHeaderBlock answer too short".into()))
+}
+
+/// The checkpoint number in a `currentHeaderBlock()` answer; `None` when it is too short.
+pub fn current_from_answer(answer: &[u8]) -> Option<u64> {
+    Some(u64::try_from(word(answer, 0)?).unwrap_or(u64::MAX) / HEADER_BLOCK_STEP)
+}
+
+/// (root, start, end) in a `headerBlocks(uint256)` answer: `Ok(None)` for an empty slot (zero
+/// root), `Err` when the answer is too short.
+///
+/// # Errors
+/// A message when the answer holds fewer than three words.
+pub fn header_block_from_answer(answer: &[u8]) -> Result<Option<(B256, u64, u64)>, &'static str> {
+    let (Some(start), Some(end)) = (word(answer, 1), word(answer, 2)) else {
+        return Err("headerBlocks answer too short");
+    };
+    let root = B256::from_slice(&answer[..32]);
+    if root.is_zero() {
+        return Ok(None);
+    }
+    Ok(Some((root, u64::try_from(start).unwrap_or(u64::MAX), u64::try_from(end).unwrap_or(u64::MAX))))
 }
 
 /// `headerBlocks(n * 10000)` → (root, start, end).
@@ -122,14 +142,7 @@ async fn checkpoint(l1: &UpstreamPool, rootchain: Address, number: u64) -> Resul
     let mut data = selector("headerBlocks(uint256)").to_vec();
     data.extend_from_slice(&U256::from(number * HEADER_BLOCK_STEP).to_be_bytes::<32>());
     let answer = eth_call(l1, rootchain, data).await?;
-    let (Some(start), Some(end)) = (word(&answer, 1), word(&answer, 2)) else {
-        return Err(UpstreamError::NoUpstream("headerBlocks answer too short".into()));
-    };
-    let root = B256::from_slice(&answer[..32]);
-    if root.is_zero() {
-        return Ok(None);
-    }
-    Ok(Some((root, u64::try_from(start).unwrap_or(u64::MAX), u64::try_from(end).unwrap_or(u64::MAX))))
+    header_block_from_answer(&answer).map_err(|reason| UpstreamError::NoUpstream(reason.into()))
 }
 
 /// Polls L1 and verifies held ranges until `cancel`.

@@ -104,8 +104,7 @@ impl Heimdall {
     /// When Heimdall cannot be reached or answers something else.
     pub async fn latest_milestone(&self) -> Result<Option<Milestone>, UpstreamError> {
         let Some(m) = self.get("milestones/latest", "milestone").await? else { return Ok(None) };
-        let parsed = (|| Some(Milestone { start: number(&m["start_block"])?, end: number(&m["end_block"])?, hash: hash(&m["hash"])? }))();
-        parsed.map(Some).ok_or_else(|| self.bad(format!("milestone without start_block/end_block/hash: {m}")))
+        parse_milestone(&m).map(Some).ok_or_else(|| self.bad(format!("milestone without start_block/end_block/hash: {m}")))
     }
 
     /// `GET /bor/spans/latest` (v2; v1 answered `/bor/latest-span`); `None` when there is none.
@@ -120,18 +119,7 @@ impl Heimdall {
                 None => return Ok(None),
             },
         };
-        let signers = |list: &Value| -> Vec<alloy_primitives::Address> {
-            list.as_array().into_iter().flatten().filter_map(|v| v["signer"].as_str()?.parse().ok()).collect()
-        };
-        let mut producers = signers(&span["selected_producers"]);
-        if producers.is_empty() {
-            producers = signers(&span["validator_set"]["validators"]);
-        }
-        let id = number(&span["id"]).or_else(|| number(&span["span_id"])).unwrap_or(0);
-        match (number(&span["start_block"]), number(&span["end_block"])) {
-            (Some(start), Some(end)) if !producers.is_empty() => Ok(Some(Span { id, start, end, producers })),
-            _ => Err(self.bad(format!("span without start_block/end_block/producers: {span}"))),
-        }
+        parse_span(&span).map(Some).ok_or_else(|| self.bad(format!("span without start_block/end_block/producers: {span}")))
     }
 
     /// `GET /checkpoints/latest`; `None` when Heimdall has none yet.
@@ -140,16 +128,38 @@ impl Heimdall {
     /// When Heimdall cannot be reached or answers something else.
     pub async fn latest_checkpoint(&self) -> Result<Option<HeimdallCheckpoint>, UpstreamError> {
         let Some(c) = self.get("checkpoints/latest", "checkpoint").await? else { return Ok(None) };
-        let parsed = (|| {
-            Some(HeimdallCheckpoint {
-                id: number(&c["id"]).unwrap_or(0),
-                start: number(&c["start_block"])?,
-                end: number(&c["end_block"])?,
-                root: hash(&c["root_hash"])?,
-            })
-        })();
-        parsed.map(Some).ok_or_else(|| self.bad(format!("checkpoint without start_block/end_block/root_hash: {c}")))
+        parse_checkpoint(&c).map(Some).ok_or_else(|| self.bad(format!("checkpoint without start_block/end_block/root_hash: {c}")))
     }
+}
+
+/// A milestone from Heimdall's JSON (v1 or v2 shape); `None` when a field is missing or bad.
+pub fn parse_milestone(m: &Value) -> Option<Milestone> {
+    Some(Milestone { start: number(&m["start_block"])?, end: number(&m["end_block"])?, hash: hash(&m["hash"])? })
+}
+
+/// A span from Heimdall's JSON: producers from `selected_producers`, else the validator set;
+/// `None` without a block range or producers.
+pub fn parse_span(span: &Value) -> Option<Span> {
+    let signers = |list: &Value| -> Vec<alloy_primitives::Address> {
+        list.as_array().into_iter().flatten().filter_map(|v| v["signer"].as_str()?.parse().ok()).collect()
+    };
+    let mut producers = signers(&span["selected_producers"]);
+    if producers.is_empty() {
+        producers = signers(&span["validator_set"]["validators"]);
+    }
+    let id = number(&span["id"]).or_else(|| number(&span["span_id"])).unwrap_or(0);
+    let (start, end) = (number(&span["start_block"])?, number(&span["end_block"])?);
+    (!producers.is_empty()).then_some(Span { id, start, end, producers })
+}
+
+/// A checkpoint from Heimdall's JSON; `None` when a field is missing or bad.
+pub fn parse_checkpoint(c: &Value) -> Option<HeimdallCheckpoint> {
+    Some(HeimdallCheckpoint {
+        id: number(&c["id"]).unwrap_or(0),
+        start: number(&c["start_block"])?,
+        end: number(&c["end_block"])?,
+        root: hash(&c["root_hash"])?,
+    })
 }
 
 #[cfg(test)]
