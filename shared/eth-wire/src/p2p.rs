@@ -105,21 +105,22 @@ impl Hello {
             if name.len() > 8 {
                 return Err(WireError::Breach("capability name longer than 8 bytes".into()));
             }
-            capabilities.push(Capability { name: String::from_utf8_lossy(&name).into_owned(), version });
+            capabilities.push(Capability { name: printable(&name), version });
         }
         let listen_port = u64::decode(&mut payload).map_err(rlp("Hello"))?;
         let id = Bytes::decode(&mut payload).map_err(rlp("Hello"))?;
         if id.len() != 64 {
             return Err(WireError::Breach(format!("Hello node id of {} bytes, expected 64", id.len())));
         }
-        Ok(Self {
-            protocol_version,
-            client_id: String::from_utf8_lossy(&client_id).into_owned(),
-            capabilities,
-            listen_port,
-            id: B512::from_slice(&id),
-        })
+        Ok(Self { protocol_version, client_id: printable(&client_id), capabilities, listen_port, id: B512::from_slice(&id) })
     }
+}
+
+/// `bytes` as text with every byte that is not printable ASCII shown as `?`: one character per
+/// byte, so a re-encoded Hello keeps its size (a lossy UTF-8 conversion could triple it past the
+/// limits), and a peer's client id cannot put control characters in logs or the peers API.
+fn printable(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| if b.is_ascii_graphic() || *b == b' ' { char::from(*b) } else { '?' }).collect()
 }
 
 /// The payload of the RLP list that `data` starts with.
@@ -269,6 +270,37 @@ mod tests {
         assert_eq!(hello.client_id, "kneth/v0.91/plan9");
         assert_eq!(hello.capabilities, vec![Capability::new("eth", 61), Capability::new("mork", 22)]);
         assert_eq!(hello.listen_port, 9999);
+    }
+
+    /// Found by fuzzing (fuzz/regressions/p2p_messages): a capability name of four 0xff bytes
+    /// became twelve bytes of replacement characters, so our re-encoded Hello broke the 8-byte
+    /// name limit.
+    #[test]
+    fn names_and_client_ids_keep_their_byte_length_and_show_no_control_characters() {
+        let mut raw = Vec::new();
+        let fields: Vec<u8> = [
+            alloy_rlp::encode(5u64),
+            alloy_rlp::encode(&b"bor\x1b[31m\xff"[..]),
+            {
+                let cap = [alloy_rlp::encode(&[0xffu8, 0xff, 0xff, 0xff][..]), alloy_rlp::encode(1u64)].concat();
+                let mut list = Vec::new();
+                RlpHeader { list: true, payload_length: cap.len() }.encode(&mut list);
+                list.extend(cap);
+                let mut outer = Vec::new();
+                RlpHeader { list: true, payload_length: list.len() }.encode(&mut outer);
+                outer.extend(list);
+                outer
+            },
+            alloy_rlp::encode(0u64),
+            alloy_rlp::encode(&[1u8; 64][..]),
+        ]
+        .concat();
+        RlpHeader { list: true, payload_length: fields.len() }.encode(&mut raw);
+        raw.extend(fields);
+        let decoded = Hello::decode(&raw).expect("decodes");
+        assert_eq!(decoded.capabilities[0].name, "????");
+        assert_eq!(decoded.client_id, "bor?[31m?");
+        assert_eq!(Hello::decode(&decoded.encode()).expect("round trip"), decoded);
     }
 
     #[test]

@@ -87,16 +87,34 @@ impl BackwardConfig {
     }
 }
 
-/// Runs `config.workers` workers until `cancel`; `paused` stops them between batches.
-pub async fn backfill(ctx: SyncContext, config: BackwardConfig, claims: Claims, paused: watch::Receiver<bool>, cancel: CancellationToken) {
+/// When backfill stops: `stop` ends it between batches (a batch in flight is finished and
+/// stored, so nothing is fetched twice), `now` drops a batch in flight (its claim freed at once).
+/// `now` firing implies `stop`.
+#[derive(Debug, Clone)]
+pub struct Stop {
+    /// Between batches.
+    pub stop: CancellationToken,
+    /// At once.
+    pub now: CancellationToken,
+}
+
+impl Stop {
+    /// One token for both.
+    pub fn at(cancel: CancellationToken) -> Self {
+        Self { stop: cancel.clone(), now: cancel }
+    }
+}
+
+/// Runs `config.workers` workers until stopped; `paused` stops them between batches.
+pub async fn backfill(ctx: SyncContext, config: BackwardConfig, claims: Claims, paused: watch::Receiver<bool>, stop: Stop) {
     let quota = Quota::per_second(NonZeroU32::new(config.blocks_per_second.max(1)).unwrap_or(NonZeroU32::MIN))
         .allow_burst(NonZeroU32::new(u32::try_from(config.batch).unwrap_or(u32::MAX).max(1)).unwrap_or(NonZeroU32::MIN));
     let shared = Arc::new(Shared { budget: RateLimiter::direct(quota), parked: Mutex::default() });
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..config.workers.max(1) {
-        let (ctx, config, claims, paused, cancel, shared) =
-            (ctx.clone(), config.clone(), claims.clone(), paused.clone(), cancel.clone(), shared.clone());
-        workers.spawn(async move { work(worker, &ctx, &config, &claims, paused, &cancel, &shared).await });
+        let (ctx, config, claims, paused, stop, shared) =
+            (ctx.clone(), config.clone(), claims.clone(), paused.clone(), stop.clone(), shared.clone());
+        workers.spawn(async move { work(worker, &ctx, &config, &claims, paused, &stop, &shared).await });
     }
     while workers.join_next().await.is_some() {}
 }
@@ -107,9 +125,10 @@ async fn work(
     config: &BackwardConfig,
     claims: &Claims,
     mut paused: watch::Receiver<bool>,
-    cancel: &CancellationToken,
+    stop: &Stop,
     shared: &Shared,
 ) {
+    let cancel = &stop.stop;
     // Workers start on different batches: each skips `worker` claimable batches at first.
     let mut skip = worker;
     while !cancel.is_cancelled() {
@@ -119,7 +138,7 @@ async fn work(
                 _ = paused.changed() => continue,
             }
         }
-        let idle = match one_batch(ctx, config, claims, shared, &mut skip, cancel).await {
+        let idle = match one_batch(ctx, config, claims, shared, &mut skip, &stop.now).await {
             Ok(did_work) => !did_work,
             Err(e) => {
                 metrics::counter!("hypasis_sync_backward_errors_total").increment(1);
@@ -174,7 +193,7 @@ async fn one_batch(
     Ok(false)
 }
 
-/// Fills what is still missing of batch `k` (re-read after the claim). On cancel a batch not
+/// Fills what is still missing of batch `k` (re-read after the claim). On `cancel` a batch not
 /// yet being stored is dropped, so its claim is freed at once rather than after the lease.
 async fn fill(
     ctx: &SyncContext,

@@ -166,7 +166,8 @@ pub async fn spawn(
     });
     let (paused, paused_rx) = watch::channel(false);
     let backfill = cancel.child_token();
-    let (backward, claims, stop) = (config.backward, deps.claims, backfill.clone());
+    let stop = backward::Stop { stop: backfill.clone(), now: cancel.child_token() };
+    let (backward, claims) = (config.backward, deps.claims);
     tasks.spawn(supervise("backfill", backfill.clone(), move || {
         backward::backfill(ctx.clone(), backward.clone(), claims.clone(), paused_rx.clone(), stop.clone())
     }));
@@ -174,8 +175,9 @@ pub async fn spawn(
 }
 
 impl SyncHandle {
-    /// Stops the backfill for good: a batch in flight is dropped and its claim released at once,
-    /// so another instance takes it over (a graceful stop).
+    /// Stops the backfill for good (a graceful stop): no new batch is claimed; a batch in flight
+    /// is finished and stored within the drain, then its claim released, so nothing is fetched
+    /// twice (at the final cancel an unfinished one is dropped and its claim freed at once).
     pub fn stop_backfill(&self) {
         self.backfill.cancel();
     }

@@ -44,7 +44,7 @@ async fn backfill(server: &DevnetRpc, truth: &[Block], limits: RpcLimits) -> Out
     let cancel = CancellationToken::new();
     let (_pause, paused) = tokio::sync::watch::channel(false);
     let config = BackwardConfig { blocks_per_second: 1_000_000, ..BackwardConfig::default() };
-    let task = tokio::spawn(backward::backfill(ctx, config, Claims::memory(), paused, cancel.clone()));
+    let task = tokio::spawn(backward::backfill(ctx, config, Claims::memory(), paused, backward::Stop::at(cancel.clone())));
 
     let started = Instant::now();
     loop {
