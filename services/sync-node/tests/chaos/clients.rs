@@ -23,12 +23,12 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the clients saw during one phase.
 #[derive(Debug, Default)]
-pub struct Tally {
-    pub requests: u64,
-    pub errors: u64,
-    pub unverified: u64,
-    pub blocks: u64,
-    pub short: u64,
+pub(crate) struct Tally {
+    pub(crate) requests: u64,
+    pub(crate) errors: u64,
+    pub(crate) unverified: u64,
+    pub(crate) blocks: u64,
+    pub(crate) short: u64,
     latencies_ms: Vec<u64>,
 }
 
@@ -39,7 +39,7 @@ impl Tally {
         sorted.get(((sorted.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0)
     }
 
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         json!({
             "requests": self.requests,
             "errors": self.errors,
@@ -52,7 +52,7 @@ impl Tally {
 }
 
 /// The clients' shared state.
-pub struct Clients {
+pub(crate) struct Clients {
     targets: RwLock<Vec<Target>>,
     honest: Vec<B256>,
     phase: Mutex<&'static str>,
@@ -63,7 +63,13 @@ pub struct Clients {
 impl Clients {
     /// Starts `count` clients on `runtime` against `targets`, checking against `honest` (block
     /// hashes by number).
-    pub fn start(runtime: &tokio::runtime::Runtime, count: usize, targets: Vec<Target>, honest: Vec<B256>, ours: &Status) -> Arc<Self> {
+    pub(crate) fn start(
+        runtime: &tokio::runtime::Runtime,
+        count: usize,
+        targets: Vec<Target>,
+        honest: Vec<B256>,
+        ours: &Status,
+    ) -> Arc<Self> {
         let clients = Arc::new(Self {
             targets: RwLock::new(targets),
             honest,
@@ -78,31 +84,31 @@ impl Clients {
     }
 
     /// Tallies from now on go to `phase`.
-    pub fn phase(&self, phase: &'static str) {
+    pub(crate) fn phase(&self, phase: &'static str) {
         *self.phase.lock() = phase;
     }
 
     /// Instance `i` moved (restarted on a new port).
-    pub fn retarget(&self, i: usize, target: Target) {
+    pub(crate) fn retarget(&self, i: usize, target: Target) {
         self.targets.write()[i] = target;
     }
 
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
     }
 
     /// The tallies so far, by phase.
-    pub fn report(&self) -> BTreeMap<&'static str, Value> {
+    pub(crate) fn report(&self) -> BTreeMap<&'static str, Value> {
         self.tallies.lock().iter().map(|(phase, t)| (*phase, t.json())).collect()
     }
 
     /// Blocks served that were not the honest chain's, over every phase.
-    pub fn unverified(&self) -> u64 {
+    pub(crate) fn unverified(&self) -> u64 {
         self.tallies.lock().values().map(|t| t.unverified).sum()
     }
 
     /// Requests answered, over every phase.
-    pub fn answered(&self) -> u64 {
+    pub(crate) fn answered(&self) -> u64 {
         self.tallies.lock().values().map(|t| t.requests - t.errors.min(t.requests)).sum()
     }
 

@@ -31,7 +31,7 @@ async fn dropped(mut eth: hypasis_eth_wire::conn::EthConn<TcpStream>) -> bool {
 }
 
 /// Runs the attacks for `duration`; returns what each saw.
-pub async fn attack(target: Target, ours: &Status, duration: Duration) -> Value {
+pub(crate) async fn attack(target: Target, ours: &Status, duration: Duration) -> Value {
     // 1,000 idle sockets from one address, held for the whole phase.
     let mut idle = Vec::new();
     for _ in 0..1_000 {
