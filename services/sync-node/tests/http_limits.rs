@@ -1,7 +1,7 @@
 //! The HTTP ports cannot eat the node: under an open-files limit of 1,024, 1,100 idle REST API
 //! connections are held to the port's share (the rest closed at accept) and a devp2p peer still
-//! connects; once they go the API answers again; and a client that stalls in its request headers
-//! is closed after the idle timeout.
+//! connects; once they go the API answers again; a client that stalls in its request headers is
+//! closed after the idle timeout; one client address gets its share of the connections.
 
 mod support;
 
@@ -70,4 +70,40 @@ fn a_client_stalled_in_its_headers_is_closed_after_the_idle_timeout() {
     assert_eq!(node.get("/health/live").0, 200);
     let closed = metric(&node, "hypasis_http_idle_closed_total{listener=\"api\"}").expect("counted");
     assert!(closed >= 1.0, "{closed}");
+}
+
+#[test]
+fn one_client_address_gets_its_share_of_the_connections_and_another_is_still_served() {
+    let node = Node::start(&["--http-connections-per-ip", "5"]);
+    // Eight idle connections from 127.0.0.1: five are kept, three closed at once.
+    let mut idle: Vec<TcpStream> = (0..8).map(|_| TcpStream::connect(node.api).expect("connect")).collect();
+    let mut closed = 0;
+    for stream in &mut idle {
+        stream.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+        let mut byte = [0u8; 1];
+        if matches!(stream.read(&mut byte), Ok(0)) {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 3, "connections over the address's share closed");
+    // Another address is served beside them.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let mut stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind("127.0.0.2:0".parse().expect("addr")).expect("bind 127.0.0.2");
+        let stream = socket.connect(node.api).await.expect("connect from 127.0.0.2").into_std().expect("std");
+        stream.set_nonblocking(false).expect("blocking");
+        stream
+    });
+    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    write!(stream, "GET /health/live HTTP/1.0\r\nHost: x\r\n\r\n").expect("write");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // 127.0.0.1 is served again once its idle connections go.
+    drop(idle);
+    let refused = support::eventually(Duration::from_secs(5), "127.0.0.1 served again", || {
+        std::panic::catch_unwind(|| metric(&node, "hypasis_http_refused_total{listener=\"api\",reason=\"per_ip\"}")).ok().flatten()
+    });
+    assert_eq!(refused, 3.0);
 }

@@ -162,7 +162,10 @@ impl Election {
             };
             self.publish(&leadership, state);
         }
-        // Leader-only work stops first (followers see the lease free only after that).
+        // Leader-only work is told to stop, then the lease goes. Not waited for: a write it still
+        // makes after a new leader won is either fenced (the head: the new term's token is
+        // higher) or verified chain data (blocks, a checkpoint's eviction), the same any leader
+        // writes.
         let held = *leadership.borrow();
         leadership.send_replace(Leadership::Follower);
         if let Leadership::Leader { token } = held {

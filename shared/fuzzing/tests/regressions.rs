@@ -29,7 +29,7 @@ fn every_target_has_seeds_and_runs_them_clean() {
 #[test]
 fn saved_regressions_run_clean() {
     let dir = fuzz_dir().join("regressions");
-    let Ok(targets) = std::fs::read_dir(&dir) else { return };
+    let targets = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let mut ran = 0;
     for entry in targets.flatten().filter(|e| e.path().is_dir()) {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -40,6 +40,7 @@ fn saved_regressions_run_clean() {
             ran += 1;
         }
     }
+    assert!(ran > 0, "no saved regression input under {}", dir.display());
     eprintln!("{ran} saved regression inputs ran clean");
 }
 

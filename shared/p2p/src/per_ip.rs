@@ -3,6 +3,8 @@
 //! bans for addresses that keep breaking the protocol.
 //!
 //! The address is the client's: behind a trusted load balancer, the one its PROXY header names.
+//! An IPv6 client is counted by its /64 (one host usually holds a whole /64), an IPv4-mapped
+//! IPv6 address as the IPv4 address.
 
 use parking_lot::Mutex;
 use std::{
@@ -16,20 +18,33 @@ use std::{
 /// expire (`hypasis_p2p_bans_untracked_total`).
 pub const MAX_TRACKED_OFFENDERS: usize = 65_536;
 
+/// The key an address is counted under: IPv4 as it is, IPv6 by its /64.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+    }
+}
+
 /// A count per address, each at most `limit`.
 #[derive(Debug)]
-pub(crate) struct IpCounts {
+pub struct IpCounts {
     limit: usize,
     counts: Mutex<HashMap<IpAddr, usize>>,
 }
 
 impl IpCounts {
-    pub(crate) fn new(limit: usize) -> Arc<Self> {
+    /// Counts of at most `limit` per address.
+    pub fn new(limit: usize) -> Arc<Self> {
         Arc::new(Self { limit, counts: Mutex::new(HashMap::new()) })
     }
 
     /// One more for `ip`, held until the ticket drops; `None` when `ip` already has `limit`.
-    pub(crate) fn take(self: &Arc<Self>, ip: IpAddr) -> Option<IpTicket> {
+    pub fn take(self: &Arc<Self>, ip: IpAddr) -> Option<IpTicket> {
+        let ip = client_key(ip);
         let mut counts = self.counts.lock();
         let count = counts.entry(ip).or_insert(0);
         if *count >= self.limit {
@@ -45,13 +60,13 @@ impl IpCounts {
     /// The count for `ip` now.
     #[cfg(test)]
     fn of(&self, ip: IpAddr) -> usize {
-        self.counts.lock().get(&ip).copied().unwrap_or(0)
+        self.counts.lock().get(&client_key(ip)).copied().unwrap_or(0)
     }
 }
 
 /// One unit of an address's count, given back on drop.
 #[derive(Debug)]
-pub(crate) struct IpTicket {
+pub struct IpTicket {
     counts: Arc<IpCounts>,
     ip: IpAddr,
 }
@@ -88,12 +103,21 @@ struct Offender {
 #[derive(Debug)]
 pub(crate) struct Bans {
     policy: BanPolicy,
-    offenders: Mutex<HashMap<IpAddr, Offender>>,
+    offenders: Mutex<Offenders>,
 }
+
+#[derive(Debug)]
+struct Offenders {
+    by_ip: HashMap<IpAddr, Offender>,
+    pruned: Instant,
+}
+
+/// A full offender list is pruned at most this often (pruning walks all of it).
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
 
 impl Bans {
     pub(crate) fn new(policy: BanPolicy) -> Self {
-        Self { policy, offenders: Mutex::new(HashMap::new()) }
+        Self { policy, offenders: Mutex::new(Offenders { by_ip: HashMap::new(), pruned: Instant::now() }) }
     }
 
     /// Whether `ip` is banned now.
@@ -101,7 +125,7 @@ impl Bans {
         if self.policy.breaches == 0 {
             return false;
         }
-        self.offenders.lock().get(&ip).and_then(|o| o.banned_until).is_some_and(|until| Instant::now() < until)
+        self.offenders.lock().by_ip.get(&client_key(ip)).and_then(|o| o.banned_until).is_some_and(|until| Instant::now() < until)
     }
 
     /// Counts a breach by `ip`; true when it got `ip` banned.
@@ -109,16 +133,20 @@ impl Bans {
         if self.policy.breaches == 0 {
             return false;
         }
-        let now = Instant::now();
+        let (ip, now) = (client_key(ip), Instant::now());
         let mut offenders = self.offenders.lock();
-        if offenders.len() >= MAX_TRACKED_OFFENDERS && !offenders.contains_key(&ip) {
-            offenders.retain(|_, o| now < o.window_start + self.policy.period || o.banned_until.is_some_and(|u| now < u));
-            if offenders.len() >= MAX_TRACKED_OFFENDERS {
+        if offenders.by_ip.len() >= MAX_TRACKED_OFFENDERS && !offenders.by_ip.contains_key(&ip) {
+            if now.duration_since(offenders.pruned) >= PRUNE_EVERY {
+                let period = self.policy.period;
+                offenders.by_ip.retain(|_, o| now < o.window_start + period || o.banned_until.is_some_and(|u| now < u));
+                offenders.pruned = now;
+            }
+            if offenders.by_ip.len() >= MAX_TRACKED_OFFENDERS {
                 metrics::counter!("hypasis_p2p_bans_untracked_total").increment(1);
                 return false;
             }
         }
-        let offender = offenders.entry(ip).or_insert(Offender { window_start: now, breaches: 0, banned_until: None });
+        let offender = offenders.by_ip.entry(ip).or_insert(Offender { window_start: now, breaches: 0, banned_until: None });
         if now >= offender.window_start + self.policy.period {
             *offender = Offender { window_start: now, breaches: 0, banned_until: offender.banned_until.filter(|u| now < *u) };
         }
@@ -127,9 +155,7 @@ impl Bans {
             return false;
         }
         *offender = Offender { window_start: now, breaches: 0, banned_until: Some(now + self.policy.period) };
-        let banned = offenders.values().filter(|o| o.banned_until.is_some_and(|u| now < u)).count();
         metrics::counter!("hypasis_p2p_bans_total").increment(1);
-        metrics::gauge!("hypasis_p2p_banned_addresses").set(banned as f64);
         true
     }
 }
@@ -196,6 +222,19 @@ mod tests {
             assert!(!bans.breach(A));
         }
         assert!(!bans.is_banned(A));
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_slash_64() {
+        let counts = IpCounts::new(1);
+        let a: IpAddr = "2001:db8:1:2::1".parse().expect("ip");
+        let same_64: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("ip");
+        let other_64: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        let _one = counts.take(a).expect("first");
+        assert!(counts.take(same_64).is_none(), "another address of the same /64 shares the count");
+        assert!(counts.take(other_64).is_some(), "another /64 has its own");
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().expect("ip");
+        assert_eq!(client_key(mapped), A, "an IPv4-mapped address is its IPv4 address");
     }
 
     #[test]

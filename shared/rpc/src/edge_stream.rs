@@ -1,11 +1,18 @@
 //! One HTTP connection as the server reads it: plain TCP or TLS over it, holding one of its
 //! listener's connection places, and closed when it sits idle (nothing read or written) for the
 //! listener's idle timeout: a client that never finishes its request headers, keeps an idle
-//! keep-alive connection, or stops reading its answer gives its place back.
+//! keep-alive connection, or stops reading its answer gives its place back. While a request is
+//! being handled ([`Busy`], entered by the routers' middleware) the connection is not idle, however
+//! long the handler takes: the server keeps a read pending meanwhile, which must not time out.
 
+use hypasis_p2p::per_ip::IpTicket;
 use std::{
     io,
     pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -26,20 +33,58 @@ pub(crate) enum Transport {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+/// Requests of one connection being handled now.
+#[derive(Debug, Clone, Default)]
+pub struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    /// One request being handled until the guard drops.
+    pub fn enter(&self) -> BusyGuard {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        BusyGuard(self.0.clone())
+    }
+
+    fn is_busy(&self) -> bool {
+        self.0.load(Ordering::SeqCst) > 0
+    }
+}
+
+/// A request being handled (see [`Busy::enter`]).
+#[derive(Debug)]
+pub struct BusyGuard(Arc<AtomicUsize>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// A connection with an idle deadline and a connection place.
 #[derive(Debug)]
 pub struct EdgeStream {
     transport: Transport,
+    busy: Busy,
     idle: Duration,
     deadline: Pin<Box<Sleep>>,
     listener: &'static str,
-    _place: OwnedSemaphorePermit,
+    /// The listener's place and the client address's (none for a load balancer's connection).
+    _place: (OwnedSemaphorePermit, Option<IpTicket>),
 }
 
 impl EdgeStream {
-    pub(crate) fn new(transport: Transport, idle: Duration, listener: &'static str, place: OwnedSemaphorePermit) -> Self {
+    pub(crate) fn new(
+        transport: Transport,
+        idle: Duration,
+        listener: &'static str,
+        place: (OwnedSemaphorePermit, Option<IpTicket>),
+    ) -> Self {
         metrics::gauge!("hypasis_http_connections", "listener" => listener).increment(1.0);
-        Self { transport, idle, deadline: Box::pin(tokio::time::sleep(idle)), listener, _place: place }
+        Self { transport, busy: Busy::default(), idle, deadline: Box::pin(tokio::time::sleep(idle)), listener, _place: place }
+    }
+
+    /// The connection's request counter, for the routers' middleware.
+    pub fn busy(&self) -> Busy {
+        self.busy.clone()
     }
 
     /// Whether the connection is HTTPS.
@@ -49,6 +94,17 @@ impl EdgeStream {
 
     fn touch(&mut self) {
         self.deadline.as_mut().reset(Instant::now() + self.idle);
+    }
+
+    /// While a read waits: as [`EdgeStream::expired`], except while a request is being handled
+    /// (the server reads ahead for the next request or for the client going away).
+    fn read_expired(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.busy.is_busy() {
+            self.touch();
+            let _ = self.deadline.as_mut().poll(cx);
+            return Poll::Pending;
+        }
+        self.expired(cx)
     }
 
     /// While the transport waits: an error once the idle deadline has passed.
@@ -82,7 +138,7 @@ impl AsyncRead for EdgeStream {
                 me.touch();
                 Poll::Ready(Ok(()))
             }
-            Poll::Pending => me.expired(cx),
+            Poll::Pending => me.read_expired(cx),
             other => other,
         }
     }
@@ -124,5 +180,32 @@ impl AsyncWrite for EdgeStream {
             Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::{io::AsyncReadExt, net::TcpListener, sync::Semaphore};
+
+    /// A server-side stream with a 200 ms idle timeout, and the client's end.
+    async fn pair() -> (EdgeStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        let place = (Arc::new(Semaphore::new(1)).try_acquire_owned().expect("place"), None);
+        (EdgeStream::new(Transport::Plain(server), Duration::from_millis(200), "test", place), client)
+    }
+
+    #[tokio::test]
+    async fn an_idle_read_times_out_but_not_while_a_request_is_handled() {
+        let (mut stream, _client) = pair().await;
+        let guard = stream.busy().enter();
+        let mut byte = [0u8; 1];
+        let busy_read = tokio::time::timeout(Duration::from_millis(600), stream.read(&mut byte)).await;
+        assert!(busy_read.is_err(), "still waiting after three idle timeouts while busy: {busy_read:?}");
+        drop(guard);
+        let idle_read = tokio::time::timeout(Duration::from_millis(600), stream.read(&mut byte)).await.expect("ends");
+        assert_eq!(idle_read.map_err(|e| e.kind()), Err(io::ErrorKind::TimedOut), "idle once the request is answered");
     }
 }

@@ -7,8 +7,11 @@
 //! connection's client address for handlers (`ConnectInfo<ClientAddr>`), with or without the
 //! PROXY protocol.
 
-use crate::edge_stream::{EdgeStream, Transport};
-use hypasis_p2p::proxy::{DEFAULT_HEADER_TIMEOUT, TrustedProxies, client_addr};
+use crate::edge_stream::{Busy, EdgeStream, Transport};
+use hypasis_p2p::{
+    per_ip::IpCounts,
+    proxy::{DEFAULT_HEADER_TIMEOUT, TrustedProxies, client_addr},
+};
 use std::{
     net::SocketAddr,
     sync::Arc,
@@ -29,6 +32,9 @@ pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4_096;
 /// A connection with nothing read or written for this long is closed.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Most connections open from one client address on one HTTP listener (trusted load balancers,
+/// whose connections carry many clients, are not counted).
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
 /// Refused connections are logged at most this often.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -45,6 +51,8 @@ pub struct EdgeOptions {
     pub max_connections: usize,
     /// Nothing read or written for this long closes the connection.
     pub idle_timeout: Duration,
+    /// Most connections open from one client address.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for EdgeOptions {
@@ -55,6 +63,7 @@ impl Default for EdgeOptions {
             tls: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
         }
     }
 }
@@ -67,6 +76,7 @@ impl std::fmt::Debug for EdgeOptions {
             .field("tls", &self.tls.is_some())
             .field("max_connections", &self.max_connections)
             .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
             .finish()
     }
 }
@@ -79,12 +89,13 @@ pub struct EdgeListener {
     local: SocketAddr,
 }
 
-/// Reads the PROXY header, then makes the TLS handshake, as `options` say.
+/// Reads the PROXY header, takes the client's share of the connections, then makes the TLS
+/// handshake, as `options` say.
 async fn open(
     mut stream: TcpStream,
     peer: SocketAddr,
     place: OwnedSemaphorePermit,
-    options: &EdgeOptions,
+    (options, per_ip): (&EdgeOptions, &Arc<IpCounts>),
     name: &'static str,
 ) -> Option<(EdgeStream, SocketAddr)> {
     let client = match client_addr(&mut stream, peer, &options.trusted, options.header_timeout, name).await {
@@ -94,6 +105,17 @@ async fn open(
             return None;
         }
     };
+    // A load balancer's own connections (no PROXY header: HTTP proxying) carry many clients.
+    let ticket = if options.trusted.contains(client.ip()) {
+        None
+    } else {
+        let Some(ticket) = per_ip.take(client.ip()) else {
+            metrics::counter!("hypasis_http_refused_total", "listener" => name, "reason" => "per_ip").increment(1);
+            return None;
+        };
+        Some(ticket)
+    };
+    let place = (place, ticket);
     let idle = options.idle_timeout;
     let Some(acceptor) = &options.tls else { return Some((EdgeStream::new(Transport::Plain(stream), idle, name, place), client)) };
     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -120,7 +142,10 @@ impl EdgeListener {
         let local = listener.local_addr()?;
         let (tx, rx) = mpsc::channel(ACCEPTED_QUEUE);
         let places = Arc::new(Semaphore::new(options.max_connections.max(1)));
+        let per_ip = IpCounts::new(options.max_connections_per_ip.max(1));
         metrics::gauge!("hypasis_http_limit", "listener" => name, "name" => "max_connections").set(options.max_connections as f64);
+        metrics::gauge!("hypasis_http_limit", "listener" => name, "name" => "max_connections_per_ip")
+            .set(options.max_connections_per_ip as f64);
         metrics::gauge!("hypasis_http_limit", "listener" => name, "name" => "idle_timeout_seconds").set(options.idle_timeout.as_secs_f64());
         tokio::spawn(async move {
             let (mut refused, mut logged) = (0u64, None::<Instant>);
@@ -153,9 +178,9 @@ impl EdgeListener {
                     }
                     continue;
                 };
-                let (tx, options) = (tx.clone(), options.clone());
+                let (tx, options, per_ip) = (tx.clone(), options.clone(), per_ip.clone());
                 tokio::spawn(async move {
-                    if let Some(opened) = open(stream, peer, place, &options, name).await {
+                    if let Some(opened) = open(stream, peer, place, (&options, &per_ip), name).await {
                         let _ = tx.send(opened).await;
                     }
                 });
@@ -182,18 +207,31 @@ impl axum::serve::Listener for EdgeListener {
     }
 }
 
-/// The address a connection speaks for (the PROXY header's client, else the peer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddr(pub SocketAddr);
+/// The address a connection speaks for (the PROXY header's client, else the peer), and its
+/// request counter ([`Busy`]: [`track_busy`] holds it while a request is handled).
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub SocketAddr, pub Busy);
 
 impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>> for ClientAddr {
     fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
-        Self(*stream.remote_addr())
+        Self(*stream.remote_addr(), Busy::default())
     }
 }
 
 impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, EdgeListener>> for ClientAddr {
     fn connect_info(stream: axum::serve::IncomingStream<'_, EdgeListener>) -> Self {
-        Self(*stream.remote_addr())
+        Self(*stream.remote_addr(), stream.io().busy())
     }
+}
+
+/// Middleware: a GET or HEAD request (no body to wait for) makes its connection busy (never
+/// idle) while it is handled, up to the response head; the response body is then written under
+/// the idle timeout like any write. Requests with a body enter [`Busy`] in their handler once the
+/// body has arrived, so a client that stops sending a body is still cut off.
+pub async fn track_busy(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let bodiless = matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    let guard = bodiless.then(|| request.extensions().get::<axum::extract::ConnectInfo<ClientAddr>>().map(|info| info.0.1.enter()));
+    let response = next.run(request).await;
+    drop(guard);
+    response
 }

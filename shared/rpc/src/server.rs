@@ -109,7 +109,8 @@ pub fn router(state: Arc<RpcState>) -> Router {
     let mut router = Router::new()
         .route("/", post(handle).get(usage))
         .layer(DefaultBodyLimit::max(state.config.body_max_bytes))
-        .layer(CompressionLayer::new().gzip(true));
+        .layer(CompressionLayer::new().gzip(true))
+        .layer(axum::middleware::from_fn(crate::listener::track_busy));
     if let Some(cors) = cors(&state.config.cors_origins) {
         router = router.layer(cors);
     }
@@ -138,9 +139,11 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // The body has arrived: from here the connection is not idle, however long the answer takes.
+    let _busy = connection.as_ref().map(|axum::Extension(ConnectInfo(ClientAddr(_, busy)))| busy.enter());
     let parsed = envelope::parse(&body);
     let mut charged = None;
-    if let (Some(fair_use), Some(axum::Extension(ConnectInfo(ClientAddr(peer))))) = (&state.fair_use, connection) {
+    if let (Some(fair_use), Some(axum::Extension(ConnectInfo(ClientAddr(peer, _))))) = (&state.fair_use, connection) {
         let cost = match &parsed {
             Ok(Body::Batch(requests)) => requests.len(),
             _ => 1,

@@ -18,14 +18,25 @@ use std::{collections::VecDeque, sync::Arc};
 
 /// Most blocks kept for a later write while the shared store is down.
 pub const DEFAULT_MAX_BACKLOG: usize = 100_000;
+/// Blocks written back per call while flushing the backlog.
+const FLUSH_CHUNK: usize = 1_000;
 
 /// A hot memory tier in front of a shared store.
 #[derive(Debug)]
 pub struct TieredStore {
     hot: MemoryStore,
     cold: Arc<dyn BlockStore>,
-    backlog: Mutex<VecDeque<Block>>,
+    /// Blocks waiting for the shared store, each with a sequence number, oldest first.
+    backlog: Mutex<Backlog>,
     max_backlog: usize,
+    /// One flush at a time (the maintenance loop's and the exit's).
+    flushing: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, Default)]
+struct Backlog {
+    blocks: VecDeque<(u64, Block)>,
+    next: u64,
 }
 
 fn fallback(op: &'static str) {
@@ -35,42 +46,52 @@ fn fallback(op: &'static str) {
 impl TieredStore {
     /// A tiered store over `cold` with `hot` in front.
     pub fn new(hot: MemoryStore, cold: Arc<dyn BlockStore>, max_backlog: usize) -> Self {
-        Self { hot, cold, backlog: Mutex::new(VecDeque::new()), max_backlog }
+        Self { hot, cold, backlog: Mutex::default(), max_backlog, flushing: tokio::sync::Mutex::new(()) }
     }
 
     /// Blocks waiting to be written to the shared store.
     pub fn backlog_len(&self) -> usize {
-        self.backlog.lock().len()
+        self.backlog.lock().blocks.len()
     }
 
-    /// Writes the backlog to the shared store.
+    /// Writes the backlog to the shared store. The blocks leave the backlog only once written,
+    /// so a flush cancelled midway (the exit's, at the end of the grace period) loses nothing.
     ///
     /// # Errors
     /// The shared store's error; the backlog is kept for the next try.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let pending: Vec<Block> = self.backlog.lock().drain(..).collect();
-        if pending.is_empty() {
+        if self.backlog_len() == 0 {
             return Ok(());
         }
-        if let Err(e) = self.cold.insert(pending.clone()).await {
+        let _one = self.flushing.lock().await;
+        loop {
+            // A chunk at a time: a retry during an outage copies at most FLUSH_CHUNK blocks.
+            let (chunk, last): (Vec<Block>, u64) = {
+                let backlog = self.backlog.lock();
+                let chunk: Vec<&(u64, Block)> = backlog.blocks.iter().take(FLUSH_CHUNK).collect();
+                let Some((last, _)) = chunk.last() else { return Ok(()) };
+                (chunk.iter().map(|(_, b)| b.clone()).collect(), *last)
+            };
+            self.cold.insert(chunk).await?;
             let mut backlog = self.backlog.lock();
-            for block in pending.into_iter().rev() {
-                backlog.push_front(block);
-            }
-            return Err(e);
+            // Blocks parked meanwhile have higher numbers; ones dropped or removed meanwhile are gone.
+            backlog.blocks.retain(|(seq, _)| *seq > last);
+            metrics::gauge!("hypasis_store_tier_backlog_blocks").set(backlog.blocks.len() as f64);
         }
-        metrics::gauge!("hypasis_store_tier_backlog_blocks").set(self.backlog_len() as f64);
-        Ok(())
     }
 
     fn park(&self, blocks: Vec<Block>) {
         let mut backlog = self.backlog.lock();
-        backlog.extend(blocks);
-        while backlog.len() > self.max_backlog {
-            backlog.pop_front();
+        for block in blocks {
+            let seq = backlog.next;
+            backlog.next += 1;
+            backlog.blocks.push_back((seq, block));
+        }
+        while backlog.blocks.len() > self.max_backlog {
+            backlog.blocks.pop_front();
             metrics::counter!("hypasis_store_tier_backlog_dropped_total").increment(1);
         }
-        metrics::gauge!("hypasis_store_tier_backlog_blocks").set(backlog.len() as f64);
+        metrics::gauge!("hypasis_store_tier_backlog_blocks").set(backlog.blocks.len() as f64);
     }
 
     /// Fills the hot tier's misses (`missing` indexes into `out`) from the shared store's answer
@@ -194,7 +215,7 @@ impl BlockStore for TieredStore {
     }
 
     async fn remove_range(&self, start: u64, end: u64) -> Result<(), StoreError> {
-        self.backlog.lock().retain(|b| !(start..=end).contains(&b.number()));
+        self.backlog.lock().blocks.retain(|(_, b)| !(start..=end).contains(&b.number()));
         self.hot.remove_range(start, end).await?;
         self.cold.remove_range(start, end).await
     }

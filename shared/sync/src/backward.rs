@@ -116,7 +116,15 @@ pub async fn backfill(ctx: SyncContext, config: BackwardConfig, claims: Claims, 
             (ctx.clone(), config.clone(), claims.clone(), paused.clone(), stop.clone(), shared.clone());
         workers.spawn(async move { work(worker, &ctx, &config, &claims, paused, &stop, &shared).await });
     }
-    while workers.join_next().await.is_some() {}
+    // A worker that panicked takes the others down with it, so the supervisor restarts the whole
+    // backfill (and counts it) instead of running on with fewer workers.
+    while let Some(joined) = workers.join_next().await {
+        if let Err(e) = joined
+            && e.is_panic()
+        {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
 }
 
 async fn work(

@@ -134,8 +134,16 @@ pub fn header_block_from_answer(answer: &[u8]) -> Result<Option<(B256, u64, u64)
     if root.is_zero() {
         return Ok(None);
     }
-    Ok(Some((root, u64::try_from(start).unwrap_or(u64::MAX), u64::try_from(end).unwrap_or(u64::MAX))))
+    let (start, end) = (u64::try_from(start).unwrap_or(u64::MAX), u64::try_from(end).unwrap_or(u64::MAX));
+    if start > end || end - start >= MAX_CHECKPOINT_SPAN {
+        return Err("headerBlocks answer with an inverted or oversized block range");
+    }
+    Ok(Some((root, start, end)))
 }
+
+/// Most blocks one checkpoint may cover (Polygon's are a few hundred to a few thousand); a
+/// larger or inverted range from L1 is refused rather than verified.
+pub const MAX_CHECKPOINT_SPAN: u64 = 65_536;
 
 /// `headerBlocks(n * 10000)` → (root, start, end).
 async fn checkpoint(l1: &UpstreamPool, rootchain: Address, number: u64) -> Result<Option<(B256, u64, u64)>, UpstreamError> {

@@ -1,4 +1,4 @@
-//! Backfill through real upstream limits: the backward engine fills 20,000 blocks from the devnet
+//! Backfill through real upstream limits: the backward engine fills 5,000 blocks from the devnet
 //! JSON-RPC server enforcing Bor's batch limit (100, answered as Bor answers it), a batch limit
 //! of 10, and a response-size cap (go-ethereum's -32003), each over real HTTP. Every block
 //! stored is the devnet's own, with its exact total difficulty, though the server has no
@@ -16,7 +16,7 @@ use std::{
 };
 use tokio_util::sync::CancellationToken;
 
-const BLOCKS: u64 = 20_000;
+const BLOCKS: u64 = 5_000;
 /// Generous: each scenario takes seconds on two shared cores.
 const DEADLINE: Duration = Duration::from_secs(240);
 

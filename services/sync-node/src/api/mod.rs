@@ -75,8 +75,14 @@ pub async fn serve<L>(listener: L, state: Arc<ApiState>, cancel: tokio_util::syn
 where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
+    for<'a> hypasis_rpc::ClientAddr: axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
 {
-    let serve = axum::serve(listener, router(state)).with_graceful_shutdown(async move { cancel.cancelled().await });
+    // The connection's address and request counter (a handler slower than the idle timeout
+    // keeps its connection).
+    let app = router(state)
+        .layer(axum::middleware::from_fn(hypasis_rpc::listener::track_busy))
+        .into_make_service_with_connect_info::<hypasis_rpc::ClientAddr>();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move { cancel.cancelled().await });
     if let Err(e) = serve.await {
         tracing::error!(target: "api", error = %e, "REST API server failed");
     }

@@ -457,6 +457,14 @@ pub const KEYS: &[Key] = &[
         Default::Text(|| hypasis_rpc::listener::DEFAULT_MAX_CONNECTIONS.to_string()),
     ),
     key(
+        "http_connections_per_ip",
+        "http-connections-per-ip",
+        "HTTP_CONNECTIONS_PER_IP",
+        "N",
+        "Most REST API or JSON-RPC connections open from one client address, per port (the PROXY header's address behind a load balancer; the balancers' own connections are not counted)",
+        Default::Text(|| hypasis_rpc::listener::DEFAULT_MAX_CONNECTIONS_PER_IP.to_string()),
+    ),
+    key(
         "http_idle_timeout",
         "http-idle-timeout",
         "HTTP_IDLE_TIMEOUT",

@@ -184,6 +184,8 @@ pub struct Settings {
     pub http_max_connections: usize,
     /// Idle HTTP connections are closed after this long.
     pub http_idle_timeout: Duration,
+    /// Most HTTP connections from one client address, per port.
+    pub http_connections_per_ip: usize,
     /// HTTPS certificate chain and key for the REST API and JSON-RPC, when they speak TLS.
     pub tls: Option<TlsFiles>,
     /// Key of admin tokens (HS256), when the admin endpoints are on.
@@ -364,6 +366,7 @@ impl Settings {
         let trusted_peers = raw.list("trusted_peers", true, node_id);
         let http_max_connections = raw.one("http_max_connections", |v| number(v, 1, 1_000_000));
         let http_idle_timeout = raw.one("http_idle_timeout", |v| number(v, 1, 3_600));
+        let http_connections_per_ip = raw.one("http_connections_per_ip", |v| number(v, 1, 1_000_000));
         let tls_cert = raw.one("tls_cert", |v| readable(v, "a PEM certificate file"));
         let tls_key = raw.one("tls_key", |v| readable(v, "a PEM private key file"));
         let jwt_secret = raw.one("jwt_secret", |v| {
@@ -457,6 +460,7 @@ impl Settings {
             proxy_protocol_from,
             http_max_connections: http_max_connections as usize,
             http_idle_timeout: Duration::from_secs(http_idle_timeout),
+            http_connections_per_ip: http_connections_per_ip as usize,
             tls,
             jwt_secret,
             region,

@@ -72,7 +72,6 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
         "Components restarted after they stopped or panicked, and Redis reconnects, by component",
     ),
     ("hypasis_p2p_bans_total", Counter, "Addresses banned for repeated devp2p protocol breaches"),
-    ("hypasis_p2p_banned_addresses", Gauge, "Addresses banned now (updated at each new ban)"),
     ("hypasis_p2p_bans_untracked_total", Counter, "Protocol breaches not counted because the offender list was full"),
     ("hypasis_cluster_lease_released_heard_total", Counter, "Lease releases by another instance heard (an election round at once)"),
     (
@@ -81,8 +80,12 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
         "devp2p sessions ended because the peer read nothing of our writes for the write timeout",
     ),
     ("hypasis_http_connections", Gauge, "Open connections on the REST API and JSON-RPC ports, by listener"),
-    ("hypasis_http_limit", Gauge, "HTTP listener limits, by listener and name (max_connections, idle_timeout_seconds)"),
-    ("hypasis_http_refused_total", Counter, "HTTP connections closed at accept, by listener and reason (max_connections)"),
+    (
+        "hypasis_http_limit",
+        Gauge,
+        "HTTP listener limits, by listener and name (max_connections, max_connections_per_ip, idle_timeout_seconds)",
+    ),
+    ("hypasis_http_refused_total", Counter, "HTTP connections closed at accept, by listener and reason (max_connections, per_ip)"),
     ("hypasis_http_idle_closed_total", Counter, "HTTP connections closed for sitting idle past the idle timeout, by listener"),
     ("hypasis_http_accept_errors_total", Counter, "HTTP accept errors (out of file descriptors, most likely), by listener"),
     ("hypasis_tls_reloads_total", Counter, "TLS certificate reloads on SIGHUP, by result (ok, error: the old one stays)"),

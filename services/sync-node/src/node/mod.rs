@@ -149,6 +149,7 @@ fn edge(
         tls: cert.map(hypasis_rpc::ServerCert::acceptor),
         max_connections,
         idle_timeout: settings.http_idle_timeout,
+        max_connections_per_ip: settings.http_connections_per_ip.min(max_connections),
     };
     EdgeListener::spawn(listener, options, name, cancel.child_token())
 }
