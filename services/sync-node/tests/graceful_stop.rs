@@ -26,17 +26,6 @@ fn sigterm(node: &Node) {
     Command::new("kill").args(["-TERM", &node.child.id().to_string()]).status().expect("kill -TERM");
 }
 
-fn wait_exit(node: &mut Node, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = node.child.try_wait().expect("wait") {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "no exit within {within:?} of SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_leader_stopped_with_sigterm_hands_over_at_once_and_says_goodbye_to_its_peers() {
     let redis = RedisServer::start();
@@ -102,7 +91,7 @@ fn a_leader_stopped_with_sigterm_hands_over_at_once_and_says_goodbye_to_its_peer
         .expect("the session ends within the drain")
     });
     assert!(matches!(goodbye, WireError::Disconnected(DisconnectReason::ClientQuitting)), "{goodbye:?}");
-    let exit = wait_exit(&mut leader, Duration::from_secs(10));
+    let exit = leader.wait_exit(Duration::from_secs(10));
     assert!(exit.success(), "{exit}");
     assert_eq!(nodes.iter().filter(|n| is_leader(n)).count(), 1, "one leader among the others");
 }
@@ -132,7 +121,7 @@ fn blocks_kept_during_a_redis_outage_are_in_redis_after_a_graceful_stop() {
     std::thread::sleep(Duration::from_millis(1_500));
     assert!(node.child.try_wait().expect("wait").is_none(), "the node waits for Redis within its grace period");
     redis.restart();
-    let exit = wait_exit(&mut node, Duration::from_secs(20));
+    let exit = node.wait_exit(Duration::from_secs(20));
     assert!(exit.success(), "{exit}");
     // Redis holds every block from genesis to at least the head the node had when stopped.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");

@@ -103,8 +103,7 @@ async fn idle_sockets_from_one_address_do_not_keep_out_a_peer_from_another() {
     let node =
         tokio::task::spawn_blocking(|| Node::start(&["--devnet-prefill", "10", "--devnet-block-time", "3600"])).await.expect("start");
     let status = node.get_json("/api/v1/status");
-    let enode = status["enode"].as_str().expect("enode").to_owned();
-    let server_id = NodeId::from_slice(&hex::decode(enode.trim_start_matches("enode://").split('@').next().expect("id")).expect("hex"));
+    let server_id = server_id(&status);
     // 256 sockets from 127.0.0.1 that never send the RLPx auth message: before the per-address
     // cap they held every pending-handshake slot for the whole handshake timeout.
     let mut idle = Vec::new();
@@ -156,8 +155,7 @@ async fn a_peer_that_stops_reading_is_dropped_after_the_write_timeout() {
     .await
     .expect("prefill");
     let status = node.get_json("/api/v1/status");
-    let enode = status["enode"].as_str().expect("enode").to_owned();
-    let server_id = NodeId::from_slice(&hex::decode(enode.trim_start_matches("enode://").split('@').next().expect("id")).expect("hex"));
+    let server_id = server_id(&status);
     let conn = hypasis_p2p::dial(node.p2p, &keys::random_secret(), server_id, "bor/stalled", &[69]).await.expect("dial");
     let mut eth = conn.exchange_status(&support::status_for(&status), true, |_| Ok(())).await.expect("status");
     // Ask for far more than the socket buffers hold, and never read an answer.
@@ -190,6 +188,12 @@ async fn a_peer_that_stops_reading_is_dropped_after_the_write_timeout() {
     tokio::task::spawn_blocking(move || drop(node)).await.expect("stop");
 }
 
+/// The node id in a REST status's enode URL.
+fn server_id(status: &serde_json::Value) -> NodeId {
+    let enode = status["enode"].as_str().expect("enode");
+    NodeId::from_slice(&hex::decode(enode.trim_start_matches("enode://").split('@').next().expect("id")).expect("hex"))
+}
+
 /// The sum of `hypasis_p2p_admission_rejected_total{reason}` in a metrics page.
 fn rejected(metrics: &str, reason: &str) -> f64 {
     metrics
@@ -206,8 +210,7 @@ async fn a_thousand_node_keys_from_one_address_get_its_share_and_others_are_stil
             .await
             .expect("start");
     let status = node.get_json("/api/v1/status");
-    let enode = status["enode"].as_str().expect("enode").to_owned();
-    let server_id = NodeId::from_slice(&hex::decode(enode.trim_start_matches("enode://").split('@').next().expect("id")).expect("hex"));
+    let server_id = server_id(&status);
     // 1,000 sessions from 127.0.0.1, each with a new node key, 40 dialing at a time; the ones
     // admitted stay connected.
     let ours = support::status_for(&status);
@@ -271,8 +274,7 @@ async fn an_address_that_keeps_breaking_the_protocol_is_banned_for_a_while() {
     .await
     .expect("start");
     let status = node.get_json("/api/v1/status");
-    let enode = status["enode"].as_str().expect("enode").to_owned();
-    let server_id = NodeId::from_slice(&hex::decode(enode.trim_start_matches("enode://").split('@').next().expect("id")).expect("hex"));
+    let server_id = server_id(&status);
     let ours = support::status_for(&status);
     // Three sessions that send an undecodable GetBlockHeaders: each is dropped as a breach.
     for _ in 0..3 {

@@ -94,6 +94,11 @@ impl Node {
     pub fn terminate(mut self, within: Duration) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        self.wait_exit(within)
+    }
+
+    /// Waits for the process to exit (after a signal sent elsewhere) → its status.
+    pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
