@@ -37,8 +37,10 @@ fn validator_set(validators: &[PrivateKeySigner]) -> Vec<Validator> {
     set
 }
 
-/// A devnet: its spec, its keys and a cursor that produces the next block.
-#[derive(Debug)]
+/// A devnet: its spec, its keys and a cursor that produces the next block. A clone is the same
+/// devnet at the same tip, producing on independently (a branch once [`Devnet::set_branch`] is
+/// told another number).
+#[derive(Debug, Clone)]
 pub struct Devnet {
     config: DevnetConfig,
     spec: ChainSpec,
@@ -48,6 +50,9 @@ pub struct Devnet {
     tip: Block,
     /// Bor's producer state after the tip: who proposes next.
     snapshot: Snapshot,
+    /// Which branch the next blocks belong to: 0 is the devnet's own chain; another number
+    /// changes every transaction's value, so the same heights get other blocks (a reorg).
+    branch: u64,
 }
 
 impl Devnet {
@@ -66,7 +71,7 @@ impl Devnet {
         let snapshot = Snapshot::anchor(&header, &validator_set(&validators)).expect("devnet validators are distinct with power > 0");
         let tip = Block::genesis(header);
         let nonces = vec![0; accounts.len()];
-        Self { config, spec, validators, accounts, nonces, tip, snapshot }
+        Self { config, spec, validators, accounts, nonces, tip, snapshot, branch: 0 }
     }
 
     /// The validator set of the genesis block (every validator, equal power, address order):
@@ -93,6 +98,13 @@ impl Devnet {
     /// Addresses of the validators, in rotation order.
     pub fn validator_addresses(&self) -> Vec<Address> {
         addresses(&self.validators)
+    }
+
+    /// Blocks produced from now on belong to branch `branch` (0, the default, is the devnet's
+    /// own chain). The blocks are as valid as the devnet's own (sealed in turn, on time); they
+    /// differ in their transactions' values, so a clone told another branch forks the chain.
+    pub fn set_branch(&mut self, branch: u64) {
+        self.branch = branch;
     }
 
     /// Produces the next block.
@@ -157,7 +169,7 @@ impl Devnet {
             let to = self.accounts[(from + 1) % self.accounts.len()].address();
             let nonce = self.nonces[from];
             self.nonces[from] += 1;
-            let value = U256::from(number * 1_000 + j as u64);
+            let value = U256::from(number * 1_000 + j as u64) + (U256::from(self.branch) << 64);
             let (envelope, gas) = self.sign(from, (number as usize + j) % 3, nonce, to, value, base_fee);
             cumulative += gas;
             let logs =
@@ -251,6 +263,28 @@ mod tests {
     use alloy_consensus::transaction::SignerRecoverable;
     use alloy_eips::Decodable2718;
     use hypasis_chain::bor::ExtraLayout;
+
+    #[test]
+    fn a_branch_forks_the_chain_with_blocks_as_valid() {
+        let mut devnet = Devnet::new(DevnetConfig::default());
+        let common = devnet.next_blocks(10);
+        let mut fork = devnet.clone();
+        let ours = devnet.next_blocks(5);
+        fork.set_branch(1);
+        let theirs = fork.next_blocks(5);
+        assert_eq!(theirs[0].header.parent_hash, common[9].hash());
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert_eq!((a.number(), a.header.timestamp, a.header.difficulty), (b.number(), b.header.timestamp, b.header.difficulty));
+            assert_ne!(a.hash(), b.hash());
+            b.verify().expect("the branch's bodies and receipts match their headers");
+        }
+        // The branch's blocks follow Bor's rules from the common ancestor on.
+        let bor = devnet.spec().bor.clone().expect("a Bor chain");
+        let mut snapshot = Snapshot::anchor(devnet.spec().genesis_header.as_ref().unwrap(), &devnet.genesis_validators()).unwrap();
+        for block in common.iter().chain(&theirs) {
+            snapshot = snapshot.apply(&bor, &block.header).expect("sealed by the right producer");
+        }
+    }
 
     #[test]
     fn same_seed_same_chain_other_seed_other_chain() {

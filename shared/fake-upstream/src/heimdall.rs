@@ -21,11 +21,17 @@ fn not_found(what: &str) -> Response {
     (StatusCode::NOT_FOUND, Json(json!({ "code": 5, "message": format!("no {what} yet"), "details": [] }))).into_response()
 }
 
+/// The end block of the latest milestone at head `head` (0 before the first).
+pub(crate) fn milestone_end(head: u64, interval: u64) -> u64 {
+    head.saturating_sub(1) / interval * interval
+}
+
 pub(super) async fn latest_milestone(State(shared): State<Arc<Shared>>) -> Response {
     let chain = shared.chain.read();
     let interval = shared.milestone_interval;
-    let k = chain.head().saturating_sub(1) / interval;
-    let Some(end_block) = chain.truth(k * interval).filter(|_| k > 0) else { return not_found("milestone") };
+    let end = milestone_end(chain.head(), interval);
+    let k = end / interval;
+    let Some(end_block) = chain.truth(end).filter(|_| k > 0) else { return not_found("milestone") };
     let hash = if shared.wrong_milestone { keccak256(end_block.hash()) } else { end_block.hash() };
     Json(json!({
         "milestone": {

@@ -7,7 +7,8 @@
 //! `produce` a new block is appended every `block_time` seconds. The handle counts calls per
 //! method and fetches per block, so tests can check what a client asked for, and the server can
 //! be told to lie ([`Lie`]) about blocks from some number on, to test clients against a
-//! dishonest upstream.
+//! dishonest upstream, to hang ([`DevnetRpc::set_stall`]) or to replace its tip by another
+//! branch ([`DevnetRpc::reorg_from`]), as real upstreams sometimes do.
 //!
 //! Methods (a block parameter is a hex number or `earliest`/`latest`/`pending`/`safe`/
 //! `finalized`; a block the chain lacks answers `null`):
@@ -40,7 +41,7 @@
 //! (block JSON with transaction hashes only is a header read, not a fetch).
 //!
 //! Files: `config` (the knobs and the lies), `state` (chain, checkpoints, counters), `lies`
-//! (the served view), `server` (HTTP and the JSON-RPC envelope), `methods` (dispatch), `json`
+//! (the served view), `producer` (the devnet behind the chain, and reorgs), `server` (HTTP and the JSON-RPC envelope), `methods` (dispatch), `json`
 //! (block and receipt JSON), [`rootchain`] (the fake L1 contract).
 //!
 //! [JSON-RPC 2.0]: https://www.jsonrpc.org/specification
@@ -51,6 +52,7 @@ mod heimdall;
 mod json;
 mod lies;
 mod methods;
+mod producer;
 pub mod rootchain;
 mod server;
 mod state;
@@ -59,10 +61,12 @@ pub use config::{
     BOR_BATCH_LIMIT, ConfigError, DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_LISTEN, DEFAULT_MILESTONE_INTERVAL, DevnetRpcConfig, Lie, RpcLimits,
     UnknownLie,
 };
+pub use producer::{MAX_REORG_DEPTH, ReorgError};
 pub use rootchain::ROOTCHAIN_ADDRESS;
 
 use hypasis_devnet::Devnet;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
+use producer::Producer;
 use state::{Chain, Counters, Shared};
 use std::{
     fmt, io,
@@ -103,7 +107,7 @@ impl DevnetRpc {
             .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}; choose another address", config.listen)))?;
         let addr = listener.local_addr()?;
         let prefill_config = config.clone();
-        let (devnet, chain) = tokio::task::spawn_blocking(move || prefill(&prefill_config)).await.map_err(io::Error::other)?;
+        let (producer, chain) = tokio::task::spawn_blocking(move || prefill(&prefill_config)).await.map_err(io::Error::other)?;
         let shared = Arc::new(Shared {
             chain: RwLock::new(chain),
             counters: Counters::default(),
@@ -113,7 +117,9 @@ impl DevnetRpc {
             limits: RwLock::new(state::Limits::new(config.limits)),
             milestone_interval: config.milestone_interval.max(1),
             wrong_milestone: config.wrong_milestone,
-            validators: Devnet::new(config.devnet.clone()).validator_addresses(),
+            validators: producer.validator_addresses(),
+            producer: Mutex::new(producer),
+            stall_ms: std::sync::atomic::AtomicU64::new(0),
         });
         let span = tracing::info_span!(target: "devnet::rpc", "devnet_rpc", %addr);
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -130,7 +136,7 @@ impl DevnetRpc {
         );
         let producer = config.produce.then(|| {
             let period = Duration::from_secs(config.devnet.block_time);
-            tokio::spawn(produce(Arc::clone(&shared), devnet, period).instrument(span))
+            tokio::spawn(produce(Arc::clone(&shared), period).instrument(span))
         });
         let head = shared.chain.read().head();
         tracing::info!(target: "devnet::rpc", %addr, head, produce = config.produce, lie = %config.lie, lie_from = config.lie_from, "devnet JSON-RPC serving");
@@ -189,6 +195,30 @@ impl DevnetRpc {
         self.shared.counters.refused_batches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Every HTTP request from now on waits `stall` before it is answered (`None`: answered at
+    /// once again), as a provider that hangs: a client with a shorter timeout sees it time out.
+    pub fn set_stall(&self, stall: Option<Duration>) {
+        let ms = stall.map_or(0, |s| u64::try_from(s.as_millis()).unwrap_or(u64::MAX).max(1));
+        self.shared.stall_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Replaces blocks `fork..=head` by as many blocks of devnet branch `branch` (see
+    /// [`Devnet::set_branch`]), sealed as validly as the devnet's own; the blocks produced after
+    /// follow the branch. Two servers of the same devnet told the same fork and branch serve the
+    /// same chain again. Returns how many blocks were replaced.
+    ///
+    /// # Errors
+    /// A fork above the head, more than [`MAX_REORG_DEPTH`] blocks deep, or at a block a
+    /// published checkpoint or the latest milestone covers.
+    pub fn reorg_from(&self, fork: u64, branch: u64) -> Result<u64, ReorgError> {
+        let mut producer = self.shared.producer.lock();
+        let mut chain = self.shared.chain.write();
+        let final_block = chain.checkpointed().max(heimdall::milestone_end(chain.head(), self.shared.milestone_interval));
+        let replaced = producer.reorg_from(&mut chain, fork, branch, final_block)?;
+        tracing::info!(target: "devnet::rpc", fork, branch, replaced, head = chain.head(), "tip reorganised");
+        Ok(replaced)
+    }
+
     /// Stops production and the server: no new connections are accepted, idle connections are
     /// closed, and open requests get up to [`STOP_GRACE`] to finish.
     pub async fn stop(mut self) {
@@ -223,27 +253,35 @@ impl fmt::Debug for DevnetRpc {
     }
 }
 
-/// The devnet and the chain after `config.prefill` blocks.
-fn prefill(config: &DevnetRpcConfig) -> (Devnet, Chain) {
+/// The devnet and the chain after `config.prefill` blocks (the states of the last
+/// [`MAX_REORG_DEPTH`] kept, so a reorg can start at once).
+fn prefill(config: &DevnetRpcConfig) -> (Producer, Chain) {
     let mut devnet = Devnet::new(config.devnet.clone());
     let proposer = devnet.validator_addresses()[0];
     let liar = lies::Liar::new(config.lie, config.lie_from, lies::Sealers::of(&devnet));
     let mut chain = Chain::new(devnet.tip().clone(), liar, config.checkpoint_interval, proposer);
-    for _ in 0..config.prefill {
+    let unkept = config.prefill.saturating_sub(MAX_REORG_DEPTH);
+    for _ in 0..unkept {
         chain.push(devnet.next_block());
     }
-    (devnet, chain)
+    let mut producer = Producer::new(devnet);
+    for _ in unkept..config.prefill {
+        chain.push(producer.next_block());
+    }
+    (producer, chain)
 }
 
 /// Appends a block every `period`, forever.
-async fn produce(shared: Arc<Shared>, mut devnet: Devnet, period: Duration) {
+async fn produce(shared: Arc<Shared>, period: Duration) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let block = devnet.next_block();
+        let mut producer = shared.producer.lock();
+        let block = producer.next_block();
         let number = block.number();
         shared.chain.write().push(block);
+        drop(producer);
         tracing::debug!(target: "devnet::rpc", number, "block produced");
     }
 }

@@ -37,6 +37,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let stall = shared.stall_ms.load(Ordering::Relaxed);
+    if stall > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(stall)).await;
+    }
     let refused = shared.limits.read().rate.as_ref().and_then(|rate| rate.check().err());
     if let Some(not_until) = refused {
         shared.counters.throttled.fetch_add(1, Ordering::Relaxed);

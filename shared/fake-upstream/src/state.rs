@@ -4,6 +4,7 @@
 use crate::{
     RpcLimits,
     lies::Liar,
+    producer::Producer,
     rootchain::{self, Checkpoint},
 };
 use alloy_primitives::{Address, B256};
@@ -45,6 +46,10 @@ pub(crate) struct Shared {
     pub(crate) wrong_milestone: bool,
     /// The devnet's validators (the producers of the fake Heimdall's span).
     pub(crate) validators: Vec<Address>,
+    /// The devnet producing the chain (locked before `chain` by whoever takes both).
+    pub(crate) producer: Mutex<Producer>,
+    /// How long every HTTP request waits before it is answered, in milliseconds (0: not at all).
+    pub(crate) stall_ms: AtomicU64,
 }
 
 /// The limits and the rate limiter that enforces the rate.
@@ -107,6 +112,22 @@ impl Chain {
         if let Some(k) = rootchain::published_at(head, self.checkpoint_interval) {
             self.publish(k);
         }
+    }
+
+    /// Drops every block above `head` (and the checkpoints published after it, which are
+    /// published again, the same, when blocks are pushed up to their height).
+    pub(crate) fn truncate(&mut self, head: u64) {
+        let keep = usize::try_from(head).map_or(usize::MAX, |h| h.saturating_add(1));
+        for dropped in self.served.drain(keep.min(self.served.len())..) {
+            self.by_hash.remove(&dropped.hash());
+        }
+        self.truth.truncate(keep);
+        self.checkpoints.retain(|cp| cp.end + rootchain::CHECKPOINT_DELAY <= head);
+    }
+
+    /// The highest block covered by a published checkpoint (0 before the first).
+    pub(crate) fn checkpointed(&self) -> u64 {
+        self.checkpoints.last().map_or(0, |cp| cp.end)
     }
 
     fn publish(&mut self, k: u64) {

@@ -1,7 +1,8 @@
 //! The chaos suite: three instances on one Redis, syncing from an honest devnet upstream and a
 //! lying one, while verifying Bor-like clients download from all three; then, one at a time:
-//! SIGTERM during backfill, kill -9 of the leader, SIGTERM of the leader, Redis stopped, and
-//! hostile peers (1,000 idle sockets, a flooder, a 17 MiB message, garbage after the handshake).
+//! SIGTERM during backfill, kill -9 of the leader, SIGTERM of the leader, Redis stopped, an
+//! honest upstream that hangs, a tip the upstreams reorganise, and hostile peers (1,000 idle
+//! sockets, a flooder, a 17 MiB message, garbage after the handshake).
 //!
 //! For each fault: what the clients saw (errors, latency), blocks served that were not the honest
 //! chain's (must be 0), and the time to recover. At the end Redis holds every block from genesis
@@ -15,6 +16,7 @@ mod support;
 
 mod clients;
 mod hostile;
+mod upstream_faults;
 
 use alloy_primitives::B256;
 use hypasis_devnet::{Devnet, DevnetConfig};
@@ -41,13 +43,13 @@ fn devnet() -> DevnetConfig {
 struct Cluster {
     redis: RedisServer,
     nodes: Vec<Option<Node>>,
-    upstreams: [String; 2],
+    upstreams: Vec<String>,
     cluster_key: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Cluster {
-    fn start(upstreams: [String; 2]) -> Self {
+    fn start(upstreams: Vec<String>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cluster =
             Self { redis: RedisServer::start(), nodes: Vec::new(), upstreams, cluster_key: dir.path().join("cluster.key"), _dir: dir };
@@ -59,26 +61,27 @@ impl Cluster {
     }
 
     fn spawn(&self, i: usize) -> Node {
-        Node::start(&[
-            "--redis-url",
-            &self.redis.url(),
-            "--instance-id",
-            &format!("chaos{i}"),
-            "--cluster-key-file",
-            self.cluster_key.to_str().expect("utf-8"),
-            "--devnet-block-time",
-            "1",
-            "--upstream",
-            &self.upstreams[0],
-            "--upstream",
-            &self.upstreams[1],
-            "--leader-lease-ms",
-            "3000",
-            "--shutdown-drain",
-            "1",
-            "--backfill-rate",
-            "300",
-        ])
+        let mut args: Vec<String> = self.upstreams.iter().flat_map(|u| ["--upstream".to_owned(), u.clone()]).collect();
+        args.extend(
+            [
+                "--redis-url",
+                &self.redis.url(),
+                "--instance-id",
+                &format!("chaos{i}"),
+                "--cluster-key-file",
+                self.cluster_key.to_str().expect("utf-8"),
+                "--devnet-block-time",
+                "1",
+                "--leader-lease-ms",
+                "3000",
+                "--shutdown-drain",
+                "1",
+                "--backfill-rate",
+                "300",
+            ]
+            .map(str::to_owned),
+        );
+        Node::start(&args.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     fn node(&self, i: usize) -> &Node {
@@ -169,18 +172,28 @@ fn faults_under_load_serve_only_verified_blocks_and_lose_no_range() {
     // 1,000 idle sockets and the clients' connections: more than a soft limit of 1,024 allows.
     hypasis_sync::limits::raise_open_files().expect("raise the open-files limit");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    // No milestones (the nodes do not ask Heimdall here), so the honest upstreams may reorganise
+    // any of their last blocks.
     let spawn = |lie| {
-        let config = DevnetRpcConfig { devnet: devnet(), prefill: PREFILL, produce: true, lie, lie_from: 1, ..DevnetRpcConfig::default() };
+        let config = DevnetRpcConfig {
+            devnet: devnet(),
+            prefill: PREFILL,
+            produce: true,
+            lie,
+            lie_from: 1,
+            milestone_interval: u64::MAX,
+            ..DevnetRpcConfig::default()
+        };
         runtime.block_on(DevnetRpc::spawn(config)).expect("devnet rpc")
     };
-    let (honest, liar) = (spawn(Lie::None), spawn(Lie::WrongTx));
+    let (honest, other_honest, liar) = (spawn(Lie::None), spawn(Lie::None), spawn(Lie::WrongTx));
     let honest_chain: Vec<B256> = {
         let mut devnet = Devnet::new(devnet());
         let mut hashes = vec![devnet.spec().genesis_hash];
         hashes.extend(devnet.next_blocks(PREFILL as usize + 600).iter().map(|b| b.hash()));
         hashes
     };
-    let mut cluster = Cluster::start([liar.url(), honest.url()]);
+    let mut cluster = Cluster::start(vec![liar.url(), honest.url(), other_honest.url()]);
     let mut report = serde_json::Map::new();
     let status = api(cluster.node(0), "/api/v1/status").expect("status");
     let ours = hypasis_loadtest::bor_peer::status_for(&status, 69).expect("status");
@@ -243,6 +256,13 @@ fn faults_under_load_serve_only_verified_blocks_and_lose_no_range() {
     eventually(Duration::from_secs(60), "the head to move after the outage", || (cluster.head() > before + 1).then_some(()));
     report.insert("redis_outage".into(), json!({"outage_s": outage_secs(), "recovered_after_ms": started.elapsed().as_millis() as u64}));
 
+    // (d) An honest upstream hangs (the other answers); then both reorganise their tip.
+    clients.phase("hanging_upstream");
+    let window = Duration::from_secs(outage_secs().clamp(6, 30));
+    report.insert("hanging_upstream".into(), upstream_faults::hanging_upstream(&cluster, &honest, window));
+    clients.phase("reorg_tip");
+    report.insert("reorg_tip".into(), upstream_faults::reorg_tip(&cluster, [&honest, &other_honest], &clients));
+
     // (e) Hostile peers against instance 0 while the clients download from all three.
     clients.phase("hostile_peers");
     let seen = runtime.block_on(hostile::attack(cluster.target(0), &ours, Duration::from_secs(outage_secs().clamp(3, 30))));
@@ -263,7 +283,7 @@ fn faults_under_load_serve_only_verified_blocks_and_lose_no_range() {
     // the block and its receipts): hedged calls (after the hedge delay the same call also goes to
     // the next upstream) and batches refetched after the liar's answer was refused. Reported, not
     // asserted: they are upstream load, not blocks stored twice.
-    let refetched = (1..=PREFILL).filter(|n| honest.block_fetches(*n) > 2).count();
+    let refetched = (1..=PREFILL).filter(|n| honest.block_fetches(*n) + other_honest.block_fetches(*n) > 2).count();
     let twice = filled_twice;
     let summary = json!({
         "faults": report,
@@ -287,6 +307,7 @@ fn faults_under_load_serve_only_verified_blocks_and_lose_no_range() {
     drop(cluster);
     runtime.block_on(async {
         honest.stop().await;
+        other_honest.stop().await;
         liar.stop().await;
     });
 }
