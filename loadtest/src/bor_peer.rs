@@ -111,6 +111,7 @@ pub struct BorPeer {
     /// The node's address.
     pub addr: SocketAddr,
     next_request: u64,
+    stats: Option<std::sync::Arc<crate::Stats>>,
 }
 
 impl BorPeer {
@@ -141,7 +142,38 @@ impl BorPeer {
         };
         let p2p = hypasis_p2p::handshake(stream, &keys::random_secret(), target.id, "bor/v2.2.9/hypasis-loadtest", &versions).await?;
         let conn = p2p.exchange_status(ours, true, |_| Ok(())).await?;
-        Ok(Self { conn, addr: target.addr, next_request: 1 })
+        Ok(Self { conn, addr: target.addr, next_request: 1, stats: None })
+    }
+
+    /// Records every request's latency and answer size, and the blocks [`BorPeer::sync`]
+    /// verifies, in `stats`.
+    #[must_use]
+    pub fn with_stats(mut self, stats: std::sync::Arc<crate::Stats>) -> Self {
+        self.stats = Some(stats);
+        self
+    }
+
+    /// Sends request `payload` as message `send` and waits for its answer `want`, recording it.
+    async fn request(
+        &mut self,
+        send: u8,
+        payload: &[u8],
+        request_id: u64,
+        want: u8,
+        what: &'static str,
+    ) -> Result<hypasis_eth_wire::conn::EthMessage, PeerError> {
+        let started = Instant::now();
+        let result = match self.conn.send(send, payload).await {
+            Ok(()) => self.answer(request_id, want, what).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Some(stats) = &self.stats {
+            match &result {
+                Ok(msg) => stats.answered(what, msg.data.len(), started.elapsed()),
+                Err(_) => stats.failed(what),
+            }
+        }
+        result
     }
 
     /// The peer's Status.
@@ -189,8 +221,7 @@ impl BorPeer {
     pub async fn headers(&mut self, start: u64, limit: u64) -> Result<Vec<SealedHeader>, PeerError> {
         let request_id = self.take_id();
         let req = GetBlockHeaders { request_id, start: BlockId::Number(start), limit, skip: 0, reverse: false };
-        self.conn.send(id::GET_BLOCK_HEADERS, &req.encode()).await?;
-        let msg = self.answer(request_id, id::BLOCK_HEADERS, "GetBlockHeaders").await?;
+        let msg = self.request(id::GET_BLOCK_HEADERS, &req.encode(), request_id, id::BLOCK_HEADERS, "GetBlockHeaders").await?;
         let (_, headers) = messages::decode_response(&msg.data, "BlockHeaders", <SealedHeader as alloy_rlp::Decodable>::decode)?;
         Ok(headers)
     }
@@ -201,8 +232,8 @@ impl BorPeer {
     /// When the request fails or the answer is malformed.
     pub async fn bodies(&mut self, hashes: Vec<B256>) -> Result<Vec<BlockBody>, PeerError> {
         let request_id = self.take_id();
-        self.conn.send(id::GET_BLOCK_BODIES, &HashRequest { request_id, hashes }.encode()).await?;
-        let msg = self.answer(request_id, id::BLOCK_BODIES, "GetBlockBodies").await?;
+        let payload = HashRequest { request_id, hashes }.encode();
+        let msg = self.request(id::GET_BLOCK_BODIES, &payload, request_id, id::BLOCK_BODIES, "GetBlockBodies").await?;
         let (_, bodies) = messages::decode_response(&msg.data, "BlockBodies", <BlockBody as alloy_rlp::Decodable>::decode)?;
         Ok(bodies)
     }
@@ -214,8 +245,8 @@ impl BorPeer {
     /// When the request fails or the answer is malformed.
     pub async fn receipts(&mut self, hashes: Vec<B256>) -> Result<Vec<Vec<hypasis_chain::Receipt>>, PeerError> {
         let request_id = self.take_id();
-        self.conn.send(id::GET_RECEIPTS, &HashRequest { request_id, hashes }.encode()).await?;
-        let msg = self.answer(request_id, id::RECEIPTS, "GetReceipts").await?;
+        let payload = HashRequest { request_id, hashes }.encode();
+        let msg = self.request(id::GET_RECEIPTS, &payload, request_id, id::RECEIPTS, "GetReceipts").await?;
         let (_, receipts) = if self.conn.version() >= 69 {
             messages::decode_response(&msg.data, "Receipts", messages::decode_receipts69)?
         } else {
@@ -259,6 +290,15 @@ impl BorPeer {
     /// # Errors
     /// When the peer fails or sends data that does not verify.
     pub async fn sync(&mut self, parent: &SealedHeader, to: u64) -> Result<SyncReport, PeerError> {
+        self.sync_with(parent, to, false).await
+    }
+
+    /// As [`BorPeer::sync`], and with `receipts` the receipts too, checked against their
+    /// headers' roots (as Bor's snap and fast modes fetch them).
+    ///
+    /// # Errors
+    /// When the peer fails or sends data that does not verify.
+    pub async fn sync_with(&mut self, parent: &SealedHeader, to: u64, receipts: bool) -> Result<SyncReport, PeerError> {
         let started = Instant::now();
         let (mut previous, mut blocks, mut requests) = (parent.clone(), 0u64, 0u64);
         while previous.number() < to {
@@ -284,10 +324,37 @@ impl BorPeer {
                 for (body, header) in bodies.iter().zip(chunk) {
                     body.verify(header).map_err(|e| PeerError::BadData(format!("body {}: {e}", header.number())))?;
                 }
+                if receipts {
+                    self.fetch_receipts(chunk).await?;
+                    requests += 1;
+                }
                 blocks += chunk.len() as u64;
+                if let Some(stats) = &self.stats {
+                    stats.blocks.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
             }
         }
         Ok(SyncReport { blocks, head: previous.hash(), elapsed: started.elapsed(), requests })
+    }
+}
+
+impl BorPeer {
+    /// The receipts of `headers`' blocks, each list checked against its header's root (a Bor
+    /// state-sync receipt at the end of an eth/69 list is outside the root and dropped).
+    async fn fetch_receipts(&mut self, headers: &[SealedHeader]) -> Result<(), PeerError> {
+        let lists = self.receipts(headers.iter().map(SealedHeader::hash).collect()).await?;
+        if lists.len() != headers.len() {
+            return Err(PeerError::BadData(format!("{} receipt lists for {} headers", lists.len(), headers.len())));
+        }
+        for (list, header) in lists.iter().zip(headers) {
+            let consensus = match list.split_last() {
+                Some((last, rest)) if hypasis_chain::receipt::is_state_sync_receipt(last) => rest,
+                _ => list.as_slice(),
+            };
+            hypasis_chain::receipt::verify_receipts(header.header(), consensus)
+                .map_err(|e| PeerError::BadData(format!("receipts {}: {e}", header.number())))?;
+        }
+        Ok(())
     }
 }
 

@@ -6,8 +6,12 @@
 //!   the whitelist check (the header at the latest milestone's end block must be there, with the
 //!   milestone's hash, unless the peer is more than 1,024 blocks ahead), then headers in
 //!   batches of 192 and bodies in batches of 128, each checked (hash links, body roots).
+//! - [`stats`]: what a load run saw (handshakes, requests by kind with latencies and bytes,
+//!   disconnects) and what the node processes spent (`/proc`), as the run's JSON summary.
 //! - `main.rs`: the `hypasis-loadtest` binary: many such peers at once against one node.
 
 pub mod bor_peer;
+pub mod stats;
 
 pub use bor_peer::{BorPeer, PeerError, SyncReport, Target};
+pub use stats::Stats;

@@ -19,6 +19,10 @@ pub struct DevnetConfig {
     pub sprint: u64,
     /// First block with the post-Cancun extra-data layout.
     pub cancun_block: u64,
+    /// Transactions per block shaped like Polygon mainnet's (contract calls with ABI calldata
+    /// and logs, see [`crate::mainnet_shape`]); 0 keeps the devnet's small blocks of 2–5 plain
+    /// transfers.
+    pub txs_per_block: usize,
 }
 
 impl Default for DevnetConfig {
@@ -32,6 +36,7 @@ impl Default for DevnetConfig {
             accounts: 8,
             sprint: 16,
             cancun_block: 64,
+            txs_per_block: 0,
         }
     }
 }

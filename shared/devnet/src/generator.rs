@@ -160,6 +160,9 @@ impl Devnet {
     }
 
     fn transactions(&mut self, number: u64, base_fee: u64) -> (Vec<RawTx>, Vec<Receipt>) {
+        if self.config.txs_per_block > 0 {
+            return self.mainnet_shaped(number, base_fee);
+        }
         let count = 2 + (number % 4) as usize;
         let mut txs = Vec::with_capacity(count);
         let mut receipts = Vec::with_capacity(count);
@@ -170,7 +173,9 @@ impl Devnet {
             let nonce = self.nonces[from];
             self.nonces[from] += 1;
             let value = U256::from(number * 1_000 + j as u64) + (U256::from(self.branch) << 64);
-            let (envelope, gas) = self.sign(from, (number as usize + j) % 3, nonce, to, value, base_fee);
+            let gas = if (number as usize + j) % 3 == 1 { ACCESS_LIST_TRANSFER_GAS } else { TRANSFER_GAS };
+            let call = Call { to, value, input: Bytes::new(), gas };
+            let envelope = self.sign(from, (number as usize + j) % 3, nonce, &call, base_fee);
             cumulative += gas;
             let logs =
                 if envelope.tx_type() as u8 == 1 { vec![transfer_log(self.accounts[from].address(), to, value)] } else { Vec::new() };
@@ -180,57 +185,77 @@ impl Devnet {
         (txs, receipts)
     }
 
-    fn sign(&self, from: usize, kind: usize, nonce: u64, to: Address, value: U256, base_fee: u64) -> (TxEnvelope, u64) {
+    /// Block `number`'s transactions shaped like Polygon mainnet's: `txs_per_block` of them,
+    /// each from the next account in turn.
+    fn mainnet_shaped(&mut self, number: u64, base_fee: u64) -> (Vec<RawTx>, Vec<Receipt>) {
+        let count = self.config.txs_per_block;
+        let mut txs = Vec::with_capacity(count);
+        let mut receipts = Vec::with_capacity(count);
+        let mut cumulative = 0;
+        for j in 0..count {
+            let from = (number as usize * count + j) % self.accounts.len();
+            let nonce = self.nonces[from];
+            self.nonces[from] += 1;
+            let shaped = crate::mainnet_shape::transaction(number, j, count, self.accounts[from].address(), self.branch);
+            let envelope = self.sign(from, shaped.kind, nonce, &shaped.call, base_fee);
+            cumulative += shaped.call.gas;
+            receipts.push(Receipt {
+                tx_type: envelope.tx_type() as u8,
+                status: true.into(),
+                cumulative_gas_used: cumulative,
+                logs: shaped.logs,
+            });
+            txs.push(RawTx::new(Bytes::from(envelope.encoded_2718())).expect("an encoded envelope is a valid raw transaction"));
+        }
+        (txs, receipts)
+    }
+
+    /// `call` signed by account `from` as a transaction of kind `kind` (0 legacy with EIP-155,
+    /// 1 EIP-2930, else EIP-1559); its gas limit is the gas it uses.
+    fn sign(&self, from: usize, kind: usize, nonce: u64, call: &Call, base_fee: u64) -> TxEnvelope {
         let key = &self.accounts[from];
         let chain_id = self.config.chain_id;
         let price = u128::from(base_fee) + TIP;
         let sign = |hash: B256| key.sign_hash_sync(&hash).expect("signing a hash cannot fail with a local key");
+        let (to, value, input, gas_limit) = (TxKind::Call(call.to), call.value, call.input.clone(), call.gas);
         match kind {
             0 => {
-                let tx = TxLegacy {
-                    chain_id: Some(chain_id),
-                    nonce,
-                    gas_price: price,
-                    gas_limit: TRANSFER_GAS,
-                    to: TxKind::Call(to),
-                    value,
-                    input: Bytes::new(),
-                };
+                let tx = TxLegacy { chain_id: Some(chain_id), nonce, gas_price: price, gas_limit, to, value, input };
                 let sig = sign(tx.signature_hash());
-                (tx.into_signed(sig).into(), TRANSFER_GAS)
+                tx.into_signed(sig).into()
             }
             1 => {
-                let access_list = AccessList(vec![AccessListItem { address: to, storage_keys: vec![B256::with_last_byte(1)] }]);
-                let tx = TxEip2930 {
-                    chain_id,
-                    nonce,
-                    gas_price: price,
-                    gas_limit: ACCESS_LIST_TRANSFER_GAS,
-                    to: TxKind::Call(to),
-                    value,
-                    access_list,
-                    input: Bytes::new(),
-                };
+                let access_list = AccessList(vec![AccessListItem { address: call.to, storage_keys: vec![B256::with_last_byte(1)] }]);
+                let tx = TxEip2930 { chain_id, nonce, gas_price: price, gas_limit, to, value, access_list, input };
                 let sig = sign(tx.signature_hash());
-                (tx.into_signed(sig).into(), ACCESS_LIST_TRANSFER_GAS)
+                tx.into_signed(sig).into()
             }
             _ => {
                 let tx = TxEip1559 {
                     chain_id,
                     nonce,
-                    gas_limit: TRANSFER_GAS,
+                    gas_limit,
                     max_fee_per_gas: u128::from(base_fee) * 2 + TIP,
                     max_priority_fee_per_gas: TIP,
-                    to: TxKind::Call(to),
+                    to,
                     value,
                     access_list: AccessList::default(),
-                    input: Bytes::new(),
+                    input,
                 };
                 let sig = sign(tx.signature_hash());
-                (tx.into_signed(sig).into(), TRANSFER_GAS)
+                tx.into_signed(sig).into()
             }
         }
     }
+}
+
+/// What a transaction does: the call, and the gas it uses (its gas limit).
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub(crate) to: Address,
+    pub(crate) value: U256,
+    pub(crate) input: Bytes,
+    pub(crate) gas: u64,
 }
 
 /// A synthetic `DevnetTransfer(address,address,uint256)` log, so receipts exercise logs and

@@ -15,6 +15,7 @@
 //! - [`keys`]: deterministic validator and account keys.
 //! - [`genesis`]: the geth-style genesis JSON.
 //! - [`generator`]: the block generator.
+//! - [`mainnet_shape`]: transactions and receipts sized like Polygon mainnet's, for load tests.
 //!
 //! The devnet served as a JSON-RPC upstream (with a fake RootChain and Heimdall, and lies) is
 //! test tooling and lives apart, in `hypasis-fake-upstream`, so the node never links it.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod generator;
 pub mod genesis;
 pub mod keys;
+pub mod mainnet_shape;
 
 pub use config::DevnetConfig;
 pub use generator::Devnet;

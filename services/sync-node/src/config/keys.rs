@@ -305,6 +305,14 @@ pub const KEYS: &[Key] = &[
         Default::Text(|| hypasis_devnet::DevnetConfig::default().seed.to_string()),
     ),
     key(
+        "devnet_txs_per_block",
+        "devnet-txs-per-block",
+        "DEVNET_TXS_PER_BLOCK",
+        "N",
+        "Devnet transactions per block shaped like Polygon mainnet's (0-500; 150 makes ~110 KB bodies); 0: small blocks of 2-5 transfers",
+        Default::Text(|| "0".into()),
+    ),
+    key(
         "devnet_prefill",
         "devnet-prefill",
         "DEVNET_PREFILL",

@@ -336,6 +336,7 @@ impl Settings {
         let import = raw.one("import", |v| readable(v, "the path of a chain.rlp file"));
         let block_time = raw.one("devnet_block_time", |v| number(v, 1, 3600));
         let seed = raw.one("devnet_seed", |v| number(v, 0, u64::MAX));
+        let txs_per_block = raw.one("devnet_txs_per_block", |v| number(v, 0, hypasis_devnet::mainnet_shape::MAX_TXS_PER_BLOCK as u64));
         let prefill = raw.one("devnet_prefill", |v| number(v, 0, 10_000_000));
         let max_blocks = raw.one("cache_max_blocks", |v| number(v, 16, 100_000_000));
         let max_mb = raw.one("cache_max_mb", |v| number(v, 16, 1 << 24));
@@ -387,7 +388,7 @@ impl Settings {
         let grace = raw.one("shutdown_grace", |v| number(v, 0, 600));
         let drain = raw.one("shutdown_drain", |v| number(v, 0, 60));
         let ready_max_lag = raw.one("ready_max_lag", |v| number(v, 1, 1_000_000));
-        let devnet = DevnetConfig { seed, block_time, ..DevnetConfig::default() };
+        let devnet = DevnetConfig { seed, block_time, txs_per_block: txs_per_block as usize, ..DevnetConfig::default() };
         let chain = raw.one("chain", |v| chain(v, devnet.clone()).map(Some)).unwrap_or(ChainChoice::Devnet(devnet));
 
         if member_ttl > 0 && heartbeat >= member_ttl {
