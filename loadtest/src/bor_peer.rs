@@ -27,6 +27,8 @@ pub const MAX_BLOCK_FETCH: usize = 128;
 pub const MAX_VALIDATION_THRESHOLD: u64 = 1024;
 /// Deadline of one request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Most answers kept for requests in flight while another is awaited.
+const MAX_IN_FLIGHT: usize = 16;
 
 fn io(e: std::io::Error) -> PeerError {
     PeerError::from(hypasis_eth_wire::WireError::Rlpx(hypasis_rlpx::RlpxError::Io(e)))
@@ -112,6 +114,8 @@ pub struct BorPeer {
     pub addr: SocketAddr,
     next_request: u64,
     stats: Option<std::sync::Arc<crate::Stats>>,
+    /// Answers that arrived while another was awaited (requests in flight together), by id.
+    early: std::collections::HashMap<u64, hypasis_eth_wire::conn::EthMessage>,
 }
 
 impl BorPeer {
@@ -142,7 +146,7 @@ impl BorPeer {
         };
         let p2p = hypasis_p2p::handshake(stream, &keys::random_secret(), target.id, "bor/v2.2.9/hypasis-loadtest", &versions).await?;
         let conn = p2p.exchange_status(ours, true, |_| Ok(())).await?;
-        Ok(Self { conn, addr: target.addr, next_request: 1, stats: None })
+        Ok(Self { conn, addr: target.addr, next_request: 1, stats: None, early: std::collections::HashMap::new() })
     }
 
     /// Records every request's latency and answer size, and the blocks [`BorPeer::sync`]
@@ -162,14 +166,35 @@ impl BorPeer {
         want: u8,
         what: &'static str,
     ) -> Result<hypasis_eth_wire::conn::EthMessage, PeerError> {
+        let sent = self.send_request(send, payload, what).await?;
+        self.await_answer(sent, request_id, want, what).await
+    }
+
+    /// Sends a request without waiting for its answer (requests of different kinds in flight at
+    /// once, as Bor's header, body and receipt fetchers have them); returns when it was sent.
+    async fn send_request(&mut self, send: u8, payload: &[u8], what: &'static str) -> Result<Instant, PeerError> {
         let started = Instant::now();
-        let result = match self.conn.send(send, payload).await {
-            Ok(()) => self.answer(request_id, want, what).await,
-            Err(e) => Err(e.into()),
-        };
+        if let Err(e) = self.conn.send(send, payload).await {
+            if let Some(stats) = &self.stats {
+                stats.failed(what);
+            }
+            return Err(e.into());
+        }
+        Ok(started)
+    }
+
+    /// The answer to request `request_id` sent at `sent`, recorded.
+    async fn await_answer(
+        &mut self,
+        sent: Instant,
+        request_id: u64,
+        want: u8,
+        what: &'static str,
+    ) -> Result<hypasis_eth_wire::conn::EthMessage, PeerError> {
+        let result = self.answer(request_id, want, what).await;
         if let Some(stats) = &self.stats {
             match &result {
-                Ok(msg) => stats.answered(what, msg.data.len(), started.elapsed()),
+                Ok(msg) => stats.answered(what, msg.data.len(), sent.elapsed()),
                 Err(_) => stats.failed(what),
             }
         }
@@ -198,18 +223,27 @@ impl BorPeer {
         best
     }
 
-    /// Waits for the answer to a request, skipping announcements.
+    /// Waits for the answer to a request, skipping announcements; answers to other requests in
+    /// flight are kept for them.
     async fn answer(&mut self, request_id: u64, want: u8, what: &'static str) -> Result<hypasis_eth_wire::conn::EthMessage, PeerError> {
+        if let Some(msg) = self.early.remove(&request_id) {
+            return Ok(msg);
+        }
         let deadline = Instant::now() + REQUEST_TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let msg = tokio::time::timeout(left, self.conn.recv()).await.map_err(|_| PeerError::Timeout(what))??;
-            if msg.id == want {
-                let mut p = msg.data.as_ref();
-                let got = alloy_rlp::Header::decode(&mut p).ok().and_then(|_| <u64 as alloy_rlp::Decodable>::decode(&mut p).ok());
-                if got == Some(request_id) {
-                    return Ok(msg);
+            if ![id::BLOCK_HEADERS, id::BLOCK_BODIES, id::RECEIPTS].contains(&msg.id) {
+                continue;
+            }
+            let mut p = msg.data.as_ref();
+            let got = alloy_rlp::Header::decode(&mut p).ok().and_then(|_| <u64 as alloy_rlp::Decodable>::decode(&mut p).ok());
+            match got {
+                Some(got) if got == request_id && msg.id == want => return Ok(msg),
+                Some(got) if got < self.next_request + 1 && self.early.len() < MAX_IN_FLIGHT => {
+                    self.early.insert(got, msg);
                 }
+                _ => {}
             }
         }
     }
@@ -247,6 +281,11 @@ impl BorPeer {
         let request_id = self.take_id();
         let payload = HashRequest { request_id, hashes }.encode();
         let msg = self.request(id::GET_RECEIPTS, &payload, request_id, id::RECEIPTS, "GetReceipts").await?;
+        self.decode_receipts(&msg)
+    }
+
+    /// A `Receipts` answer in the negotiated version's encoding.
+    fn decode_receipts(&self, msg: &hypasis_eth_wire::conn::EthMessage) -> Result<Vec<Vec<hypasis_chain::Receipt>>, PeerError> {
         let (_, receipts) = if self.conn.version() >= 69 {
             messages::decode_response(&msg.data, "Receipts", messages::decode_receipts69)?
         } else {
@@ -301,10 +340,12 @@ impl BorPeer {
     pub async fn sync_with(&mut self, parent: &SealedHeader, to: u64, receipts: bool) -> Result<SyncReport, PeerError> {
         let started = Instant::now();
         let (mut previous, mut blocks, mut requests) = (parent.clone(), 0u64, 0u64);
-        while previous.number() < to {
-            let start = previous.number() + 1;
-            let limit = (to - previous.number()).min(MAX_HEADER_FETCH);
-            let headers = self.headers(start, limit).await?;
+        // The next header batch is asked for while the bodies (and receipts) of this one are
+        // fetched: a header, a body and a receipt request in flight at once, as Bor's fetchers.
+        let mut next = self.ask_headers(previous.number() + 1, to).await?;
+        while let Some((sent, request_id, start)) = next {
+            let msg = self.await_answer(sent, request_id, id::BLOCK_HEADERS, "GetBlockHeaders").await?;
+            let (_, headers) = messages::decode_response(&msg.data, "BlockHeaders", <SealedHeader as alloy_rlp::Decodable>::decode)?;
             requests += 1;
             if headers.is_empty() {
                 return Err(PeerError::BadData(format!("no headers from {start}")));
@@ -315,19 +356,9 @@ impl BorPeer {
                 }
                 previous = header.clone();
             }
+            next = self.ask_headers(previous.number() + 1, to).await?;
             for chunk in headers.chunks(MAX_BLOCK_FETCH) {
-                let bodies = self.bodies(chunk.iter().map(SealedHeader::hash).collect()).await?;
-                requests += 1;
-                if bodies.len() != chunk.len() {
-                    return Err(PeerError::BadData(format!("{} bodies for {} headers", bodies.len(), chunk.len())));
-                }
-                for (body, header) in bodies.iter().zip(chunk) {
-                    body.verify(header).map_err(|e| PeerError::BadData(format!("body {}: {e}", header.number())))?;
-                }
-                if receipts {
-                    self.fetch_receipts(chunk).await?;
-                    requests += 1;
-                }
+                requests += self.fetch_blocks(chunk, receipts).await?;
                 blocks += chunk.len() as u64;
                 if let Some(stats) = &self.stats {
                     stats.blocks.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -336,25 +367,71 @@ impl BorPeer {
         }
         Ok(SyncReport { blocks, head: previous.hash(), elapsed: started.elapsed(), requests })
     }
-}
 
-impl BorPeer {
-    /// The receipts of `headers`' blocks, each list checked against its header's root (a Bor
-    /// state-sync receipt at the end of an eth/69 list is outside the root and dropped).
-    async fn fetch_receipts(&mut self, headers: &[SealedHeader]) -> Result<(), PeerError> {
-        let lists = self.receipts(headers.iter().map(SealedHeader::hash).collect()).await?;
-        if lists.len() != headers.len() {
-            return Err(PeerError::BadData(format!("{} receipt lists for {} headers", lists.len(), headers.len())));
+    /// Sends `GetBlockHeaders` for the next batch from `start` up to `to`, if any is left.
+    async fn ask_headers(&mut self, start: u64, to: u64) -> Result<Option<(Instant, u64, u64)>, PeerError> {
+        if start > to {
+            return Ok(None);
         }
-        for (list, header) in lists.iter().zip(headers) {
-            let consensus = match list.split_last() {
-                Some((last, rest)) if hypasis_chain::receipt::is_state_sync_receipt(last) => rest,
-                _ => list.as_slice(),
+        let request_id = self.take_id();
+        let limit = (to - start + 1).min(MAX_HEADER_FETCH);
+        let req = GetBlockHeaders { request_id, start: BlockId::Number(start), limit, skip: 0, reverse: false };
+        let sent = self.send_request(id::GET_BLOCK_HEADERS, &req.encode(), "GetBlockHeaders").await?;
+        Ok(Some((sent, request_id, start)))
+    }
+
+    /// The bodies (and with `receipts` the receipts) of `headers`, both asked for at once and
+    /// verified against the headers; a short answer (the node's response size limit) is followed
+    /// by a request for the rest, as Bor re-queues undelivered blocks. Returns the requests made.
+    async fn fetch_blocks(&mut self, headers: &[SealedHeader], receipts: bool) -> Result<u64, PeerError> {
+        let (mut bodies_from, mut receipts_from, mut requests) = (0, if receipts { 0 } else { headers.len() }, 0);
+        while bodies_from < headers.len() || receipts_from < headers.len() {
+            let ask = |from: usize| headers[from..].iter().map(SealedHeader::hash).collect::<Vec<_>>();
+            let bodies_req = if bodies_from < headers.len() {
+                let request_id = self.take_id();
+                let payload = HashRequest { request_id, hashes: ask(bodies_from) }.encode();
+                Some((self.send_request(id::GET_BLOCK_BODIES, &payload, "GetBlockBodies").await?, request_id))
+            } else {
+                None
             };
-            hypasis_chain::receipt::verify_receipts(header.header(), consensus)
-                .map_err(|e| PeerError::BadData(format!("receipts {}: {e}", header.number())))?;
+            let receipts_req = if receipts_from < headers.len() {
+                let request_id = self.take_id();
+                let payload = HashRequest { request_id, hashes: ask(receipts_from) }.encode();
+                Some((self.send_request(id::GET_RECEIPTS, &payload, "GetReceipts").await?, request_id))
+            } else {
+                None
+            };
+            if let Some((sent, request_id)) = bodies_req {
+                let msg = self.await_answer(sent, request_id, id::BLOCK_BODIES, "GetBlockBodies").await?;
+                let (_, bodies) = messages::decode_response(&msg.data, "BlockBodies", <BlockBody as alloy_rlp::Decodable>::decode)?;
+                requests += 1;
+                if bodies.is_empty() {
+                    return Err(PeerError::BadData(format!("no bodies from block {}", headers[bodies_from].number())));
+                }
+                for (body, header) in bodies.iter().zip(&headers[bodies_from..]) {
+                    body.verify(header).map_err(|e| PeerError::BadData(format!("body {}: {e}", header.number())))?;
+                }
+                bodies_from += bodies.len().min(headers.len() - bodies_from);
+            }
+            if let Some((sent, request_id)) = receipts_req {
+                let msg = self.await_answer(sent, request_id, id::RECEIPTS, "GetReceipts").await?;
+                let lists = self.decode_receipts(&msg)?;
+                requests += 1;
+                if lists.is_empty() {
+                    return Err(PeerError::BadData(format!("no receipts from block {}", headers[receipts_from].number())));
+                }
+                for (list, header) in lists.iter().zip(&headers[receipts_from..]) {
+                    let consensus = match list.split_last() {
+                        Some((last, rest)) if hypasis_chain::receipt::is_state_sync_receipt(last) => rest,
+                        _ => list.as_slice(),
+                    };
+                    hypasis_chain::receipt::verify_receipts(header.header(), consensus)
+                        .map_err(|e| PeerError::BadData(format!("receipts {}: {e}", header.number())))?;
+                }
+                receipts_from += lists.len().min(headers.len() - receipts_from);
+            }
         }
-        Ok(())
+        Ok(requests)
     }
 }
 

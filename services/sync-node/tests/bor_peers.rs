@@ -176,3 +176,29 @@ async fn milestone_and_checkpoint_headers_are_served_and_a_conflicting_milestone
     .await
     .expect("join");
 }
+
+/// Mainnet-sized blocks (150 transactions, ~115 KB bodies): 128 bodies do not fit the node's
+/// 2 MiB answer limit, so a Bor-like peer gets short answers and asks again for the rest, with
+/// headers, bodies and receipts requested together; every body and receipt list verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mainnet_sized_blocks_download_in_short_answers_with_receipts() {
+    const BLOCKS: u64 = 300;
+    let node = tokio::task::spawn_blocking(|| {
+        let node = Node::start(&["--devnet-prefill", "300", "--devnet-block-time", "3600", "--devnet-txs-per-block", "150"]);
+        eventually(Duration::from_secs(120), "prefill", || (head(&node) == BLOCKS).then_some(()));
+        node
+    })
+    .await
+    .expect("node");
+    let (target, status) = target(&node);
+    let stats = std::sync::Arc::new(hypasis_loadtest::Stats::default());
+    let mut peer = BorPeer::connect(target, &status_for(&status, 69).expect("status")).await.expect("connect").with_stats(stats.clone());
+    let genesis = peer.headers(0, 1).await.expect("genesis").remove(0);
+    let report = peer.sync_with(&genesis, BLOCKS, true).await.expect("sync with receipts");
+    assert_eq!(report.blocks, BLOCKS);
+    let summary = stats.summary(Duration::from_secs(1));
+    let bodies = &summary["requests"]["GetBlockBodies"];
+    assert!(bodies["ok"].as_u64().expect("bodies") > 3, "more body requests than 128-block chunks (short answers): {summary}");
+    assert!(bodies["bytes"].as_u64().expect("bytes") > 300 * 90_000, "mainnet-sized bodies: {summary}");
+    assert_eq!(summary["requests"]["GetReceipts"]["failed"], 0, "{summary}");
+}
