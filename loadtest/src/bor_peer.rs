@@ -194,7 +194,10 @@ impl BorPeer {
         let result = self.answer(request_id, want, what).await;
         if let Some(stats) = &self.stats {
             match &result {
-                Ok(msg) => stats.answered(what, msg.data.len(), sent.elapsed()),
+                Ok(msg) => {
+                    stats.answered(what, msg.data.len(), sent.elapsed());
+                    stats.keep(&msg.data);
+                }
                 Err(_) => stats.failed(what),
             }
         }

@@ -8,9 +8,12 @@
 //!   batches of 192 and bodies in batches of 128, each checked (hash links, body roots).
 //! - [`stats`]: what a load run saw (handshakes, requests by kind with latencies and bytes,
 //!   disconnects) and what the node processes spent (`/proc`), as the run's JSON summary.
+//! - [`codec_limit`]: the same answer bytes through our frame codec alone, the limit a
+//!   download's rate is compared with.
 //! - `main.rs`: the `hypasis-loadtest` binary: many such peers at once against one node.
 
 pub mod bor_peer;
+pub mod codec_limit;
 pub mod stats;
 
 pub use bor_peer::{BorPeer, PeerError, SyncReport, Target};

@@ -69,6 +69,10 @@ struct Args {
     /// PIDs of the node processes, whose CPU seconds and peak RSS go into the summary.
     #[arg(long, value_delimiter = ',')]
     node_pids: Vec<u32>,
+    /// Also measure the limit: the answers' bytes through the frame codec alone (one core, same
+    /// run), and the ratio of the download's bytes/s to it.
+    #[arg(long)]
+    codec_limit: bool,
     /// Also write the JSON summary to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -91,7 +95,7 @@ async fn main() {
         fail(&format!("{} is not a loopback address; pass --allow-remote to load a remote node", target.addr));
     }
     let baseline = process_usage(&args.node_pids);
-    let stats = Arc::new(Stats::default());
+    let stats = Arc::new(if args.codec_limit { Stats::sampling() } else { Stats::default() });
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let deadline = args.duration.map(|s| started + Duration::from_secs(s));
@@ -140,6 +144,15 @@ async fn main() {
     summary["peers"] = json!(args.peers);
     summary["new_peer_after_run_ms"] = json!(fresh.map(|d| d.as_secs_f64() * 1000.0));
     summary["node"] = json!({"before": baseline, "after": process_usage(&args.node_pids)});
+    if let Some((rate, measured)) = stats.codec_limit().await {
+        let ours = summary["bytes_per_s"].as_f64().unwrap_or(0.0);
+        summary["limit"] = json!({
+            "what": "the same answer bytes through the frame codec alone (snappy + AES-CTR + keccak MAC, both directions), one core, in memory",
+            "bytes_measured": measured,
+            "bytes_per_s": rate,
+            "ratio": ours / rate,
+        });
+    }
     let line = summary.to_string();
     if let Some(path) = &args.json
         && let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&summary).unwrap_or(line.clone()))

@@ -25,6 +25,8 @@ pub struct Stats {
     connected: AtomicU64,
     peak_connected: AtomicU64,
     kinds: Mutex<BTreeMap<&'static str, Kind>>,
+    /// Answer payloads kept for the codec-limit measurement, when asked for.
+    sample: Option<Mutex<crate::codec_limit::Sample>>,
     disconnects: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -37,6 +39,27 @@ struct Kind {
 }
 
 impl Stats {
+    /// Stats that also keep answer payloads (up to
+    /// [`MAX_SAMPLE_BYTES`](crate::codec_limit::MAX_SAMPLE_BYTES)) to measure the frame codec's
+    /// limit on the same bytes.
+    pub fn sampling() -> Self {
+        Self { sample: Some(Mutex::default()), ..Self::default() }
+    }
+
+    /// Keeps `payload` for the codec-limit measurement, when sampling.
+    pub fn keep(&self, payload: &bytes::Bytes) {
+        if let Some(sample) = &self.sample {
+            sample.lock().keep(payload);
+        }
+    }
+
+    /// Payload bytes per second the frame codec alone moves for the kept answers (one core),
+    /// and the bytes measured; `None` when not sampling or nothing was kept.
+    pub async fn codec_limit(&self) -> Option<(f64, usize)> {
+        let sample = std::mem::take(&mut *self.sample.as_ref()?.lock());
+        let rate = crate::codec_limit::codec_rate(&sample).await?;
+        Some((rate, sample.bytes()))
+    }
     /// A request of `kind` answered with `bytes` of message payload after `took`.
     pub fn answered(&self, kind: &'static str, bytes: usize, took: Duration) {
         let mut kinds = self.kinds.lock();
