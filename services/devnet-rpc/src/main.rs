@@ -33,7 +33,7 @@ struct Cli {
     /// Seconds between blocks (timestamps and production).
     #[arg(long, default_value_t = 1)]
     block_time: u64,
-    /// Transactions per block shaped like Polygon mainnet's (0-500; 150 makes ~110 KB bodies);
+    /// Transactions per block shaped like Polygon mainnet's (0-300; 150 makes ~115 KB bodies);
     /// 0: the devnet's small blocks of 2-5 transfers.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=hypasis_devnet::mainnet_shape::MAX_TXS_PER_BLOCK as u64))]
     txs_per_block: u64,

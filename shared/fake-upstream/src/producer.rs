@@ -44,7 +44,8 @@ pub enum ReorgError {
 #[derive(Debug)]
 pub(crate) struct Producer {
     devnet: Devnet,
-    /// `recent[i]` is the devnet with `tip() == recent_start + i`.
+    /// The devnet as it was after each of the newest blocks, oldest first (the last one equals
+    /// `devnet`).
     recent: VecDeque<Devnet>,
 }
 
@@ -69,7 +70,7 @@ impl Producer {
     }
 
     /// Replaces blocks `fork..=head` of `chain` by as many blocks of branch `branch`; the
-    /// blocks produced later follow the branch. Returns the new blocks' numbers.
+    /// blocks produced later follow the branch. Returns how many blocks were replaced.
     pub(crate) fn reorg_from(&mut self, chain: &mut Chain, fork: u64, branch: u64, final_block: u64) -> Result<u64, ReorgError> {
         let head = chain.head();
         if fork > head {

@@ -309,7 +309,7 @@ pub const KEYS: &[Key] = &[
         "devnet-txs-per-block",
         "DEVNET_TXS_PER_BLOCK",
         "N",
-        "Devnet transactions per block shaped like Polygon mainnet's (0-500; 150 makes ~110 KB bodies); 0: small blocks of 2-5 transfers",
+        "Devnet transactions per block shaped like Polygon mainnet's (0-300; 150 makes ~115 KB bodies); 0: small blocks of 2-5 transfers",
         Default::Text(|| "0".into()),
     ),
     key(
