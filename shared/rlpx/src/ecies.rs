@@ -8,7 +8,7 @@ use crate::{RlpxError, keys};
 use aes::cipher::{KeyIvInit, StreamCipher};
 use alloy_primitives::B256;
 use hmac::{Hmac, Mac};
-use k256::{PublicKey, SecretKey, elliptic_curve::sec1::ToEncodedPoint};
+use k256::{PublicKey, SecretKey};
 use sha2::{Digest, Sha256};
 
 /// Bytes ECIES adds to a message: public key, IV and tag.
@@ -47,7 +47,7 @@ pub fn encrypt(remote: &PublicKey, message: &[u8], auth_data: &[u8]) -> Vec<u8> 
 fn encrypt_with(remote: &PublicKey, message: &[u8], auth_data: &[u8], ephemeral: &SecretKey, iv: &[u8]) -> Vec<u8> {
     let (ke, km) = kdf(&keys::ecdh(ephemeral, remote));
     let mut out = Vec::with_capacity(OVERHEAD + message.len());
-    out.extend_from_slice(ephemeral.public_key().to_encoded_point(false).as_bytes());
+    out.extend_from_slice(&keys::public_sec1(ephemeral));
     out.extend_from_slice(iv);
     let start = out.len();
     out.extend_from_slice(message);

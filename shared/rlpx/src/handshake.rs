@@ -16,9 +16,10 @@ use crate::{
 };
 use alloy_primitives::{B256, keccak256};
 use alloy_rlp::{Decodable, Encodable, Header as RlpHeader};
-use k256::{
-    PublicKey, SecretKey,
-    ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey},
+use k256::{PublicKey, SecretKey};
+use secp256k1::{
+    Message, SECP256K1,
+    ecdsa::{RecoverableSignature, RecoveryId},
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -69,19 +70,19 @@ pub struct Ack {
 }
 
 fn sign(key: &SecretKey, message: &B256) -> [u8; 65] {
-    let (signature, recovery) =
-        SigningKey::from(key).sign_prehash_recoverable(message.as_slice()).expect("signing a 32-byte prehash succeeds");
+    let signature = SECP256K1.sign_ecdsa_recoverable(Message::from_digest(message.0), &keys::secp_secret(key));
+    let (recovery, compact) = signature.serialize_compact();
     let mut out = [0u8; 65];
-    out[..64].copy_from_slice(&signature.to_bytes());
-    out[64] = recovery.to_byte();
+    out[..64].copy_from_slice(&compact);
+    out[64] = u8::try_from(i32::from(recovery)).expect("a recovery id is 0 to 3");
     out
 }
 
 fn recover(signature: &[u8], message: &B256) -> Result<PublicKey, RlpxError> {
-    let sig = Signature::from_slice(&signature[..64]).map_err(|e| RlpxError::Crypto(e.to_string()))?;
-    let recovery = RecoveryId::from_byte(signature[64]).ok_or_else(|| RlpxError::Crypto("recovery id out of range".into()))?;
-    let key = VerifyingKey::recover_from_prehash(message.as_slice(), &sig, recovery).map_err(|e| RlpxError::Crypto(e.to_string()))?;
-    Ok(PublicKey::from(key))
+    let recovery = RecoveryId::try_from(i32::from(signature[64])).map_err(|_| RlpxError::Crypto("recovery id out of range".into()))?;
+    let sig = RecoverableSignature::from_compact(&signature[..64], recovery).map_err(|e| RlpxError::Crypto(e.to_string()))?;
+    let key = SECP256K1.recover_ecdsa(Message::from_digest(message.0), &sig).map_err(|e| RlpxError::Crypto(e.to_string()))?;
+    Ok(keys::from_secp_public(&key))
 }
 
 fn padding() -> Vec<u8> {
@@ -103,7 +104,7 @@ fn seal_eip8(remote: &PublicKey, mut body: Vec<u8>) -> Vec<u8> {
 pub fn build_auth(our_static: &SecretKey, our_ephemeral: &SecretKey, nonce: &B256, remote: &PublicKey) -> Vec<u8> {
     let static_shared = keys::ecdh(our_static, remote);
     let signature = sign(our_ephemeral, &(static_shared ^ *nonce));
-    let id = keys::node_id(&our_static.public_key());
+    let id = keys::node_id_of(our_static);
     let fields = [&signature[..], id.as_slice(), nonce.as_slice()];
     let payload: usize = fields.iter().map(|f| f.length()).sum::<usize>() + VERSION.length();
     let mut body = Vec::with_capacity(payload + 3);
@@ -115,7 +116,7 @@ pub fn build_auth(our_static: &SecretKey, our_ephemeral: &SecretKey, nonce: &B25
 
 /// Builds an ack message, EIP-8 or legacy.
 pub fn build_ack(our_ephemeral: &SecretKey, nonce: &B256, remote: &PublicKey, eip8: bool) -> Vec<u8> {
-    let id = keys::node_id(&our_ephemeral.public_key());
+    let id = keys::node_id_of(our_ephemeral);
     if !eip8 {
         let mut body = Vec::with_capacity(97);
         body.extend_from_slice(id.as_slice());
