@@ -1,0 +1,188 @@
+//! The object store holding sealed segments, opened from a URL:
+//!
+//! - `file:///srv/hypasis/history`: a local directory (created when missing);
+//! - `s3://bucket/prefix`: S3 or an S3-compatible server. Credentials, region and endpoint come
+//!   from the standard environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+//!   `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT` for a non-AWS server, `AWS_ALLOW_HTTP=true`
+//!   for plain HTTP) or, on AWS, from the instance or task role.
+
+use crate::manifest::{self, SegmentMeta};
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, path::Path, prefix::PrefixStore};
+use std::{ops::Range, sync::Arc};
+use url::Url;
+
+/// Why the bucket could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BucketError {
+    /// The URL names no supported store.
+    #[error("history URL {url}: {reason}")]
+    BadUrl {
+        /// The URL, without credentials.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The object store failed (network, permissions, missing object).
+    #[error("object store {bucket}: {source}")]
+    Store {
+        /// The bucket URL.
+        bucket: String,
+        /// The store's error.
+        source: object_store::Error,
+    },
+    /// A manifest entry could not be read.
+    #[error("object store {bucket}: manifest entry {path}: {reason}")]
+    Manifest {
+        /// The bucket URL.
+        bucket: String,
+        /// The entry's path.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl BucketError {
+    /// Whether the error is the object's absence.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Store { source: object_store::Error::NotFound { .. }, .. })
+    }
+}
+
+/// The segments' object store.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    store: Arc<dyn ObjectStore>,
+    url: String,
+}
+
+impl Bucket {
+    /// Opens the store `url` names.
+    ///
+    /// # Errors
+    /// [`BucketError::BadUrl`] for an unsupported scheme, a relative path, or an S3 configuration
+    /// the environment leaves incomplete.
+    pub fn open(url: &Url) -> Result<Self, BucketError> {
+        let shown = shown(url);
+        let bad = |reason: String| BucketError::BadUrl { url: shown.clone(), reason };
+        let store: Arc<dyn ObjectStore> = match url.scheme() {
+            "file" => {
+                let dir = url.to_file_path().map_err(|()| bad("not an absolute local path".into()))?;
+                std::fs::create_dir_all(&dir).map_err(|e| bad(format!("cannot create {}: {e}", dir.display())))?;
+                Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&dir).map_err(|e| bad(e.to_string()))?)
+            }
+            "s3" => {
+                let bucket = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| bad("names no bucket".into()))?;
+                let s3 = object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .build()
+                    .map_err(|e| bad(e.to_string()))?;
+                let prefix = url.path().trim_matches('/');
+                if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) }
+            }
+            other => return Err(bad(format!("scheme {other:?} is not supported (use file:// or s3://)"))),
+        };
+        Ok(Self { store, url: shown })
+    }
+
+    /// A bucket over an already built store (tests).
+    pub fn from_store(store: Arc<dyn ObjectStore>, url: impl Into<String>) -> Self {
+        Self { store, url: url.into() }
+    }
+
+    /// The bucket's URL, without credentials.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn error(&self, source: object_store::Error) -> BucketError {
+        BucketError::Store { bucket: self.url.clone(), source }
+    }
+
+    /// Writes a whole object.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn put(&self, path: &Path, bytes: Bytes) -> Result<(), BucketError> {
+        self.store.put(path, PutPayload::from(bytes)).await.map(|_| ()).map_err(|e| self.error(e))
+    }
+
+    /// Reads a whole object.
+    ///
+    /// # Errors
+    /// The store's error ([`BucketError::is_not_found`] when absent).
+    pub async fn get(&self, path: &Path) -> Result<Bytes, BucketError> {
+        let result = self.store.get(path).await.map_err(|e| self.error(e))?;
+        result.bytes().await.map_err(|e| self.error(e))
+    }
+
+    /// Reads `range` of an object.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn get_range(&self, path: &Path, range: Range<u64>) -> Result<Bytes, BucketError> {
+        self.store.get_range(path, range).await.map_err(|e| self.error(e))
+    }
+
+    /// Deletes an object (absent is fine).
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn delete(&self, path: &Path) -> Result<(), BucketError> {
+        match self.store.delete(path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    /// Every sealed segment's manifest entry, by first block.
+    ///
+    /// # Errors
+    /// The store's error, or an entry that is not valid JSON of the expected shape.
+    pub async fn manifest(&self) -> Result<Vec<SegmentMeta>, BucketError> {
+        let dir = manifest::manifest_dir();
+        let listed: Vec<_> = self.store.list(Some(&dir)).try_collect().await.map_err(|e| self.error(e))?;
+        let mut metas = Vec::with_capacity(listed.len());
+        for object in listed {
+            if !object.location.as_ref().ends_with(".json") {
+                continue;
+            }
+            let bytes = self.get(&object.location).await?;
+            let meta: SegmentMeta = serde_json::from_slice(&bytes).map_err(|e| BucketError::Manifest {
+                bucket: self.url.clone(),
+                path: object.location.to_string(),
+                reason: e.to_string(),
+            })?;
+            metas.push(meta);
+        }
+        metas.sort_by_key(|m| m.start);
+        Ok(metas)
+    }
+
+    /// Reads one manifest entry; `None` when the segment is not sealed.
+    ///
+    /// # Errors
+    /// The store's error, or a malformed entry.
+    pub async fn meta(&self, start: u64) -> Result<Option<SegmentMeta>, BucketError> {
+        let path = manifest::meta_path(start);
+        match self.get(&path).await {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| BucketError::Manifest {
+                bucket: self.url.clone(),
+                path: path.to_string(),
+                reason: e.to_string(),
+            }),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// `url` without user name or password, for messages.
+fn shown(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
