@@ -65,6 +65,16 @@ impl Bucket {
     /// [`BucketError::BadUrl`] for an unsupported scheme, a relative path, or an S3 configuration
     /// the environment leaves incomplete.
     pub fn open(url: &Url) -> Result<Self, BucketError> {
+        Self::open_with(url, &[])
+    }
+
+    /// Like [`Bucket::open`], with S3 settings given as `(key, value)` pairs that override the
+    /// environment's (keys as object_store's `AmazonS3ConfigKey` spells them: `aws_endpoint`,
+    /// `aws_allow_http`, `aws_access_key_id`, ...).
+    ///
+    /// # Errors
+    /// As [`Bucket::open`], and for an unknown key.
+    pub fn open_with(url: &Url, s3_options: &[(&str, &str)]) -> Result<Self, BucketError> {
         let shown = shown(url);
         let bad = |reason: String| BucketError::BadUrl { url: shown.clone(), reason };
         let store: Arc<dyn ObjectStore> = match url.scheme() {
@@ -74,11 +84,15 @@ impl Bucket {
                 Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&dir).map_err(|e| bad(e.to_string()))?)
             }
             "s3" => {
+                // reqwest is built without a bundled TLS provider: ring, as everywhere else here.
+                let _ = rustls::crypto::ring::default_provider().install_default();
                 let bucket = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| bad("names no bucket".into()))?;
-                let s3 = object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket)
-                    .build()
-                    .map_err(|e| bad(e.to_string()))?;
+                let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+                for (key, value) in s3_options {
+                    let key: object_store::aws::AmazonS3ConfigKey = key.parse().map_err(|e: object_store::Error| bad(e.to_string()))?;
+                    builder = builder.with_config(key, *value);
+                }
+                let s3 = builder.build().map_err(|e| bad(e.to_string()))?;
                 let prefix = url.path().trim_matches('/');
                 if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) }
             }
@@ -90,6 +104,11 @@ impl Bucket {
     /// A bucket over an already built store (tests).
     pub fn from_store(store: Arc<dyn ObjectStore>, url: impl Into<String>) -> Self {
         Self { store, url: url.into() }
+    }
+
+    /// The same store seen under `prefix` (one chain's segments in a shared bucket).
+    pub fn scoped(&self, prefix: &str) -> Self {
+        Self { store: Arc::new(PrefixStore::new(self.store.clone(), prefix)), url: format!("{}/{prefix}", self.url.trim_end_matches('/')) }
     }
 
     /// The bucket's URL, without credentials.

@@ -10,6 +10,7 @@ use hypasis_history::{
 };
 use hypasis_store::{BlockStore, ChainHead, MemoryStore, MemoryStoreLimits, Parts};
 use hypasis_syncer::Claims;
+use hypasis_test_support::seaweedfs::SeaweedS3;
 use std::{path::Path, sync::Arc, time::Duration};
 
 const SPAN: u64 = 256;
@@ -24,27 +25,40 @@ fn devnet_chain(count: usize) -> Vec<Block> {
 struct Setup {
     store: Arc<HistoryStore>,
     sealer: Sealer,
-    bucket_dir: tempfile::TempDir,
+    bucket: Bucket,
     cache_dir: tempfile::TempDir,
 }
 
-fn open_segments(bucket_dir: &Path, cache_dir: &Path) -> Arc<Segments> {
-    let url = url::Url::from_directory_path(bucket_dir).expect("absolute path");
-    let bucket = Bucket::open(&url).expect("local bucket");
+fn local_bucket(dir: &Path) -> Bucket {
+    Bucket::open(&url::Url::from_directory_path(dir).expect("absolute path")).expect("local bucket")
+}
+
+fn s3_bucket(server: &SeaweedS3, prefix: &str) -> Bucket {
+    let url = url::Url::parse(&format!("s3://history/{prefix}")).expect("url");
+    let options = [
+        ("aws_endpoint", server.endpoint.as_str()),
+        ("aws_allow_http", "true"),
+        ("aws_region", "us-east-1"),
+        ("aws_access_key_id", "test"),
+        ("aws_secret_access_key", "test"),
+    ];
+    Bucket::open_with(&url, &options).expect("s3 bucket")
+}
+
+fn open_segments(bucket: Bucket, cache_dir: &Path) -> Arc<Segments> {
     let cache = Arc::new(SegmentCache::open(cache_dir, 1 << 30).expect("cache dir"));
     Arc::new(Segments::new(bucket, cache, 64))
 }
 
-async fn setup(blocks: &[Block], hot_window: u64) -> Setup {
-    let bucket_dir = tempfile::tempdir().expect("tempdir");
+async fn setup(bucket: Bucket, blocks: &[Block], hot_window: u64) -> Setup {
     let cache_dir = tempfile::tempdir().expect("tempdir");
     let inner = Arc::new(MemoryStore::new(MemoryStoreLimits::default()));
     inner.insert(blocks.to_vec()).await.expect("insert");
     inner.advance_head(ChainHead::of(blocks.last().expect("blocks"))).await.expect("head");
-    let store = Arc::new(HistoryStore::new(inner, open_segments(bucket_dir.path(), cache_dir.path())));
+    let store = Arc::new(HistoryStore::new(inner, open_segments(bucket.clone(), cache_dir.path())));
     let config = SealerConfig { span: SPAN, hot_window, interval: Duration::from_millis(50), instance: "test-1".into() };
     let sealer = Sealer::new(store.clone(), Claims::memory(), config);
-    Setup { store, sealer, bucket_dir, cache_dir }
+    Setup { store, sealer, bucket, cache_dir }
 }
 
 async fn assert_serves_all(store: &HistoryStore, blocks: &[Block]) {
@@ -83,9 +97,20 @@ fn a_real_mainnet_block_round_trips_through_a_segment() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sealed_history_is_served_after_the_inner_store_is_trimmed() {
+async fn sealed_history_is_served_after_the_inner_store_is_trimmed_local_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    sealed_history_is_served_after_the_inner_store_is_trimmed(local_bucket(dir.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_history_is_served_after_the_inner_store_is_trimmed_seaweedfs_s3() {
+    let server = SeaweedS3::start(&["history"]);
+    sealed_history_is_served_after_the_inner_store_is_trimmed(s3_bucket(&server, "mainnet/v1")).await;
+}
+
+async fn sealed_history_is_served_after_the_inner_store_is_trimmed(bucket: Bucket) {
     let blocks = devnet_chain(1_100);
-    let setup = setup(&blocks, 200).await;
+    let setup = setup(bucket, &blocks, 200).await;
     // Nothing is sealed above the verified bound: 1,023 allows spans 0..=3 (blocks 0..=1023).
     let report = setup.sealer.pass(1_023).await.expect("pass");
     assert_eq!(report.sealed, 4);
@@ -110,7 +135,7 @@ async fn sealed_history_is_served_after_the_inner_store_is_trimmed() {
     }
     // A restarted instance (empty cache, fresh manifest view) serves the same from the bucket.
     let fresh_cache = tempfile::tempdir().expect("tempdir");
-    let segments = open_segments(setup.bucket_dir.path(), fresh_cache.path());
+    let segments = open_segments(setup.bucket.clone(), fresh_cache.path());
     assert_eq!(segments.refresh().await.expect("manifest"), 4);
     let read = segments.read(&[0, 300, 1_023]).await;
     assert_eq!(read.iter().flatten().map(Block::number).collect::<Vec<_>>(), vec![0, 300, 1_023]);
@@ -130,10 +155,11 @@ async fn wait_cached(dir: &tempfile::TempDir, segments: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupted_segment_is_never_served() {
     let blocks = devnet_chain(600);
-    let setup = setup(&blocks, 50).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let setup = setup(local_bucket(dir.path()), &blocks, 50).await;
     assert_eq!(setup.sealer.pass(511).await.expect("pass").sealed, 2);
     // Flip one byte inside block 300's entry in the bucket's copy of segment 256..=511.
-    let path = setup.bucket_dir.path().join(segment_path(256).as_ref());
+    let path = dir.path().join(segment_path(256).as_ref());
     let mut bytes = std::fs::read(&path).expect("segment file");
     let index = SegmentIndex::parse_file(&bytes).expect("index");
     let range = index.entry_range(300).expect("entry");
@@ -154,7 +180,7 @@ async fn a_corrupted_segment_is_never_served() {
     bytes[tail] ^= 0x01;
     std::fs::write(&path, &bytes).expect("write");
     let fresh_cache = tempfile::tempdir().expect("tempdir");
-    let segments = open_segments(setup.bucket_dir.path(), fresh_cache.path());
+    let segments = open_segments(setup.bucket.clone(), fresh_cache.path());
     segments.refresh().await.expect("manifest");
     assert_eq!(segments.read(&[260, 400]).await, vec![None, None]);
     assert_eq!(segments.read(&[20]).await.into_iter().flatten().count(), 1);

@@ -112,6 +112,8 @@ impl TieredStore {
             }
         };
         let mut copy = Vec::new();
+        let filled = found.iter().flatten().count();
+        metrics::counter!("hypasis_store_tier_reads_total", "tier" => "redis").increment(filled as u64);
         for (&i, block) in missing.iter().zip(found) {
             let Some(block) = block else { continue };
             if let Some(body) = &block.body {
@@ -134,6 +136,11 @@ impl TieredStore {
             let _ = self.hot.insert(copy).await;
         }
     }
+}
+
+/// Counts the hot tier's complete answers.
+fn count_hot(asked: usize, missing: usize) {
+    metrics::counter!("hypasis_store_tier_reads_total", "tier" => "memory").increment((asked - missing) as u64);
 }
 
 /// Indexes of answers the hot tier could not give in full.
@@ -162,6 +169,7 @@ impl BlockStore for TieredStore {
     async fn by_numbers(&self, numbers: &[u64], parts: Parts) -> Result<Vec<Option<StoredBlock>>, StoreError> {
         let mut out = self.hot.by_numbers(numbers, parts).await?;
         let missing = misses(&out, parts);
+        count_hot(out.len(), missing.len());
         if !missing.is_empty() {
             let wanted: Vec<u64> = missing.iter().map(|i| numbers[*i]).collect();
             let found = self.cold.by_numbers(&wanted, Parts::ALL).await;
@@ -173,6 +181,7 @@ impl BlockStore for TieredStore {
     async fn by_hashes(&self, hashes: &[B256], parts: Parts) -> Result<Vec<Option<StoredBlock>>, StoreError> {
         let mut out = self.hot.by_hashes(hashes, parts).await?;
         let missing = misses(&out, parts);
+        count_hot(out.len(), missing.len());
         if !missing.is_empty() {
             let wanted: Vec<B256> = missing.iter().map(|i| hashes[*i]).collect();
             let found = self.cold.by_hashes(&wanted, Parts::ALL).await;

@@ -4,12 +4,14 @@
 //! - [`nginx`]: a real nginx passing TCP through to several backends.
 //! - [`redis`]: a real `redis-server` on a free port, which a test can kill and restart.
 //! - [`redis_cluster`]: a real three-master Redis Cluster.
+//! - [`seaweedfs`]: a real S3-compatible object store (SeaweedFS).
 //! - [`tls`]: a test CA and server certificate made with `openssl`.
 
 pub mod bor;
 pub mod nginx;
 pub mod redis;
 pub mod redis_cluster;
+pub mod seaweedfs;
 pub mod tls;
 
 /// A TCP port that was free a moment ago.

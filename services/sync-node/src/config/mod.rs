@@ -15,7 +15,7 @@ use file::FileValue;
 use hypasis_devnet::DevnetConfig;
 use hypasis_store::MemoryStoreLimits;
 use keys::Default;
-use parse::{Check, Refused, chain, default_instance_id, enode, key_file, node_id, number, port, url, validator};
+use parse::{Check, Refused, chain, default_instance_id, enode, history_url, key_file, local_dir_url, node_id, number, port, url, validator};
 use std::{
     collections::BTreeMap,
     fmt,
@@ -24,6 +24,9 @@ use std::{
     time::Duration,
 };
 use url::Url;
+
+/// Where history segments go when alone and `--history-url` is not given.
+pub const DEFAULT_HISTORY_DIR: &str = "data/history";
 
 /// Shortest accepted `--jwt-secret` (HS256 wants a key of at least its 256-bit output).
 pub const MIN_JWT_SECRET: usize = 32;
@@ -85,6 +88,21 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// The history tier: sealed segments in object storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistorySettings {
+    /// The object store (`file://` or `s3://`).
+    pub url: Url,
+    /// Local segment cache folder.
+    pub cache_dir: PathBuf,
+    /// Local segment cache limit in bytes.
+    pub cache_bytes: u64,
+    /// Blocks per segment.
+    pub segment_blocks: u64,
+    /// Blocks below the head kept in the inner store once sealed.
+    pub hot_window: u64,
 }
 
 /// Devnet-only settings.
@@ -152,6 +170,8 @@ pub struct Settings {
     pub devnet: DevnetSettings,
     /// In-memory cache limits.
     pub cache: MemoryStoreLimits,
+    /// The history tier, when on.
+    pub history: Option<HistorySettings>,
     /// This instance's node key file (created when absent).
     pub node_key_file: PathBuf,
     /// The cluster's shared node key file, when behind a load balancer.
@@ -340,6 +360,17 @@ impl Settings {
         let prefill = raw.one("devnet_prefill", |v| number(v, 0, 10_000_000));
         let max_blocks = raw.one("cache_max_blocks", |v| number(v, 16, 100_000_000));
         let max_mb = raw.one("cache_max_mb", |v| number(v, 16, 1 << 24));
+        // Alone, history goes to a local folder by default; with Redis (several instances), only
+        // to the object store the operator names.
+        let history_url = match raw.one("history_url", history_url) {
+            Some(given) => given,
+            None if redis_url.is_none() => local_dir_url(DEFAULT_HISTORY_DIR).ok(),
+            None => None,
+        };
+        let history_cache_dir = raw.one("history_cache_dir", |v| Ok(PathBuf::from(v)));
+        let history_cache_mb = raw.one("history_cache_mb", |v| number(v, 0, 1 << 40));
+        let segment_blocks = raw.one("history_segment_blocks", |v| number(v, 64, hypasis_history::format::MAX_SEGMENT_BLOCKS));
+        let hot_window = raw.one("history_hot_window", |v| number(v, 0, u64::MAX));
         let node_key_file = raw.one("node_key_file", key_file);
         let cluster_key_file = raw.one("cluster_key_file", |v| key_file(v).map(Some));
         let public_host = raw.one("public_host", |v| {
@@ -442,6 +473,13 @@ impl Settings {
             import,
             devnet: DevnetSettings { prefill },
             cache: MemoryStoreLimits { max_blocks: max_blocks as usize, max_bytes: (max_mb as usize) << 20 },
+            history: history_url.map(|url| HistorySettings {
+                url,
+                cache_dir: history_cache_dir,
+                cache_bytes: history_cache_mb << 20,
+                segment_blocks,
+                hot_window,
+            }),
             node_key_file,
             cluster_key_file,
             public_host: public_host.unwrap_or_else(|| bind.to_string()),

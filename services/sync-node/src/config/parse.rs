@@ -134,3 +134,33 @@ pub(super) fn chain(v: &str, devnet: DevnetConfig) -> Check<ChainChoice> {
     let spec = ChainSpec::from_genesis(name, doc).map_err(|e| format!("genesis file {v}: {e}"))?;
     Ok(ChainChoice::Spec(Box::new(spec)))
 }
+
+/// The history object store: `off`, an `s3://bucket/prefix` or `file:///dir` URL, or a local
+/// folder (made absolute). `Some(None)` is off.
+pub(super) fn history_url(v: &str) -> Check<Option<Option<Url>>> {
+    if matches!(v, "off" | "none") {
+        return Ok(Some(None));
+    }
+    if v.contains("://") {
+        let parsed = Url::parse(v).map_err(|e| format!("{v:?} is not a valid URL ({e}); use s3://bucket/prefix or file:///dir"))?;
+        return match parsed.scheme() {
+            "s3" if parsed.host_str().is_some_and(|h| !h.is_empty()) => Ok(Some(Some(parsed))),
+            "s3" => Err(Refused(format!("{v:?} names no bucket; use s3://bucket/prefix"))),
+            "file" if parsed.to_file_path().is_ok() => Ok(Some(Some(parsed))),
+            "file" => Err(Refused(format!("{v:?} is not an absolute local path; use file:///dir or a plain path"))),
+            other => Err(Refused(format!("URL scheme {other:?} is not supported here; use s3://, file:// or a local path"))),
+        };
+    }
+    local_dir_url(v).map(|url| Some(Some(url)))
+}
+
+/// `file://` URL of local folder `v` (relative to the working directory).
+pub(super) fn local_dir_url(v: &str) -> Check<Url> {
+    let path = std::path::Path::new(v);
+    let absolute = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir().map_err(|e| format!("cannot resolve {v:?}: {e}"))?.join(path)
+    };
+    Url::from_directory_path(&absolute).map_err(|()| Refused(format!("{v:?} is not a usable folder path")))
+}

@@ -4,6 +4,7 @@
 //! period → stop → drain.
 //!
 //! - [`cluster`]: the store, and with Redis the election, heartbeats and head following.
+//! - [`history`]: sealed history segments in object storage behind the store, and the sealer.
 //! - [`sources`]: the embedded devnet, an imported chain file, or the upstream sync.
 //! - [`seals`]: which seal check runs, from what anchor.
 //! - [`network`]: the devp2p server and discv4.
@@ -14,6 +15,7 @@
 mod banner;
 mod cluster;
 mod fair_use;
+mod history;
 pub mod network;
 mod rpc;
 pub mod seals;
@@ -96,6 +98,9 @@ pub enum NodeError {
     /// The HTTPS certificate or key is unusable.
     #[error("--tls-cert / --tls-key: {0}")]
     Tls(hypasis_rpc::TlsError),
+    /// The history tier's bucket or cache folder is unusable.
+    #[error("history tier: {0}; check --history-url (and AWS_* for S3) and --history-cache-dir")]
+    History(String),
     /// The upstream sync could not start.
     #[error("upstream sync: {0}")]
     Upstream(#[from] hypasis_syncer::StartError),
@@ -115,7 +120,7 @@ pub enum NodeError {
 impl NodeError {
     /// Whether the operator's configuration is at fault (the binary exits 64, `EX_USAGE`).
     pub fn is_config(&self) -> bool {
-        matches!(self, Self::Key(_) | Self::PublicHost { .. } | Self::Anchor { .. } | Self::Operators(_) | Self::Tls(_))
+        matches!(self, Self::Key(_) | Self::PublicHost { .. } | Self::Anchor { .. } | Self::Operators(_) | Self::Tls(_) | Self::History(_))
     }
 }
 
@@ -198,6 +203,7 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     });
 
     let (store, tiered) = cluster::store(&settings, &spec).await?;
+    let (store, history) = history::wrap(&settings, &spec, store)?;
     let (cluster, leadership) = cluster::start(&settings, &spec, tiered.clone(), &heads, &mut tasks, &cancel).await?;
     let head_writer = HeadWriter::new(store.clone(), progress.clone(), heads.clone());
     let head_writer = match &cluster {
@@ -213,6 +219,13 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
         seals,
     };
     let sync = sources::start(&settings, source, &mut tasks, &cancel).await?;
+    if let Some(history) = history {
+        let bound = match &sync {
+            Some(sync) => history::Bound::Checkpoints(sync.clone()),
+            None => history::Bound::Head(heads.subscribe()),
+        };
+        history::spawn(&settings, &spec, history, cluster.as_ref(), leadership.clone(), bound, &mut tasks, &cancel).await?;
+    }
     let (hand_over_cluster, hand_over_sync) = (cluster.clone(), sync.clone());
 
     let operators = crate::operators::Operators::start(fair_use.clone(), settings.operators_file.clone(), cluster.clone()).await;

@@ -79,14 +79,7 @@ pub(super) async fn start(
         },
         read_through_max_blocks: settings.rpc.read_through_max_blocks,
     };
-    let claims = match &deps.cluster {
-        Some(cluster) => Claims::Redis {
-            client: hypasis_cluster::connect(cluster.target()).await.map_err(hypasis_cluster::ClusterError::from)?,
-            chain_id: deps.spec.chain_id,
-            owner: settings.instance_id.clone(),
-        },
-        None => Claims::memory(),
-    };
+    let claims = claims(settings, &deps.spec, deps.cluster.as_ref()).await?;
     let sync_deps = SyncDeps {
         head: deps.head,
         bor: deps.spec.bor.clone(),
@@ -96,6 +89,21 @@ pub(super) async fn start(
         claims,
     };
     Ok(Some(hypasis_syncer::spawn(config, sync_deps, tasks, cancel).await?))
+}
+
+/// Claims shared by the cluster's instances (Redis), or this instance's alone.
+///
+/// # Errors
+/// When the Redis connection for them cannot be made.
+pub(super) async fn claims(settings: &Settings, spec: &ChainSpec, cluster: Option<&ClusterHandle>) -> Result<Claims, NodeError> {
+    Ok(match cluster {
+        Some(cluster) => Claims::Redis {
+            client: hypasis_cluster::connect(cluster.target()).await.map_err(hypasis_cluster::ClusterError::from)?,
+            chain_id: spec.chain_id,
+            owner: settings.instance_id.clone(),
+        },
+        None => Claims::memory(),
+    })
 }
 
 /// Stores the genesis block of a non-devnet chain when its genesis file is known, then the blocks

@@ -40,6 +40,12 @@ impl Node {
             }
             None => Command::new(binary),
         };
+        // History segments cached in this node's own folder, not the working directory's; alone,
+        // the segments themselves too.
+        command.env("HISTORY_CACHE_DIR", data.path().join("history-cache"));
+        if !args.contains(&"--redis-url") {
+            command.env("HISTORY_URL", data.path().join("history"));
+        }
         let mut child = command
             .args(args)
             .args(["--api-port", "0", "--rpc-port", "0", "--p2p-port", "0", "--node-key-file", key.to_str().expect("utf-8")])
@@ -88,6 +94,17 @@ impl Node {
         let (status, body) = self.get(path);
         assert_eq!(status, 200, "GET {path}: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    /// The sum of every series of metric `name` whose labels contain each of `labels` (e.g.
+    /// `tier="redis"`); 0 when none is exported.
+    pub fn metric_sum(&self, name: &str, labels: &[&str]) -> f64 {
+        let body = self.get("/metrics").1;
+        body.lines()
+            .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{')))
+            .filter(|l| labels.iter().all(|label| l.contains(label)))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     }
 
     /// Sends SIGTERM and waits for the exit status.
