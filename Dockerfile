@@ -25,7 +25,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 hypasis \
     && useradd --system --uid 10001 --gid hypasis --home-dir /var/lib/hypasis --shell /usr/sbin/nologin hypasis \
-    && install -d -o hypasis -g hypasis -m 0700 /var/lib/hypasis
+    && install -d -o hypasis -g hypasis -m 0700 /var/lib/hypasis /var/lib/hypasis-history
 COPY --from=build /out/hypasis-sync /usr/local/bin/hypasis-sync
 
 USER hypasis:hypasis

@@ -41,6 +41,18 @@ data "aws_iam_policy_document" "node" {
   }
 
   statement {
+    sid       = "ListHistory"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.history.arn]
+  }
+
+  statement {
+    sid       = "ReadWriteHistory"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.history.arn}/*"]
+  }
+
+  statement {
     sid       = "WriteLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.nodes.arn}:*"]
@@ -114,6 +126,9 @@ resource "aws_launch_template" "node" {
     upstream_urls_parameter  = var.upstream_urls_parameter
     eth_l1_rpc_url_parameter = var.eth_l1_rpc_url_parameter
     redis_token_parameter    = aws_ssm_parameter.redis_auth_token.name
+    history_url              = "s3://${aws_s3_bucket.history.bucket}/${var.chain}"
+    history_cache_mb         = var.history_cache_mb
+    history_hot_window       = var.history_hot_window
   }))
 
   tag_specifications {

@@ -48,3 +48,8 @@ output "log_group" {
   description = "CloudWatch log group of the sync instances (one stream per EC2 instance id)."
   value       = aws_cloudwatch_log_group.nodes.name
 }
+
+output "history_bucket" {
+  description = "S3 bucket holding the sealed history segments (under the chain's prefix)."
+  value       = aws_s3_bucket.history.bucket
+}

@@ -74,8 +74,8 @@ variable "ami_id" {
 
 variable "root_volume_gb" {
   type        = number
-  description = "Root EBS volume size of each sync node, in GiB (image, logs, the instance key)."
-  default     = 30
+  description = "Root EBS volume size of each sync node, in GiB (image, logs, the instance key, and the local cache of history segments: history_cache_mb)."
+  default     = 80
 }
 
 variable "max_peers" {
@@ -162,4 +162,28 @@ variable "log_retention_days" {
   type        = number
   description = "Days CloudWatch keeps the nodes' logs."
   default     = 30
+}
+
+variable "history_bucket_name" {
+  type        = string
+  description = "S3 bucket for sealed history segments; empty derives <name>-history-<account>-<region>."
+  default     = ""
+}
+
+variable "history_force_destroy" {
+  type        = bool
+  description = "Let `terraform destroy` delete the history bucket with its segments (they can be sealed again from upstream, slowly)."
+  default     = false
+}
+
+variable "history_cache_mb" {
+  type        = number
+  description = "Megabytes of history segments each instance caches on its root volume (keep root_volume_gb above this plus ~20 GB)."
+  default     = 51200
+}
+
+variable "history_hot_window" {
+  type        = number
+  description = "Blocks below the head kept in Redis once sealed; older history is read from the bucket."
+  default     = 50000
 }

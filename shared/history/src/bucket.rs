@@ -87,7 +87,14 @@ impl Bucket {
                 // reqwest is built without a bundled TLS provider: ring, as everywhere else here.
                 let _ = rustls::crypto::ring::default_provider().install_default();
                 let bucket = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| bad("names no bucket".into()))?;
-                let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+                let mut builder = object_store::aws::AmazonS3Builder::new().with_bucket_name(bucket);
+                // The standard AWS_* variables, as object_store's `from_env`, except that an empty
+                // one (compose files pass unset ones as "") counts as unset.
+                for (key, value) in std::env::vars().filter(|(k, v)| k.starts_with("AWS_") && !v.is_empty()) {
+                    if let Ok(key) = key.to_ascii_lowercase().parse::<object_store::aws::AmazonS3ConfigKey>() {
+                        builder = builder.with_config(key, value);
+                    }
+                }
                 for (key, value) in s3_options {
                     let key: object_store::aws::AmazonS3ConfigKey = key.parse().map_err(|e: object_store::Error| bad(e.to_string()))?;
                     builder = builder.with_config(key, *value);
