@@ -6,7 +6,7 @@
 //! | entry | type | data |
 //! | --- | --- | --- |
 //! | version | `0x3265` ("e2") | empty |
-//! | block, one per block in order | `0x6801` | snappy (raw block format) of `rlp([td, header, body, receipts-flag, receipts?, state-sync-receipt?])` |
+//! | block, one per block in order | `0x6801` | snappy (raw block format) of `rlp([td, header, body, receipts-flag, receipts?, state-sync-receipt?])`, receipts in eth/69 form (no bloom: it is derived from the logs, so reading needs no hashing) |
 //! | index, last | `0x6802` | `start: u64 LE`, then per block `offset: u64 LE` (of its entry from the file start) and `hash: [u8; 32]`, then `count: u64 LE` |
 //!
 //! The file ends with the block count, so a reader that knows only the file's size finds the index
@@ -78,10 +78,12 @@ fn encode_block(block: &Block) -> Vec<u8> {
     block.body.encode(&mut payload);
     flag.encode(&mut payload);
     if let Some(receipts) = &block.receipts {
-        receipts.encode(&mut payload);
+        let length: usize = receipts.iter().map(Receipt::eth69_length).sum();
+        RlpHeader { list: true, payload_length: length }.encode(&mut payload);
+        receipts.iter().for_each(|r| r.encode_eth69(&mut payload));
     }
     if let (Some(_), Some(state_sync)) = (&block.receipts, &block.state_sync_receipt) {
-        state_sync.encode(&mut payload);
+        state_sync.encode_eth69(&mut payload);
     }
     let mut out = Vec::with_capacity(payload.len() + 4);
     RlpHeader { list: true, payload_length: payload.len() }.encode(&mut out);
@@ -110,14 +112,24 @@ pub fn decode_block(compressed: &[u8]) -> Result<Block, FormatError> {
     let flag = u8::decode(&mut payload).map_err(malformed)?;
     let (receipts, state_sync_receipt) = match flag {
         0 => (None, None),
-        1 => (Some(Vec::<Receipt>::decode(&mut payload).map_err(malformed)?), None),
-        2 => (Some(Vec::<Receipt>::decode(&mut payload).map_err(malformed)?), Some(Receipt::decode(&mut payload).map_err(malformed)?)),
+        1 => (Some(decode_receipts(&mut payload)?), None),
+        2 => (Some(decode_receipts(&mut payload)?), Some(Receipt::decode_eth69(&mut payload).map_err(malformed)?)),
         other => return Err(malformed(format!("receipts flag {other}"))),
     };
     if !payload.is_empty() {
         return Err(malformed("bytes after the block's fields"));
     }
     Ok(Block { header, body, receipts, total_difficulty, state_sync_receipt })
+}
+
+/// Decodes a list of eth/69-form receipts.
+fn decode_receipts(buf: &mut &[u8]) -> Result<Vec<Receipt>, FormatError> {
+    let mut list = RlpHeader::decode_bytes(buf, true).map_err(malformed)?;
+    let mut receipts = Vec::new();
+    while !list.is_empty() {
+        receipts.push(Receipt::decode_eth69(&mut list).map_err(malformed)?);
+    }
+    Ok(receipts)
 }
 
 /// Writes a segment: the given blocks, consecutive by number, in order.
