@@ -127,6 +127,15 @@ impl Sealer {
     /// The first failure; segments sealed before it stay sealed.
     pub async fn pass(&self, bound: u64) -> Result<PassReport, SealError> {
         let span = self.config.span;
+        if let Some(other) = self.store.segments().metas().into_iter().find(|m| m.count != span || m.start % span != 0) {
+            return Err(SealError::Verify {
+                start: other.start,
+                reason: format!(
+                    "the bucket holds a segment of {} blocks at {}, but segments are set to {span} blocks: keep the bucket's size (--history-segment-blocks) or use another prefix",
+                    other.count, other.start
+                ),
+            });
+        }
         let held = self.store.inner().held().await?;
         let mut report = PassReport::default();
         let mut start: u64 = 0;
@@ -168,6 +177,14 @@ impl Sealer {
             None => None,
         };
         check_chain(&blocks, previous).map_err(verify)?;
+        // Linked to the block above too, when held: the span is part of the chain the verified
+        // checkpoints end.
+        let last = &blocks[blocks.len() - 1];
+        if let Some(Some(next)) = self.store.inner().by_numbers(&[end + 1], Parts::HEADER).await?.first()
+            && next.header.parent_hash != last.hash()
+        {
+            return Err(verify(format!("block {} is not the parent of the stored block {}", end, end + 1)));
+        }
         let bytes = bytes::Bytes::from(write_segment(&blocks));
         let sha256 = sha256_hex(&bytes);
         let tail_len = SegmentIndex::tail_len(blocks.len() as u64) as usize;

@@ -94,6 +94,7 @@ fn a_real_mainnet_block_round_trips_through_a_segment() {
         + alloy_rlp::Encodable::length(&block.body)
         + block.receipts.iter().flatten().map(alloy_rlp::Encodable::length).sum::<usize>();
     assert!(range.end - range.start < rlp_len as u64, "entry {} vs rlp {rlp_len}", range.end - range.start);
+    println!("block 38,102,393: header+body+receipts RLP {rlp_len} bytes, segment entry {} bytes", range.end - range.start);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,6 +140,18 @@ async fn sealed_history_is_served_after_the_inner_store_is_trimmed(bucket: Bucke
     assert_eq!(segments.refresh().await.expect("manifest"), 4);
     let read = segments.read(&[0, 300, 1_023]).await;
     assert_eq!(read.iter().flatten().map(Block::number).collect::<Vec<_>>(), vec![0, 300, 1_023]);
+    // One byte of block 300's entry corrupted in the bucket: a fresh instance does not serve it,
+    // and serves its neighbours (each block is checked on its own).
+    let path = segment_path(256);
+    let mut bytes = setup.bucket.get(&path).await.expect("get").to_vec();
+    let range = SegmentIndex::parse_file(&bytes).expect("index").entry_range(300).expect("entry");
+    bytes[(range.start + 20) as usize] ^= 0x55;
+    setup.bucket.put(&path, bytes.into()).await.expect("put");
+    let fresh_cache = tempfile::tempdir().expect("tempdir");
+    let segments = open_segments(setup.bucket.clone(), fresh_cache.path());
+    segments.refresh().await.expect("manifest");
+    let read = segments.read(&[299, 300, 301]).await;
+    assert!(read[0].is_some() && read[1].is_none() && read[2].is_some(), "{:?}", read.iter().map(Option::is_some).collect::<Vec<_>>());
 }
 
 async fn wait_cached(dir: &tempfile::TempDir, segments: usize) {
@@ -184,4 +197,25 @@ async fn a_corrupted_segment_is_never_served() {
     segments.refresh().await.expect("manifest");
     assert_eq!(segments.read(&[260, 400]).await, vec![None, None]);
     assert_eq!(segments.read(&[20]).await.into_iter().flatten().count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_of_another_segment_size_is_not_sealed_into() {
+    let blocks = devnet_chain(600);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = setup(local_bucket(dir.path()), &blocks, 1_000).await;
+    assert_eq!(first.sealer.pass(511).await.expect("pass").sealed, 2);
+    // The same bucket with segments of 128 blocks: refused with the reason, nothing written.
+    let second = setup(local_bucket(dir.path()), &blocks, 1_000).await;
+    second.store.segments().refresh().await.expect("manifest");
+    let other = Sealer::new(
+        second.store.clone(),
+        Claims::memory(),
+        SealerConfig { span: 128, hot_window: 1_000, interval: Duration::from_millis(50), instance: "test-2".into() },
+    );
+    let error = other.pass(511).await.expect_err("refused").to_string();
+    assert!(error.contains("segment of 256 blocks") && error.contains("--history-segment-blocks"), "{error}");
+    assert_eq!(second.store.segments().metas().len(), 2);
+    // What is sealed is still served.
+    assert!(second.store.segments().read(&[3, 300]).await.iter().all(Option::is_some));
 }
