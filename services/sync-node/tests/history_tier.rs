@@ -51,17 +51,29 @@ impl Cluster {
         let url = self.redis.url();
         let (prefill, segment, window) = (prefill.to_string(), SEGMENT.to_string(), HOT_WINDOW.to_string());
         let operators = self.operators.path().to_str().expect("utf-8").to_owned();
-        Node::start_wrapped(&wrapper, &[
-            "--redis-url", &url,
-            "--instance-id", id,
-            "--devnet-prefill", &prefill,
-            "--devnet-block-time", "3600",
-            "--history-url", "s3://history/it",
-            "--history-segment-blocks", &segment,
-            "--history-hot-window", &window,
-            "--cache-max-blocks", "2000",
-            "--operators-file", &operators,
-        ])
+        Node::start_wrapped(
+            &wrapper,
+            &[
+                "--redis-url",
+                &url,
+                "--instance-id",
+                id,
+                "--devnet-prefill",
+                &prefill,
+                "--devnet-block-time",
+                "3600",
+                "--history-url",
+                "s3://history/it",
+                "--history-segment-blocks",
+                &segment,
+                "--history-hot-window",
+                &window,
+                "--cache-max-blocks",
+                "2000",
+                "--operators-file",
+                &operators,
+            ],
+        )
     }
 }
 

@@ -16,7 +16,7 @@
 
 use hypasis_chain::Block;
 use hypasis_devnet::{Devnet, DevnetConfig};
-use hypasis_history::{Bucket, HistoryStore, SegmentCache, Sealer, SealerConfig, Segments};
+use hypasis_history::{Bucket, HistoryStore, Sealer, SealerConfig, SegmentCache, Segments};
 use hypasis_store::{BlockStore, ChainHead, MemoryStore, MemoryStoreLimits, Parts};
 use hypasis_syncer::Claims;
 use std::{sync::Arc, time::Instant};
@@ -37,7 +37,12 @@ async fn run() {
     let mut chain = vec![devnet.tip().clone()];
     chain.extend(devnet.next_blocks(BLOCKS as usize));
     let bytes: usize = chain.iter().map(|b| alloy_rlp::Encodable::length(&b.body)).sum();
-    println!("{} blocks made in {:.1?} (bodies {:.1} KB each on average)", chain.len(), started.elapsed(), bytes as f64 / chain.len() as f64 / 1e3);
+    println!(
+        "{} blocks made in {:.1?} (bodies {:.1} KB each on average)",
+        chain.len(),
+        started.elapsed(),
+        bytes as f64 / chain.len() as f64 / 1e3
+    );
 
     let memory = Arc::new(MemoryStore::new(MemoryStoreLimits::default()));
     memory.insert(chain.clone()).await.expect("insert");

@@ -58,7 +58,8 @@ fn entry_header(kind: u16, length: usize, out: &mut Vec<u8>) {
 /// # Errors
 /// [`FormatError`] when fewer than 8 bytes are given or the reserved bytes are not zero.
 pub fn read_entry_header(bytes: &[u8]) -> Result<(u16, usize), FormatError> {
-    let header: &[u8; ENTRY_HEADER] = bytes.get(..ENTRY_HEADER).and_then(|b| b.try_into().ok()).ok_or(FormatError::Truncated("entry header"))?;
+    let header: &[u8; ENTRY_HEADER] =
+        bytes.get(..ENTRY_HEADER).and_then(|b| b.try_into().ok()).ok_or(FormatError::Truncated("entry header"))?;
     if header[6..8] != [0, 0] {
         return Err(malformed("entry reserved bytes are not zero"));
     }
@@ -201,7 +202,8 @@ impl SegmentIndex {
     /// # Errors
     /// [`FormatError`] when the tail is not a well-formed index for that file.
     pub fn parse_tail(tail: &[u8], file_len: u64) -> Result<Self, FormatError> {
-        let count_bytes: [u8; 8] = tail.get(tail.len().saturating_sub(8)..).and_then(|b| b.try_into().ok()).ok_or(FormatError::Truncated("index count"))?;
+        let count_bytes: [u8; 8] =
+            tail.get(tail.len().saturating_sub(8)..).and_then(|b| b.try_into().ok()).ok_or(FormatError::Truncated("index count"))?;
         let count = u64::from_le_bytes(count_bytes);
         if count == 0 || count > MAX_SEGMENT_BLOCKS {
             return Err(malformed(format!("index names {count} blocks")));
@@ -254,7 +256,12 @@ impl SegmentIndex {
         let block = decode_block(&entry[ENTRY_HEADER..])?;
         let i = (number - self.start) as usize;
         if block.number() != number || block.hash() != self.hashes[i] {
-            return Err(malformed(format!("block {number}: entry holds block {} {}, index names {}", block.number(), block.hash(), self.hashes[i])));
+            return Err(malformed(format!(
+                "block {number}: entry holds block {} {}, index names {}",
+                block.number(),
+                block.hash(),
+                self.hashes[i]
+            )));
         }
         Ok(block)
     }

@@ -200,7 +200,9 @@ impl Sealer {
         let index = SegmentIndex::parse_file(&written).map_err(|e| verify(e.to_string()))?;
         for (i, block) in blocks.iter().enumerate() {
             let range = index.entry_range(block.number()).ok_or_else(|| verify("index misses a block".into()))?;
-            let read = index.decode_entry(block.number(), &written[range.start as usize..range.end as usize]).map_err(|e| verify(e.to_string()))?;
+            let read = index
+                .decode_entry(block.number(), &written[range.start as usize..range.end as usize])
+                .map_err(|e| verify(e.to_string()))?;
             if read != *block {
                 return Err(verify(format!("block {} reads back different", start + i as u64)));
             }
@@ -270,12 +272,7 @@ impl Sealer {
     /// Runs until `cancel`: every interval, reloads the manifest, and when `is_leader` says so and
     /// `bound` gives a sealing bound, makes a pass. Failures are logged and counted; the next
     /// interval tries again.
-    pub async fn run(
-        self,
-        is_leader: impl Fn() -> bool + Send,
-        bound: impl Fn() -> Option<u64> + Send,
-        cancel: CancellationToken,
-    ) {
+    pub async fn run(self, is_leader: impl Fn() -> bool + Send, bound: impl Fn() -> Option<u64> + Send, cancel: CancellationToken) {
         loop {
             if let Err(e) = self.refresh().await {
                 metrics::counter!("hypasis_history_seal_errors_total", "stage" => "refresh").increment(1);

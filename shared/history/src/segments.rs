@@ -152,10 +152,8 @@ impl Segments {
         self.download_later(meta);
         match self.read_bucket(meta, &index, numbers).await {
             Ok(blocks) => {
-                let blocks: Vec<Option<Block>> = blocks
-                    .into_iter()
-                    .map(|b| b.map_err(|reason| corrupt("bucket", meta.start, &reason)).ok())
-                    .collect();
+                let blocks: Vec<Option<Block>> =
+                    blocks.into_iter().map(|b| b.map_err(|reason| corrupt("bucket", meta.start, &reason)).ok()).collect();
                 read_counter("object_store", blocks.iter().flatten().count());
                 blocks
             }

@@ -92,8 +92,7 @@ impl BlockStore for HistoryStore {
                 out[i] = block;
             }
         }
-        let missing: Vec<usize> =
-            (0..numbers.len()).filter(|&i| out[i].is_none() && self.segments.is_sealed(numbers[i])).collect();
+        let missing: Vec<usize> = (0..numbers.len()).filter(|&i| out[i].is_none() && self.segments.is_sealed(numbers[i])).collect();
         self.fill(&mut out, &missing, numbers, parts).await;
         Ok(out)
     }

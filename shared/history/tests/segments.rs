@@ -4,7 +4,7 @@
 use hypasis_chain::{Block, rpc_json};
 use hypasis_devnet::{Devnet, DevnetConfig};
 use hypasis_history::{
-    Bucket, HistoryStore, SegmentCache, Sealer, SealerConfig, Segments,
+    Bucket, HistoryStore, Sealer, SealerConfig, SegmentCache, Segments,
     format::{SegmentIndex, write_segment},
     manifest::segment_path,
 };
@@ -156,7 +156,11 @@ async fn sealed_history_is_served_after_the_inner_store_is_trimmed(bucket: Bucke
 
 async fn wait_cached(dir: &tempfile::TempDir, segments: usize) {
     for _ in 0..200 {
-        let files = std::fs::read_dir(dir.path()).expect("cache dir").flatten().filter(|e| e.path().extension().is_some_and(|x| x == "e2s")).count();
+        let files = std::fs::read_dir(dir.path())
+            .expect("cache dir")
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "e2s"))
+            .count();
         if files >= segments {
             return;
         }

@@ -15,7 +15,9 @@ use file::FileValue;
 use hypasis_devnet::DevnetConfig;
 use hypasis_store::MemoryStoreLimits;
 use keys::Default;
-use parse::{Check, Refused, chain, default_instance_id, enode, history_url, key_file, local_dir_url, node_id, number, port, url, validator};
+use parse::{
+    Check, Refused, chain, default_instance_id, enode, history_url, key_file, local_dir_url, node_id, number, port, url, validator,
+};
 use std::{
     collections::BTreeMap,
     fmt,

@@ -8,7 +8,7 @@ use super::NodeError;
 use crate::config::Settings;
 use hypasis_chain::ChainSpec;
 use hypasis_cluster::{ClusterHandle, Leadership};
-use hypasis_history::{Bucket, HistoryStore, SegmentCache, Sealer, SealerConfig, Segments};
+use hypasis_history::{Bucket, HistoryStore, Sealer, SealerConfig, SegmentCache, Segments};
 use hypasis_store::{BlockStore, ChainHead};
 use hypasis_syncer::SyncHandle;
 use std::sync::Arc;
@@ -84,7 +84,12 @@ pub(super) async fn spawn(
         instance: settings.instance_id.clone(),
         ..SealerConfig::default()
     };
-    tracing::info!(bucket = store.segments().bucket().url(), segment_blocks = config.span, hot_window = config.hot_window, "history tier on");
+    tracing::info!(
+        bucket = store.segments().bucket().url(),
+        segment_blocks = config.span,
+        hot_window = config.hot_window,
+        "history tier on"
+    );
     let sealer = Sealer::new(store, claims, config);
     let is_leader = move || matches!(*leadership.borrow(), Leadership::Leader { .. });
     tasks.spawn(sealer.run(is_leader, move || bound.get(), cancel.child_token()));
