@@ -27,15 +27,14 @@ fn scope(spec: &ChainSpec) -> String {
     }
 }
 
+/// The store to serve from, and the history tier in it when on.
+pub(super) type Wrapped = (Arc<dyn BlockStore>, Option<Arc<HistoryStore>>);
+
 /// `store` with the history tier behind it, when configured.
 ///
 /// # Errors
 /// [`NodeError::History`] when the bucket or the cache folder cannot be opened.
-pub(super) fn wrap(
-    settings: &Settings,
-    spec: &ChainSpec,
-    store: Arc<dyn BlockStore>,
-) -> Result<(Arc<dyn BlockStore>, Option<Arc<HistoryStore>>), NodeError> {
+pub(super) fn wrap(settings: &Settings, spec: &ChainSpec, store: Arc<dyn BlockStore>) -> Result<Wrapped, NodeError> {
     let Some(history) = &settings.history else { return Ok((store, None)) };
     let scope = scope(spec);
     let bucket = Bucket::open(&history.url).map_err(|e| NodeError::History(e.to_string()))?.scoped(&scope);
@@ -62,6 +61,18 @@ impl Bound {
     }
 }
 
+/// What the sealer runs on.
+pub(super) struct SealerDeps {
+    /// The history store.
+    pub(super) store: Arc<HistoryStore>,
+    /// The cluster, for claims in Redis.
+    pub(super) cluster: Option<ClusterHandle>,
+    /// Only the leader seals.
+    pub(super) leadership: watch::Receiver<Leadership>,
+    /// How far sealing may go.
+    pub(super) bound: Bound,
+}
+
 /// Starts the sealer (the leader seals; every instance reloads the manifest and trims its reads).
 ///
 /// # Errors
@@ -69,15 +80,12 @@ impl Bound {
 pub(super) async fn spawn(
     settings: &Settings,
     spec: &ChainSpec,
-    store: Arc<HistoryStore>,
-    cluster: Option<&ClusterHandle>,
-    leadership: watch::Receiver<Leadership>,
-    bound: Bound,
+    deps: SealerDeps,
     tasks: &mut JoinSet<()>,
     cancel: &CancellationToken,
 ) -> Result<(), NodeError> {
     let Some(history) = &settings.history else { return Ok(()) };
-    let claims = super::sources::claims(settings, spec, cluster).await?;
+    let claims = super::sources::claims(settings, spec, deps.cluster.as_ref()).await?;
     let config = SealerConfig {
         span: history.segment_blocks,
         hot_window: history.hot_window,
@@ -85,13 +93,15 @@ pub(super) async fn spawn(
         ..SealerConfig::default()
     };
     tracing::info!(
-        bucket = store.segments().bucket().url(),
+        bucket = deps.store.segments().bucket().url(),
         segment_blocks = config.span,
         hot_window = config.hot_window,
         "history tier on"
     );
-    let sealer = Sealer::new(store, claims, config);
+    let sealer = Sealer::new(deps.store, claims, config);
+    let leadership = deps.leadership;
     let is_leader = move || matches!(*leadership.borrow(), Leadership::Leader { .. });
+    let bound = deps.bound;
     tasks.spawn(sealer.run(is_leader, move || bound.get(), cancel.child_token()));
     Ok(())
 }

@@ -224,7 +224,8 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
             Some(sync) => history::Bound::Checkpoints(sync.clone()),
             None => history::Bound::Head(heads.subscribe()),
         };
-        history::spawn(&settings, &spec, history, cluster.as_ref(), leadership.clone(), bound, &mut tasks, &cancel).await?;
+        let deps = history::SealerDeps { store: history, cluster: cluster.clone(), leadership: leadership.clone(), bound };
+        history::spawn(&settings, &spec, deps, &mut tasks, &cancel).await?;
     }
     let (hand_over_cluster, hand_over_sync) = (cluster.clone(), sync.clone());
 
