@@ -284,8 +284,8 @@ pub const KEYS: &[Key] = &[
         "import",
         "import",
         "IMPORT",
-        "FILE",
-        "chain.rlp file of blocks to serve (with --chain <genesis.json>), as `geth import` reads",
+        "PATH",
+        "Blocks to serve (with --chain <genesis.json>): a chain.rlp file as `geth import` reads, or sealed history segments (a .e2s file or a folder of them, receipts included)",
         Default::None,
     ),
     key(

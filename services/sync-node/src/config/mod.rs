@@ -355,7 +355,13 @@ impl Settings {
         let retention_floor = raw.one("retention_floor", |v| number(v, 0, u64::MAX));
         let backfill_workers = raw.one("backfill_workers", |v| number(v, 1, 64));
         let backfill_rate = raw.one("backfill_rate", |v| number(v, 1, 1_000_000));
-        let import = raw.one("import", |v| readable(v, "the path of a chain.rlp file"));
+        let import = raw.one("import", |v| {
+            if std::path::Path::new(v).is_dir() {
+                Ok(Some(PathBuf::from(v)))
+            } else {
+                readable(v, "a chain.rlp file, a .e2s segment file or a folder of them")
+            }
+        });
         let block_time = raw.one("devnet_block_time", |v| number(v, 1, 3600));
         let seed = raw.one("devnet_seed", |v| number(v, 0, u64::MAX));
         let txs_per_block = raw.one("devnet_txs_per_block", |v| number(v, 0, hypasis_devnet::mainnet_shape::MAX_TXS_PER_BLOCK as u64));

@@ -5,6 +5,7 @@
 //!
 //! - [`cluster`]: the store, and with Redis the election, heartbeats and head following.
 //! - [`history`]: sealed history segments in object storage behind the store, and the sealer.
+//! - [`import`]: `--import` of a chain file or of sealed segments.
 //! - [`sources`]: the embedded devnet, an imported chain file, or the upstream sync.
 //! - [`seals`]: which seal check runs, from what anchor.
 //! - [`network`]: the devp2p server and discv4.
@@ -16,6 +17,7 @@ mod banner;
 mod cluster;
 mod fair_use;
 mod history;
+mod import;
 pub mod network;
 mod rpc;
 pub mod seals;
@@ -79,6 +81,14 @@ pub enum NodeError {
         path: std::path::PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// A segment file given to `--import` is malformed.
+    #[error("--import: {path}: {reason}")]
+    ImportSegment {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
     },
     /// The chain file holds malformed or unlinked blocks.
     #[error("--import: {0}")]

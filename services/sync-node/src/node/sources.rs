@@ -125,9 +125,7 @@ async fn seed_genesis(
     let mut stored = 1;
     store.insert(vec![genesis]).await?;
     if let Some(path) = import {
-        let bytes = std::fs::read(path).map_err(|source| NodeError::ImportFile { path: path.to_owned(), source })?;
-        let blocks = hypasis_chain::import::read_blocks(&bytes)?;
-        let blocks = hypasis_chain::import::link(header, header.difficulty, blocks)?;
+        let blocks = super::import::read(path, header)?;
         if let Some(tracker) = seals {
             tracker.check_from_anchor(blocks.iter().map(|b| &b.header)).map_err(|e| {
                 hypasis_syncer::context::count_rejected("import", e.reason(), 1);
