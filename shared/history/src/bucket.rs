@@ -8,7 +8,7 @@
 
 use crate::manifest::{self, SegmentMeta};
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt, stream::BoxStream};
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, path::Path, prefix::PrefixStore};
 use std::{ops::Range, sync::Arc};
 use url::Url;
@@ -142,6 +142,16 @@ impl Bucket {
     pub async fn get(&self, path: &Path) -> Result<Bytes, BucketError> {
         let result = self.store.get(path).await.map_err(|e| self.error(e))?;
         result.bytes().await.map_err(|e| self.error(e))
+    }
+
+    /// Reads a whole object as a stream of chunks (a large segment is never held in memory).
+    ///
+    /// # Errors
+    /// The store's error, at the start or for a chunk.
+    pub async fn get_stream(&self, path: &Path) -> Result<BoxStream<'static, Result<Bytes, BucketError>>, BucketError> {
+        let result = self.store.get(path).await.map_err(|e| self.error(e))?;
+        let bucket = self.url.clone();
+        Ok(result.into_stream().map_err(move |source| BucketError::Store { bucket: bucket.clone(), source }).boxed())
     }
 
     /// Reads `range` of an object.

@@ -5,8 +5,7 @@
 //! moved into place. When the cache is over its byte limit the least recently read segments are
 //! deleted. Files left by an earlier run are kept when their size matches the manifest.
 
-use crate::manifest::{SegmentMeta, sha256_hex};
-use bytes::Bytes;
+use crate::manifest::SegmentMeta;
 use parking_lot::Mutex;
 use std::{
     collections::{HashMap, HashSet},
@@ -132,32 +131,39 @@ impl SegmentCache {
         !inner.files.contains_key(&start) && inner.downloading.insert(start)
     }
 
-    /// Ends a download begun with [`SegmentCache::begin`]: checks `bytes` against `meta` and
-    /// caches them.
+    /// Where a download of segment `start` is written before it is checked.
+    pub fn part_path(&self, start: u64) -> PathBuf {
+        self.dir.join(format!("{}.part", file_name(start)))
+    }
+
+    /// Ends a download begun with [`SegmentCache::begin`]: `downloaded` is the size and SHA-256
+    /// of what was written to [`SegmentCache::part_path`] (`Err` when the download failed). The
+    /// file is kept when both match `meta`, deleted otherwise.
     ///
     /// # Errors
     /// [`CacheError::Corrupt`] when size or digest differ; [`CacheError::Io`] when the disk fails.
-    pub fn finish(&self, meta: &SegmentMeta, bytes: Result<Bytes, ()>) -> Result<(), CacheError> {
-        let result = self.store(meta, bytes);
+    pub fn finish(&self, meta: &SegmentMeta, downloaded: Result<(u64, String), ()>) -> Result<(), CacheError> {
+        let part = self.part_path(meta.start);
+        let result = self.keep(meta, &part, downloaded);
+        if result.is_err() || !self.inner.lock().files.contains_key(&meta.start) {
+            let _ = std::fs::remove_file(&part);
+        }
         self.inner.lock().downloading.remove(&meta.start);
         result
     }
 
-    fn store(&self, meta: &SegmentMeta, bytes: Result<Bytes, ()>) -> Result<(), CacheError> {
-        let Ok(bytes) = bytes else { return Ok(()) };
+    fn keep(&self, meta: &SegmentMeta, part: &Path, downloaded: Result<(u64, String), ()>) -> Result<(), CacheError> {
+        let Ok((bytes, digest)) = downloaded else { return Ok(()) };
         let corrupt = |reason: String| CacheError::Corrupt { start: meta.start, reason };
-        if bytes.len() as u64 != meta.bytes {
-            return Err(corrupt(format!("{} bytes, manifest says {}", bytes.len(), meta.bytes)));
+        if bytes != meta.bytes {
+            return Err(corrupt(format!("{bytes} bytes, manifest says {}", meta.bytes)));
         }
-        let digest = sha256_hex(&bytes);
         if digest != meta.sha256 {
             return Err(corrupt(format!("SHA-256 {digest}, manifest says {}", meta.sha256)));
         }
         let path = self.dir.join(file_name(meta.start));
-        let tmp = self.dir.join(format!("{}.part", file_name(meta.start)));
-        let io = |source| CacheError::Io { path: tmp.display().to_string(), source };
-        std::fs::write(&tmp, &bytes).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
+        let io = |source| CacheError::Io { path: path.display().to_string(), source };
+        std::fs::rename(part, &path).map_err(io)?;
         let file = File::open(&path).map_err(io)?;
         self.track(meta.start, file, meta.bytes);
         self.evict();

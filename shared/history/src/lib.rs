@@ -22,5 +22,5 @@ mod store;
 pub use bucket::{Bucket, BucketError};
 pub use cache::SegmentCache;
 pub use sealer::{PassReport, SealError, Sealer, SealerConfig};
-pub use segments::{DEFAULT_OPEN_INDEXES, Segments};
+pub use segments::{DEFAULT_OPEN_INDEXES, MAX_DOWNLOADS, Segments};
 pub use store::HistoryStore;

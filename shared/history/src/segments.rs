@@ -41,7 +41,12 @@ pub struct Segments {
     metas: RwLock<BTreeMap<u64, SegmentMeta>>,
     indexes: RwLock<Indexes>,
     max_indexes: usize,
+    /// Whole-segment downloads running at once, at most [`MAX_DOWNLOADS`].
+    downloads: tokio::sync::Semaphore,
 }
+
+/// Most whole-segment downloads at once per instance.
+pub const MAX_DOWNLOADS: usize = 4;
 
 fn read_counter(tier: &'static str, count: usize) {
     metrics::counter!("hypasis_store_tier_reads_total", "tier" => tier).increment(count as u64);
@@ -55,7 +60,14 @@ fn corrupt(place: &'static str, start: u64, reason: &dyn std::fmt::Display) {
 impl Segments {
     /// Segments in `bucket`, cached in `cache`.
     pub fn new(bucket: Bucket, cache: Arc<SegmentCache>, max_indexes: usize) -> Self {
-        Self { bucket, cache, metas: RwLock::default(), indexes: RwLock::default(), max_indexes: max_indexes.max(1) }
+        Self {
+            bucket,
+            cache,
+            metas: RwLock::default(),
+            indexes: RwLock::default(),
+            max_indexes: max_indexes.max(1),
+            downloads: tokio::sync::Semaphore::new(MAX_DOWNLOADS),
+        }
     }
 
     /// The bucket.
@@ -265,15 +277,16 @@ impl Segments {
         let this = self.clone();
         let meta = meta.clone();
         tokio::spawn(async move {
-            let bytes = this.bucket.get(&segment_path(meta.start)).await.map_err(|e| {
+            let _slot = this.downloads.acquire().await;
+            let fetched = this.fetch(&meta).await.map_err(|e| {
                 tracing::warn!(target: "history", segment = meta.start, error = %e, "segment download failed; retried on a later read");
             });
-            if let Ok(bytes) = &bytes {
-                metrics::counter!("hypasis_history_download_bytes_total").increment(bytes.len() as u64);
+            if let Ok((bytes, _)) = &fetched {
+                metrics::counter!("hypasis_history_download_bytes_total").increment(*bytes);
             }
-            let fetched = bytes.is_ok();
-            let result = match this.cache.finish(&meta, bytes) {
-                Ok(()) if fetched => "ok",
+            let done = fetched.is_ok();
+            let result = match this.cache.finish(&meta, fetched) {
+                Ok(()) if done => "ok",
                 Ok(()) => "error",
                 Err(e) => {
                     corrupt("bucket", meta.start, &e);
@@ -282,6 +295,30 @@ impl Segments {
             };
             metrics::counter!("hypasis_history_downloads_total", "result" => result).increment(1);
         });
+    }
+
+    /// Streams segment `meta` into the cache's part file → (size, SHA-256). Stops at the
+    /// manifest's size: a longer object is not read to its end.
+    async fn fetch(&self, meta: &SegmentMeta) -> Result<(u64, String), String> {
+        use futures::StreamExt;
+        use sha2::Digest;
+        use tokio::io::AsyncWriteExt;
+        let mut stream = self.bucket.get_stream(&segment_path(meta.start)).await.map_err(|e| e.to_string())?;
+        let part = self.cache.part_path(meta.start);
+        let disk = |e: std::io::Error| format!("{}: {e}", part.display());
+        let mut file = tokio::fs::File::create(&part).await.map_err(disk)?;
+        let (mut hasher, mut bytes) = (sha2::Sha256::new(), 0u64);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| e.to_string())?;
+            bytes += chunk.len() as u64;
+            if bytes > meta.bytes {
+                return Ok((bytes, String::new()));
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(disk)?;
+        }
+        file.flush().await.map_err(disk)?;
+        Ok((bytes, hex::encode(hasher.finalize())))
     }
 }
 
