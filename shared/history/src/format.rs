@@ -133,30 +133,65 @@ fn decode_receipts(buf: &mut &[u8]) -> Result<Vec<Receipt>, FormatError> {
     Ok(receipts)
 }
 
-/// Writes a segment: the given blocks, consecutive by number, in order.
+/// Writes a segment block by block, so a sealer holds the compressed segment, not the decoded
+/// blocks.
+#[derive(Debug)]
+pub struct SegmentWriter {
+    out: Vec<u8>,
+    start: u64,
+    records: Vec<(u64, B256)>,
+}
+
+impl SegmentWriter {
+    /// A segment whose first block is `start`.
+    pub fn new(start: u64) -> Self {
+        let mut out = Vec::new();
+        entry_header(VERSION_TYPE, 0, &mut out);
+        Self { out, start, records: Vec::new() }
+    }
+
+    /// Number of the block [`SegmentWriter::push`] expects next.
+    pub fn next(&self) -> u64 {
+        self.start + self.records.len() as u64
+    }
+
+    /// Appends the next block.
+    ///
+    /// # Panics
+    /// When `block` is not the next number (the sealer checks before writing).
+    pub fn push(&mut self, block: &Block) {
+        assert_eq!(block.number(), self.next(), "segment blocks must be consecutive");
+        let data = snap::raw::Encoder::new().compress_vec(&encode_block(block)).expect("snappy compresses any input below 4 GiB");
+        self.records.push((self.out.len() as u64, block.hash()));
+        entry_header(BLOCK_TYPE, data.len(), &mut self.out);
+        self.out.extend_from_slice(&data);
+    }
+
+    /// The whole file, index appended.
+    ///
+    /// # Panics
+    /// When no block was pushed.
+    pub fn finish(mut self) -> Vec<u8> {
+        assert!(!self.records.is_empty(), "a segment holds at least one block");
+        entry_header(INDEX_TYPE, 16 + RECORD * self.records.len(), &mut self.out);
+        self.out.extend_from_slice(&self.start.to_le_bytes());
+        for (offset, hash) in &self.records {
+            self.out.extend_from_slice(&offset.to_le_bytes());
+            self.out.extend_from_slice(hash.as_slice());
+        }
+        self.out.extend_from_slice(&(self.records.len() as u64).to_le_bytes());
+        self.out
+    }
+}
+
+/// Writes a segment of the given blocks, consecutive by number, in order.
 ///
 /// # Panics
-/// When `blocks` is empty or not consecutive (the sealer checks both before writing).
+/// When `blocks` is empty or not consecutive.
 pub fn write_segment(blocks: &[Block]) -> Vec<u8> {
-    assert!(!blocks.is_empty(), "a segment holds at least one block");
-    let mut out = Vec::new();
-    entry_header(VERSION_TYPE, 0, &mut out);
-    let mut records = Vec::with_capacity(blocks.len());
-    for (i, block) in blocks.iter().enumerate() {
-        assert_eq!(block.number(), blocks[0].number() + i as u64, "segment blocks must be consecutive");
-        let data = snap::raw::Encoder::new().compress_vec(&encode_block(block)).expect("snappy compresses any input below 4 GiB");
-        records.push((out.len() as u64, block.hash()));
-        entry_header(BLOCK_TYPE, data.len(), &mut out);
-        out.extend_from_slice(&data);
-    }
-    entry_header(INDEX_TYPE, 16 + RECORD * records.len(), &mut out);
-    out.extend_from_slice(&blocks[0].number().to_le_bytes());
-    for (offset, hash) in &records {
-        out.extend_from_slice(&offset.to_le_bytes());
-        out.extend_from_slice(hash.as_slice());
-    }
-    out.extend_from_slice(&(records.len() as u64).to_le_bytes());
-    out
+    let mut writer = SegmentWriter::new(blocks.first().map_or(0, Block::number));
+    blocks.iter().for_each(|b| writer.push(b));
+    writer.finish()
 }
 
 /// A segment's index: where each block's entry is and its hash.

@@ -17,11 +17,11 @@
 
 use crate::{
     BucketError, HistoryStore,
-    format::{SegmentIndex, write_segment},
+    format::{SegmentIndex, SegmentWriter},
     manifest::{FORMAT_VERSION, SegmentMeta, meta_path, segment_path, sha256_hex},
 };
 use alloy_primitives::B256;
-use hypasis_chain::{Block, BlockBody};
+use hypasis_chain::Block;
 use hypasis_store::{Parts, RangeSet, StoreError};
 use hypasis_syncer::Claims;
 use std::{sync::Arc, time::Duration};
@@ -171,49 +171,61 @@ impl Sealer {
             return Ok(false);
         }
         let verify = |reason: String| SealError::Verify { start, reason };
-        let blocks = self.read_span(start, end).await?;
-        let previous = match start.checked_sub(1) {
-            Some(last) => self.store.segments().meta_of(last).map(|m| m.last_hash),
-            None => None,
-        };
-        check_chain(&blocks, previous).map_err(verify)?;
+        // A chunk of blocks at a time into the writer: the sealer holds the compressed segment,
+        // not 8,192 decoded blocks.
+        let mut writer = SegmentWriter::new(start);
+        let mut previous = start.checked_sub(1).and_then(|last| self.store.segments().meta_of(last)).map(|m| m.last_hash);
+        let (mut first_hash, mut parent_hash) = (B256::ZERO, B256::ZERO);
+        let mut from = start;
+        while from <= end {
+            let to = (from + READ_CHUNK - 1).min(end);
+            let blocks = self.read_chunk(start, from, to).await?;
+            check_chain(&blocks, previous).map_err(verify)?;
+            if from == start {
+                (first_hash, parent_hash) = (blocks[0].hash(), blocks[0].header.parent_hash);
+            }
+            blocks.iter().for_each(|b| writer.push(b));
+            previous = blocks.last().map(Block::hash);
+            from = to + 1;
+        }
+        let last_hash = previous.unwrap_or_default();
         // Linked to the block above too, when held: the span is part of the chain the verified
         // checkpoints end.
-        let last = &blocks[blocks.len() - 1];
         if let Some(Some(next)) = self.store.inner().by_numbers(&[end + 1], Parts::HEADER).await?.first()
-            && next.header.parent_hash != last.hash()
+            && next.header.parent_hash != last_hash
         {
             return Err(verify(format!("block {} is not the parent of the stored block {}", end, end + 1)));
         }
-        let bytes = bytes::Bytes::from(write_segment(&blocks));
+        let count = end - start + 1;
+        let bytes = bytes::Bytes::from(writer.finish());
         let sha256 = sha256_hex(&bytes);
-        let tail_len = SegmentIndex::tail_len(blocks.len() as u64) as usize;
+        let tail_len = SegmentIndex::tail_len(count) as usize;
         let index_sha256 = sha256_hex(&bytes[bytes.len() - tail_len..]);
         let path = segment_path(start);
-        bucket.put(&path, bytes.clone()).await?;
-        // Read back what the bucket holds and check it before it becomes visible.
+        bucket.put(&path, bytes).await?;
+        // Read back what the bucket holds and check it before it becomes visible: the same bytes,
+        // and every entry decoding to the block its index names, matching its roots.
         let written = bucket.get(&path).await?;
         if sha256_hex(&written) != sha256 {
             bucket.delete(&path).await?;
             return Err(verify("the bucket returned other bytes than were written".into()));
         }
         let index = SegmentIndex::parse_file(&written).map_err(|e| verify(e.to_string()))?;
-        for (i, block) in blocks.iter().enumerate() {
-            let range = index.entry_range(block.number()).ok_or_else(|| verify("index misses a block".into()))?;
-            let read = index
-                .decode_entry(block.number(), &written[range.start as usize..range.end as usize])
-                .map_err(|e| verify(e.to_string()))?;
-            if read != *block {
-                return Err(verify(format!("block {} reads back different", start + i as u64)));
-            }
+        if index.start != start || index.count() != count {
+            return Err(verify(format!("the index covers {}..={}", index.start, index.end())));
+        }
+        for n in start..=end {
+            let range = index.entry_range(n).ok_or_else(|| verify(format!("index misses block {n}")))?;
+            let read = index.decode_entry(n, &written[range.start as usize..range.end as usize]).map_err(|e| verify(e.to_string()))?;
+            read.verify().map_err(|e| verify(format!("block {n} reads back wrong: {e}")))?;
         }
         let meta = SegmentMeta {
             version: FORMAT_VERSION,
             start,
-            count: blocks.len() as u64,
-            first_hash: blocks[0].hash(),
-            last_hash: blocks[blocks.len() - 1].hash(),
-            parent_hash: blocks[0].header.parent_hash,
+            count,
+            first_hash,
+            last_hash,
+            parent_hash,
             bytes: written.len() as u64,
             sha256,
             index_sha256,
@@ -230,23 +242,19 @@ impl Sealer {
         Ok(true)
     }
 
-    async fn read_span(&self, start: u64, end: u64) -> Result<Vec<Block>, SealError> {
-        let mut blocks = Vec::with_capacity((end - start + 1) as usize);
-        let mut from = start;
-        while from <= end {
-            let to = (from + READ_CHUNK - 1).min(end);
-            let numbers: Vec<u64> = (from..=to).collect();
-            for (n, block) in numbers.iter().zip(self.store.inner().by_numbers(&numbers, Parts::ALL).await?) {
-                let block = block.ok_or_else(|| SealError::Verify { start, reason: format!("block {n} is no longer held") })?;
-                blocks.push(Block {
-                    body: block.body.as_deref().cloned().unwrap_or_else(BlockBody::default),
-                    receipts: block.receipts.as_deref().cloned(),
-                    state_sync_receipt: block.state_sync_receipt.as_deref().cloned(),
-                    header: block.header,
-                    total_difficulty: block.total_difficulty,
-                });
-            }
-            from = to + 1;
+    /// Blocks `from..=to` of the span starting at `start`, every one of them held.
+    async fn read_chunk(&self, start: u64, from: u64, to: u64) -> Result<Vec<Block>, SealError> {
+        let numbers: Vec<u64> = (from..=to).collect();
+        let mut blocks = Vec::with_capacity(numbers.len());
+        for (n, block) in numbers.iter().zip(self.store.inner().by_numbers(&numbers, Parts::ALL).await?) {
+            let block = block.ok_or_else(|| SealError::Verify { start, reason: format!("block {n} is no longer held") })?;
+            blocks.push(Block {
+                body: block.body.as_deref().cloned().unwrap_or_default(),
+                receipts: block.receipts.as_deref().cloned(),
+                state_sync_receipt: block.state_sync_receipt.as_deref().cloned(),
+                header: block.header,
+                total_difficulty: block.total_difficulty,
+            });
         }
         Ok(blocks)
     }
@@ -299,7 +307,7 @@ fn check_chain(blocks: &[Block], previous: Option<B256>) -> Result<(), String> {
     if let Some(previous) = previous
         && first.header.parent_hash != previous
     {
-        return Err(format!("block {} does not follow the previous segment's last block {previous}", first.number()));
+        return Err(format!("block {} does not follow block {} {previous}", first.number(), first.number().saturating_sub(1)));
     }
     for pair in blocks.windows(2) {
         if pair[1].number() != pair[0].number() + 1 || pair[1].header.parent_hash != pair[0].hash() {

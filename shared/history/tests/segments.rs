@@ -223,3 +223,19 @@ async fn a_bucket_of_another_segment_size_is_not_sealed_into() {
     // What is sealed is still served.
     assert!(second.store.segments().read(&[3, 300]).await.iter().all(Option::is_some));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_span_that_does_not_link_is_not_sealed() {
+    let blocks = devnet_chain(600);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let setup = setup(local_bucket(dir.path()), &blocks, 1_000).await;
+    // Block 300 replaced by another chain's block 300: the span 256..=511 no longer links.
+    let mut other = Devnet::new(DevnetConfig { seed: 9, ..DevnetConfig::default() });
+    let stranger = other.next_blocks(300).pop().expect("block 300");
+    setup.store.inner().insert(vec![stranger]).await.expect("insert");
+    let error = setup.sealer.pass(511).await.expect_err("refused").to_string();
+    assert!(error.contains("not the child of block 299") || error.contains("does not follow block 299"), "{error}");
+    // The span below was sealed before the failure; the broken one was not written.
+    assert_eq!(setup.store.segments().metas().iter().map(|m| m.start).collect::<Vec<_>>(), vec![0]);
+    assert!(!dir.path().join(segment_path(256).as_ref()).exists());
+}
