@@ -173,28 +173,18 @@ impl Bucket {
         }
     }
 
-    /// Every sealed segment's manifest entry, by first block.
+    /// The first blocks of the sealed segments, from one listing of the manifest folder (its
+    /// entries are not read: a refresh reads only the entries it does not know yet).
     ///
     /// # Errors
-    /// The store's error, or an entry that is not valid JSON of the expected shape.
-    pub async fn manifest(&self) -> Result<Vec<SegmentMeta>, BucketError> {
+    /// The store's error.
+    pub async fn sealed_starts(&self) -> Result<Vec<u64>, BucketError> {
         let dir = manifest::manifest_dir();
         let listed: Vec<_> = self.store.list(Some(&dir)).try_collect().await.map_err(|e| self.error(e))?;
-        let mut metas = Vec::with_capacity(listed.len());
-        for object in listed {
-            if !object.location.as_ref().ends_with(".json") {
-                continue;
-            }
-            let bytes = self.get(&object.location).await?;
-            let meta: SegmentMeta = serde_json::from_slice(&bytes).map_err(|e| BucketError::Manifest {
-                bucket: self.url.clone(),
-                path: object.location.to_string(),
-                reason: e.to_string(),
-            })?;
-            metas.push(meta);
-        }
-        metas.sort_by_key(|m| m.start);
-        Ok(metas)
+        let mut starts: Vec<u64> =
+            listed.iter().filter_map(|object| object.location.filename()?.strip_suffix(".json")?.parse().ok()).collect();
+        starts.sort_unstable();
+        Ok(starts)
     }
 
     /// Reads one manifest entry; `None` when the segment is not sealed.

@@ -75,18 +75,31 @@ impl Segments {
         &self.bucket
     }
 
-    /// Reloads the manifest from the bucket; returns the number of sealed segments.
+    /// Reloads the manifest from the bucket (one listing, and a read of each entry not known
+    /// yet); returns the number of sealed segments.
     ///
     /// # Errors
     /// The bucket's error; the known segments stay.
     pub async fn refresh(&self) -> Result<usize, crate::BucketError> {
-        let metas = self.bucket.manifest().await?;
-        let first = self.metas.read().is_empty();
-        if first {
-            self.cache.adopt(&metas);
+        let starts = self.bucket.sealed_starts().await?;
+        let known: Vec<u64> = self.metas.read().keys().copied().collect();
+        let mut new = Vec::new();
+        for &start in starts.iter().filter(|s| known.binary_search(s).is_err()) {
+            if let Some(meta) = self.bucket.meta(start).await? {
+                new.push(meta);
+            }
         }
-        let count = metas.len();
-        *self.metas.write() = metas.into_iter().map(|m| (m.start, m)).collect();
+        let first = known.is_empty();
+        let count = {
+            let mut metas = self.metas.write();
+            // Entries deleted from the bucket (by an operator, after corruption) are dropped.
+            metas.retain(|start, _| starts.binary_search(start).is_ok());
+            metas.extend(new.into_iter().map(|m| (m.start, m)));
+            metas.len()
+        };
+        if first {
+            self.cache.adopt(&self.metas());
+        }
         metrics::gauge!("hypasis_history_segments").set(count as f64);
         Ok(count)
     }
