@@ -65,13 +65,7 @@ async fn run() {
     let s3_rate = match std::panic::catch_unwind(|| hypasis_test_support::seaweedfs::SeaweedS3::start(&["bench"])) {
         Ok(server) => {
             let url = url::Url::parse("s3://bench/history").expect("url");
-            let options = [
-                ("aws_endpoint", server.endpoint.as_str()),
-                ("aws_allow_http", "true"),
-                ("aws_region", "us-east-1"),
-                ("aws_access_key_id", "bench"),
-                ("aws_secret_access_key", "bench"),
-            ];
+            let options = server.s3_options();
             let s3 = Bucket::open_with(&url, &options).expect("s3 bucket");
             seal(s3.clone(), &chain).await;
             let (cold_s3, _cache) = reader(s3, 0).await;

@@ -35,13 +35,7 @@ fn local_bucket(dir: &Path) -> Bucket {
 
 fn s3_bucket(server: &SeaweedS3, prefix: &str) -> Bucket {
     let url = url::Url::parse(&format!("s3://history/{prefix}")).expect("url");
-    let options = [
-        ("aws_endpoint", server.endpoint.as_str()),
-        ("aws_allow_http", "true"),
-        ("aws_region", "us-east-1"),
-        ("aws_access_key_id", "test"),
-        ("aws_secret_access_key", "test"),
-    ];
+    let options = server.s3_options();
     Bucket::open_with(&url, &options).expect("s3 bucket")
 }
 

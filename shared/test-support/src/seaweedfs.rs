@@ -103,6 +103,18 @@ impl SeaweedS3 {
         server
     }
 
+    /// S3 client settings for this server (object_store's `AmazonS3ConfigKey` names): its
+    /// endpoint over plain HTTP, and placeholder credentials (the gateway has no identities).
+    pub fn s3_options(&self) -> [(&'static str, &str); 5] {
+        [
+            ("aws_endpoint", self.endpoint.as_str()),
+            ("aws_allow_http", "true"),
+            ("aws_region", "us-east-1"),
+            ("aws_access_key_id", "test"),
+            ("aws_secret_access_key", "test"),
+        ]
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("weed.log")).unwrap_or_default()
