@@ -4,7 +4,10 @@
 //! segment exactly once; an instance started later, with an empty local cache, serves old
 //! ranges from the bucket.
 //!
-//! `HYPASIS_HISTORY_TEST_BLOCKS` sets the chain length (default 30,000: 3 segments of 8,192, 2 trimmed; 100,000 gives 12, recorded in docs/BENCHMARKS.md).
+//! `HYPASIS_HISTORY_TEST_BLOCKS` sets the chain length and `HYPASIS_HISTORY_TEST_SEGMENT` the
+//! segment size, the hot window being 1.25 segments (defaults 8,000 and 2,048: 3 segments sealed,
+//! 2 trimmed; the production size, 100,000 and 8,192, gives 12 sealed, recorded in
+//! docs/BENCHMARKS.md).
 
 mod support;
 
@@ -17,13 +20,23 @@ use serde_json::{Value, json};
 use std::{io::Write as _, time::Duration};
 use support::{Node, eventually};
 
-const SEGMENT: u64 = 8_192;
-const HOT_WINDOW: u64 = 10_000;
 /// Blocks below the head sealed without checkpoints (the node's `LOCAL_SEAL_DEPTH`).
 const SEAL_DEPTH: u64 = 64;
 
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 fn blocks() -> u64 {
-    std::env::var("HYPASIS_HISTORY_TEST_BLOCKS").ok().and_then(|v| v.parse().ok()).unwrap_or(30_000)
+    setting("HYPASIS_HISTORY_TEST_BLOCKS", 8_000)
+}
+
+fn segment() -> u64 {
+    setting("HYPASIS_HISTORY_TEST_SEGMENT", 2_048)
+}
+
+fn hot_window() -> u64 {
+    segment() * 5 / 4
 }
 
 fn head(node: &Node) -> u64 {
@@ -49,7 +62,7 @@ impl Cluster {
         .map(str::to_owned);
         let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
         let url = self.redis.url();
-        let (prefill, segment, window) = (prefill.to_string(), SEGMENT.to_string(), HOT_WINDOW.to_string());
+        let (prefill, segment, window) = (prefill.to_string(), segment().to_string(), hot_window().to_string());
         let operators = self.operators.path().to_str().expect("utf-8").to_owned();
         Node::start_wrapped(
             &wrapper,
@@ -108,8 +121,8 @@ async fn check_rpc(node: &Node, chain: &[Block]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sealed_history_in_s3_is_served_after_redis_is_trimmed_and_sealed_once_across_three_instances() {
-    let total = blocks();
-    let sealable = (total - SEAL_DEPTH + 1) / SEGMENT;
+    let (total, segment) = (blocks(), segment());
+    let sealable = (total - SEAL_DEPTH + 1) / segment;
     let original = tokio::task::spawn_blocking(move || devnet_chain(total));
     let mut operators = tempfile::NamedTempFile::new().expect("tempfile");
     writeln!(operators, "anonymous: {{requests_per_second: 1000000, burst: 1000000}}").expect("write");
@@ -154,12 +167,12 @@ async fn sealed_history_in_s3_is_served_after_redis_is_trimmed_and_sealed_once_a
     .await
     .expect("redis");
     let held = redis.held().await.expect("held");
-    // Segment k is trimmed once its last block, (k+1)·SEGMENT − 1, is below head − HOT_WINDOW;
+    // Segment k is trimmed once its last block, (k+1)·segment − 1, is below head − hot window;
     // genesis stays (every handshake names it).
-    let trimmed = sealable.min((total - HOT_WINDOW) / SEGMENT);
+    let trimmed = sealable.min((total - hot_window()) / segment);
     assert!(trimmed >= 1, "the chain is long enough to trim something");
-    assert_eq!(held.count(), total + 1 - (trimmed * SEGMENT - 1), "Redis holds the hot window: {held:?}");
-    assert!(held.contains(0) && !held.contains(1) && held.contains(trimmed * SEGMENT), "{held:?}");
+    assert_eq!(held.count(), total + 1 - (trimmed * segment - 1), "Redis holds the hot window: {held:?}");
+    assert!(held.contains(0) && !held.contains(1) && held.contains(trimmed * segment), "{held:?}");
 
     // Every block over devp2p from a follower: linked from genesis, bodies and receipts matching
     // their roots, ending at the original head.
@@ -171,7 +184,7 @@ async fn sealed_history_in_s3_is_served_after_redis_is_trimmed_and_sealed_once_a
     assert_eq!((report.blocks, report.head), (total, original[total as usize].hash()));
     let from_segments = nodes[1].metric_sum("hypasis_store_tier_reads_total", &["object_store"])
         + nodes[1].metric_sum("hypasis_store_tier_reads_total", &["segment_cache"]);
-    assert!(from_segments >= (sealable * SEGMENT / 2) as f64, "blocks read from segments: {from_segments}");
+    assert!(from_segments >= (sealable * segment / 2) as f64, "blocks read from segments: {from_segments}");
 
     // Every block over JSON-RPC from another instance.
     check_rpc(&nodes[2], &original).await;
@@ -182,8 +195,9 @@ async fn sealed_history_in_s3_is_served_after_redis_is_trimmed_and_sealed_once_a
     let status = late.get_json("/api/v1/status");
     let target = Target::from_enode(status["enode"].as_str().expect("enode")).expect("enode");
     let mut peer = BorPeer::connect(target, &status_for(&status, 69).expect("status")).await.expect("connect");
-    let report = peer.sync_with(&original[0].header, 3_000, true).await.expect("old range");
-    assert_eq!(report.head, original[3_000].hash());
+    let old = (trimmed * segment - 1).min(3_000);
+    let report = peer.sync_with(&original[0].header, old, true).await.expect("old range");
+    assert_eq!(report.head, original[old as usize].hash());
     assert!(late.metric_sum("hypasis_store_tier_reads_total", &["object_store"]) > 0.0, "read from the bucket");
     assert_eq!(late.metric_sum("hypasis_history_corrupt_total", &[]), 0.0);
 }

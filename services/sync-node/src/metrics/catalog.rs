@@ -167,8 +167,20 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
     ("hypasis_milestone_blocks_fetched_total", Counter, "Milestone and checkpoint end blocks fetched out of order"),
 ];
 
+/// Labelled counter series registered at zero too, because an alert or a dashboard query selects
+/// them by label value (a selector matching nothing would read as "no data", not as zero).
+const SELECTED_SERIES: &[(&str, &str, &str)] = &[
+    ("hypasis_history_seal_errors_total", "stage", "seal"),
+    ("hypasis_history_seal_errors_total", "stage", "refresh"),
+    ("hypasis_rpc_render_cache_total", "result", "hit"),
+    ("hypasis_rpc_render_cache_total", "result", "miss"),
+];
+
 /// Describes every metric and registers it at zero (`hypasis_build_info` is set by the node).
 pub fn register() {
+    for &(name, label, value) in SELECTED_SERIES {
+        counter!(name, label => value).absolute(0);
+    }
     for &(name, kind, help) in METRICS {
         match kind {
             Counter => {
