@@ -1,0 +1,11 @@
+//! snap/1, the state-sync protocol beside eth (`devp2p/caps/snap.md`): its messages, the slim
+//! account encoding, and the checks an answer must pass before we serve it (Merkle range proofs
+//! against a state root, code and node hashes).
+
+pub mod account;
+pub mod messages;
+pub mod range_proof;
+pub mod verify;
+
+pub use messages::{Message, MessageError};
+pub use range_proof::{RangeProofError, verify_range};
