@@ -3,6 +3,11 @@
 //! percentiles. The same client measures our JSON-RPC edge and a reference server (nginx
 //! serving the same answer bytes as a static file), so the figure is their ratio, not a guess.
 //! Every answer must be `200` with the same length as the first; anything else counts as an error.
+//!
+//! With `--walk N` each connection instead asks once for every block 1..=N in order (the body's
+//! `BLOCK` replaced by the number in hex), as a client syncing a range over JSON-RPC does; an
+//! answer that is not `200`, is a JSON-RPC error or a `null` result counts as an error. Several
+//! comma-separated `--url`s spread the connections over them (connection i on URL i mod n).
 
 use bytes::Bytes;
 use clap::Parser;
@@ -15,9 +20,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Parser)]
 #[command(name = "hypasis-rpc-load", version, about)]
 struct Args {
-    /// Where to POST (http://host:port/path).
-    #[arg(long)]
-    url: String,
+    /// Where to POST (http://host:port/path); several, comma-separated, spread the connections.
+    #[arg(long, value_delimiter = ',', required = true)]
+    url: Vec<String>,
     /// The request body (JSON-RPC), or @FILE to read it from a file.
     #[arg(long)]
     body: String,
@@ -33,6 +38,9 @@ struct Args {
     /// Send `Accept-Encoding: gzip`.
     #[arg(long)]
     gzip: bool,
+    /// Each connection asks for blocks 1..=N once, in order (`BLOCK` in the body), then stops.
+    #[arg(long)]
+    walk: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -43,9 +51,10 @@ struct Tally {
     latencies_us: Vec<u32>,
 }
 
-/// Sends requests on one connection until `until` (at least one).
-async fn connection(args: &Args, body: Bytes, until: Instant, expected_len: Option<usize>) -> Result<Tally, String> {
-    let url: hyper::Uri = args.url.parse().map_err(|e| format!("--url: {e}"))?;
+/// Sends requests on one connection to `url` until `until` (at least one), or, with `--walk`,
+/// one per block.
+async fn connection(args: &Args, url: &str, body: Bytes, until: Instant, expected_len: Option<usize>) -> Result<Tally, String> {
+    let url: hyper::Uri = url.parse().map_err(|e| format!("--url: {e}"))?;
     let authority = url.authority().ok_or("--url has no host:port")?.clone();
     let stream = tokio::net::TcpStream::connect(authority.as_str()).await.map_err(|e| format!("connect {authority}: {e}"))?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
@@ -56,7 +65,18 @@ async fn connection(args: &Args, body: Bytes, until: Instant, expected_len: Opti
         }
     });
     let mut tally = Tally::default();
-    while tally.requests == 0 || Instant::now() < until {
+    let template = String::from_utf8_lossy(&body).into_owned();
+    let mut block = 0u64;
+    loop {
+        let body = match args.walk {
+            Some(last) if block >= last => break,
+            Some(_) => {
+                block += 1;
+                Bytes::from(template.replace("BLOCK", &format!("0x{block:x}")))
+            }
+            None if tally.requests > 0 && Instant::now() >= until => break,
+            None => body.clone(),
+        };
         let path = url.path_and_query().map_or("/", |p| p.as_str());
         let mut request = Request::builder()
             .method(if args.get { "GET" } else { "POST" })
@@ -75,7 +95,9 @@ async fn connection(args: &Args, body: Bytes, until: Instant, expected_len: Opti
         tally.latencies_us.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
         tally.requests += 1;
         tally.bytes += answer.len() as u64;
-        if status != 200 || expected_len.is_some_and(|l| l != answer.len()) {
+        let refused =
+            args.walk.is_some() && (answer.windows(13).any(|w| w == b"\"result\":null") || answer.windows(8).any(|w| w == b"\"error\":"));
+        if status != 200 || refused || expected_len.is_some_and(|l| l != answer.len()) {
             if tally.errors == 0 {
                 eprintln!("answered {status} with {} bytes: {}", answer.len(), String::from_utf8_lossy(&answer[..answer.len().min(200)]));
             }
@@ -93,16 +115,21 @@ async fn main() {
         None => args.body.clone().into_bytes(),
     };
     let body = Bytes::from(body);
-    // One request first: the answer's length is what every later answer must have.
-    let probe = connection(&args, body.clone(), Instant::now(), None).await;
-    let probe = probe.unwrap_or_else(|e| fail(&e));
-    if probe.errors > 0 || probe.requests == 0 {
-        fail(&format!("the first request was not answered with 200 ({} errors)", probe.errors));
-    }
-    let expected_len = usize::try_from(probe.bytes / probe.requests).ok();
+    // One request first: the answer's length is what every later answer must have (not when
+    // walking: every block's answer differs).
+    let expected_len = if args.walk.is_some() {
+        None
+    } else {
+        let probe = connection(&args, &args.url[0], body.clone(), Instant::now(), None).await;
+        let probe = probe.unwrap_or_else(|e| fail(&e));
+        if probe.errors > 0 || probe.requests == 0 {
+            fail(&format!("the first request was not answered with 200 ({} errors)", probe.errors));
+        }
+        usize::try_from(probe.bytes / probe.requests).ok()
+    };
     let started = Instant::now();
     let until = started + Duration::from_secs(args.seconds);
-    let runs = (0..args.connections.max(1)).map(|_| connection(&args, body.clone(), until, expected_len));
+    let runs = (0..args.connections.max(1)).map(|i| connection(&args, &args.url[i % args.url.len()], body.clone(), until, expected_len));
     let results = futures::future::join_all(runs).await;
     let elapsed = started.elapsed().as_secs_f64();
     let mut total = Tally::default();

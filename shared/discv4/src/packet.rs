@@ -4,10 +4,7 @@
 
 use alloy_primitives::{B256, keccak256};
 use hypasis_rlpx::{NodeId, keys};
-use k256::{
-    SecretKey,
-    ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey},
-};
+use k256::SecretKey;
 
 /// Largest packet on the wire (`discv4.md`, "Wire Protocol").
 pub const MAX_PACKET_SIZE: usize = 1280;
@@ -73,12 +70,10 @@ pub fn encode(key: &SecretKey, kind: u8, data: &[u8]) -> (Vec<u8>, B256) {
     let mut signed = Vec::with_capacity(1 + data.len());
     signed.push(kind);
     signed.extend_from_slice(data);
-    let (sig, recovery) =
-        SigningKey::from(key).sign_prehash_recoverable(keccak256(&signed).as_slice()).expect("signing a 32-byte prehash succeeds");
+    let signature = keys::sign_recoverable(key, &keccak256(&signed));
     let mut out = Vec::with_capacity(HEADER_SIZE + data.len());
     out.extend_from_slice(&[0u8; 32]);
-    out.extend_from_slice(&sig.to_bytes());
-    out.push(recovery.to_byte());
+    out.extend_from_slice(&signature);
     out.extend_from_slice(&signed);
     let hash = keccak256(&out[32..]);
     out[..32].copy_from_slice(hash.as_slice());
@@ -100,10 +95,7 @@ pub fn decode(datagram: &[u8]) -> Result<Packet<'_>, PacketError> {
     if keccak256(&datagram[32..]) != hash {
         return Err(PacketError::BadHash);
     }
-    let sig = Signature::from_slice(&datagram[32..96]).map_err(|e| PacketError::BadSignature(e.to_string()))?;
-    let recovery = RecoveryId::from_byte(datagram[96]).ok_or_else(|| PacketError::BadSignature("recovery id out of range".into()))?;
-    let digest = keccak256(&datagram[97..]);
-    let key =
-        VerifyingKey::recover_from_prehash(digest.as_slice(), &sig, recovery).map_err(|e| PacketError::BadSignature(e.to_string()))?;
-    Ok(Packet { hash, sender: keys::node_id(&key.into()), kind: datagram[97], data: &datagram[98..] })
+    let sender =
+        keys::recover_node_id(&datagram[32..97], &keccak256(&datagram[97..])).map_err(|e| PacketError::BadSignature(e.to_string()))?;
+    Ok(Packet { hash, sender, kind: datagram[97], data: &datagram[98..] })
 }

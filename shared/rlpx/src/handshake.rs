@@ -17,10 +17,6 @@ use crate::{
 use alloy_primitives::{B256, keccak256};
 use alloy_rlp::{Decodable, Encodable, Header as RlpHeader};
 use k256::{PublicKey, SecretKey};
-use secp256k1::{
-    Message, SECP256K1,
-    ecdsa::{RecoverableSignature, RecoveryId},
-};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Size of a legacy (pre-EIP-8) auth message.
@@ -69,22 +65,6 @@ pub struct Ack {
     pub nonce: B256,
 }
 
-fn sign(key: &SecretKey, message: &B256) -> [u8; 65] {
-    let signature = SECP256K1.sign_ecdsa_recoverable(Message::from_digest(message.0), &keys::secp_secret(key));
-    let (recovery, compact) = signature.serialize_compact();
-    let mut out = [0u8; 65];
-    out[..64].copy_from_slice(&compact);
-    out[64] = u8::try_from(i32::from(recovery)).expect("a recovery id is 0 to 3");
-    out
-}
-
-fn recover(signature: &[u8], message: &B256) -> Result<PublicKey, RlpxError> {
-    let recovery = RecoveryId::try_from(i32::from(signature[64])).map_err(|_| RlpxError::Crypto("recovery id out of range".into()))?;
-    let sig = RecoverableSignature::from_compact(&signature[..64], recovery).map_err(|e| RlpxError::Crypto(e.to_string()))?;
-    let key = SECP256K1.recover_ecdsa(Message::from_digest(message.0), &sig).map_err(|e| RlpxError::Crypto(e.to_string()))?;
-    Ok(keys::from_secp_public(&key))
-}
-
 fn padding() -> Vec<u8> {
     let random = B256::random();
     let len = 100 + usize::from(u16::from_be_bytes([random[0], random[1]]) % 201);
@@ -103,7 +83,7 @@ fn seal_eip8(remote: &PublicKey, mut body: Vec<u8>) -> Vec<u8> {
 /// Builds an EIP-8 auth message.
 pub fn build_auth(our_static: &SecretKey, our_ephemeral: &SecretKey, nonce: &B256, remote: &PublicKey) -> Vec<u8> {
     let static_shared = keys::ecdh(our_static, remote);
-    let signature = sign(our_ephemeral, &(static_shared ^ *nonce));
+    let signature = keys::sign_recoverable(our_ephemeral, &(static_shared ^ *nonce));
     let id = keys::node_id_of(our_static);
     let fields = [&signature[..], id.as_slice(), nonce.as_slice()];
     let payload: usize = fields.iter().map(|f| f.length()).sum::<usize>() + VERSION.length();
@@ -161,7 +141,7 @@ fn finish_auth(our_static: &SecretKey, signature: &[u8], id: &[u8], nonce: &[u8]
     let remote_static = public_from_id(id)?;
     let nonce = B256::from_slice(nonce);
     let static_shared = keys::ecdh(our_static, &remote_static);
-    let remote_ephemeral = recover(signature, &(static_shared ^ nonce))?;
+    let remote_ephemeral = keys::recover(signature, &(static_shared ^ nonce))?;
     Ok(Auth { remote_static, remote_ephemeral, nonce, eip8 })
 }
 

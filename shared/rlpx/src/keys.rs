@@ -9,6 +9,10 @@
 use crate::RlpxError;
 use alloy_primitives::{B256, B512, keccak256};
 use k256::{PublicKey, SecretKey, elliptic_curve::sec1::ToEncodedPoint};
+use secp256k1::{
+    Message, SECP256K1,
+    ecdsa::{RecoverableSignature, RecoveryId},
+};
 
 /// A node id: the public key's `X ‖ Y`.
 pub type NodeId = B512;
@@ -48,6 +52,44 @@ pub fn random_secret() -> SecretKey {
 pub fn ecdh(secret: &SecretKey, public: &PublicKey) -> B256 {
     let point = secp256k1::ecdh::shared_secret_point(&secp_public(public), &secp_secret(secret));
     B256::from_slice(&point[..32])
+}
+
+/// A recoverable ECDSA signature of a 32-byte digest, as devp2p sends it: `r ‖ s ‖ v` with the
+/// recovery id `v` (0 or 1) last, `s` in the lower half.
+pub fn sign_recoverable(key: &SecretKey, digest: &B256) -> [u8; 65] {
+    let signature = SECP256K1.sign_ecdsa_recoverable(Message::from_digest(digest.0), &secp_secret(key));
+    let (recovery, compact) = signature.serialize_compact();
+    let mut out = [0u8; 65];
+    out[..64].copy_from_slice(&compact);
+    out[64] = u8::try_from(i32::from(recovery)).expect("a recovery id is 0 to 3");
+    out
+}
+
+/// The public key that made `signature` (`r ‖ s ‖ v`, 65 bytes) of `digest`.
+///
+/// # Errors
+/// [`RlpxError::Crypto`] when the signature is not 65 bytes, its recovery id is out of range or
+/// it recovers no key.
+pub fn recover(signature: &[u8], digest: &B256) -> Result<PublicKey, RlpxError> {
+    Ok(from_secp_public(&recover_secp(signature, digest)?))
+}
+
+/// The node id that made `signature` of `digest` (as [`recover`], without the k256 key).
+///
+/// # Errors
+/// As [`recover`].
+pub fn recover_node_id(signature: &[u8], digest: &B256) -> Result<NodeId, RlpxError> {
+    Ok(NodeId::from_slice(&recover_secp(signature, digest)?.serialize_uncompressed()[1..]))
+}
+
+fn recover_secp(signature: &[u8], digest: &B256) -> Result<secp256k1::PublicKey, RlpxError> {
+    let [compact @ .., v] = signature else { return Err(RlpxError::Crypto("empty signature".into())) };
+    if compact.len() != 64 {
+        return Err(RlpxError::Crypto(format!("signature of {} bytes, expected 65", signature.len())));
+    }
+    let recovery = RecoveryId::try_from(i32::from(*v)).map_err(|_| RlpxError::Crypto("recovery id out of range".into()))?;
+    let sig = RecoverableSignature::from_compact(compact, recovery).map_err(|e| RlpxError::Crypto(e.to_string()))?;
+    SECP256K1.recover_ecdsa(Message::from_digest(digest.0), &sig).map_err(|e| RlpxError::Crypto(e.to_string()))
 }
 
 /// The uncompressed SEC1 encoding (`0x04 ‖ X ‖ Y`) of `secret`'s public key.
