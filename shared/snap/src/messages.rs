@@ -6,7 +6,7 @@
 //! decode is strict (trailing bytes refused) and lists are capped ([`MAX_ITEMS`]).
 
 use alloy_primitives::{B256, Bytes};
-use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
+use alloy_rlp::{Decodable, Encodable, Header, RlpDecodable, RlpEncodable};
 
 /// Message codes, relative to snap's offset.
 pub mod id {
@@ -74,13 +74,46 @@ pub struct GetAccountRange {
     pub bytes: u64,
 }
 
-/// One account of an [`AccountRange`]: its hash and its slim RLP body.
-#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+/// One account of an [`AccountRange`]: `[hash, body]`, the body being the slim account's RLP list
+/// itself, embedded as is (not wrapped in a byte string).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountData {
     /// keccak256 of the address.
     pub hash: B256,
-    /// Slim account encoding (see [`crate::account`]).
+    /// The slim account's RLP, header included (see [`crate::account`]).
     pub body: Bytes,
+}
+
+impl Encodable for AccountData {
+    fn encode(&self, out: &mut dyn alloy_rlp::BufMut) {
+        Header { list: true, payload_length: self.hash.length() + self.body.len() }.encode(out);
+        self.hash.encode(out);
+        out.put_slice(&self.body);
+    }
+
+    fn length(&self) -> usize {
+        let payload = self.hash.length() + self.body.len();
+        alloy_rlp::length_of_length(payload) + payload
+    }
+}
+
+impl Decodable for AccountData {
+    fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        let header = Header::decode(buf)?;
+        if !header.list {
+            return Err(alloy_rlp::Error::UnexpectedString);
+        }
+        let (mut payload, rest) = buf.split_at_checked(header.payload_length).ok_or(alloy_rlp::Error::InputTooShort)?;
+        let hash = B256::decode(&mut payload)?;
+        // The body: exactly one RLP item, kept whole.
+        let mut item = payload;
+        let body_header = Header::decode(&mut item)?;
+        if item.len() != body_header.payload_length {
+            return Err(alloy_rlp::Error::ListLengthMismatch { expected: body_header.payload_length, got: item.len() });
+        }
+        *buf = rest;
+        Ok(Self { hash, body: Bytes::copy_from_slice(payload) })
+    }
 }
 
 /// AccountRange: `[request-id, [[hash, body], …], [proof-node, …]]`.
@@ -334,6 +367,23 @@ mod tests {
         expected.extend([0xff; 32]);
         expected.push(0x64);
         assert_eq!(message.to_rlp(), expected, "{}", hex::encode(message.to_rlp()));
+    }
+
+    #[test]
+    fn account_bodies_are_embedded_lists() {
+        // [1, [[hash, [1, 10, "", ""]]], []]: the slim body is the list itself.
+        let body = Bytes::from_static(&[0xc4, 0x01, 0x0a, 0x80, 0x80]);
+        let message = AccountRange { request_id: 1, accounts: vec![AccountData { hash: B256::repeat_byte(0xbb), body }], proof: vec![] };
+        let mut expected = vec![0xea, 0x01, 0xe7, 0xe6, 0xa0];
+        expected.extend([0xbb; 32]);
+        expected.extend([0xc4, 0x01, 0x0a, 0x80, 0x80, 0xc0]);
+        assert_eq!(message.to_rlp(), expected, "{}", hex::encode(message.to_rlp()));
+        assert_eq!(AccountRange::decode_strict(&expected), Ok(message));
+        // A body followed by another item, or cut short, is refused.
+        let mut two_items = vec![0xe8, 0xa0];
+        two_items.extend([0xbb; 32]);
+        two_items.extend([0xc2, 0x01, 0x0a, 0x80, 0x80]);
+        assert!(AccountData::decode(&mut &two_items[..]).is_err());
     }
 
     #[test]
