@@ -18,6 +18,8 @@ use std::{
 };
 use tokio::net::TcpStream;
 
+mod sync;
+
 /// Headers per request (Bor's `MaxHeaderFetch`).
 pub const MAX_HEADER_FETCH: u64 = 192;
 /// Bodies per request (Bor's `MaxBlockFetch`).
@@ -284,17 +286,7 @@ impl BorPeer {
         let request_id = self.take_id();
         let payload = HashRequest { request_id, hashes }.encode();
         let msg = self.request(id::GET_RECEIPTS, &payload, request_id, id::RECEIPTS, "GetReceipts").await?;
-        self.decode_receipts(&msg)
-    }
-
-    /// A `Receipts` answer in the negotiated version's encoding.
-    fn decode_receipts(&self, msg: &hypasis_eth_wire::conn::EthMessage) -> Result<Vec<Vec<hypasis_chain::Receipt>>, PeerError> {
-        let (_, receipts) = if self.conn.version() >= 69 {
-            messages::decode_response(&msg.data, "Receipts", messages::decode_receipts69)?
-        } else {
-            messages::decode_response(&msg.data, "Receipts", <Vec<hypasis_chain::Receipt> as alloy_rlp::Decodable>::decode)?
-        };
-        Ok(receipts)
+        decode_receipts(&msg.data, self.conn.version() >= 69)
     }
 
     /// The next eth message the node sends on its own (announcements such as NewBlock).
@@ -325,117 +317,16 @@ impl BorPeer {
             None => Err(PeerError::NoRemote(number)),
         }
     }
+}
 
-    /// Downloads and verifies blocks `parent.number + 1 ..= to`: headers must link from
-    /// `parent`, bodies must match their headers.
-    ///
-    /// # Errors
-    /// When the peer fails or sends data that does not verify.
-    pub async fn sync(&mut self, parent: &SealedHeader, to: u64) -> Result<SyncReport, PeerError> {
-        self.sync_with(parent, to, false).await
-    }
-
-    /// As [`BorPeer::sync`], and with `receipts` the receipts too, checked against their
-    /// headers' roots (as Bor's snap and fast modes fetch them).
-    ///
-    /// # Errors
-    /// When the peer fails or sends data that does not verify.
-    pub async fn sync_with(&mut self, parent: &SealedHeader, to: u64, receipts: bool) -> Result<SyncReport, PeerError> {
-        let started = Instant::now();
-        let (mut previous, mut blocks, mut requests) = (parent.clone(), 0u64, 0u64);
-        // The next header batch is asked for while the bodies (and receipts) of this one are
-        // fetched: a header, a body and a receipt request in flight at once, as Bor's fetchers.
-        let mut next = self.ask_headers(previous.number() + 1, to).await?;
-        while let Some((sent, request_id, start)) = next {
-            let msg = self.await_answer(sent, request_id, id::BLOCK_HEADERS, "GetBlockHeaders").await?;
-            let (_, headers) = messages::decode_response(&msg.data, "BlockHeaders", <SealedHeader as alloy_rlp::Decodable>::decode)?;
-            requests += 1;
-            if headers.is_empty() {
-                return Err(PeerError::BadData(format!("no headers from {start}")));
-            }
-            for header in &headers {
-                if header.parent_hash() != previous.hash() || header.number() != previous.number() + 1 {
-                    return Err(PeerError::BadData(format!("header {} does not link", header.number())));
-                }
-                previous = header.clone();
-            }
-            next = self.ask_headers(previous.number() + 1, to).await?;
-            for chunk in headers.chunks(MAX_BLOCK_FETCH) {
-                requests += self.fetch_blocks(chunk, receipts).await?;
-                blocks += chunk.len() as u64;
-                if let Some(stats) = &self.stats {
-                    stats.blocks.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                }
-            }
-        }
-        Ok(SyncReport { blocks, head: previous.hash(), elapsed: started.elapsed(), requests })
-    }
-
-    /// Sends `GetBlockHeaders` for the next batch from `start` up to `to`, if any is left.
-    async fn ask_headers(&mut self, start: u64, to: u64) -> Result<Option<(Instant, u64, u64)>, PeerError> {
-        if start > to {
-            return Ok(None);
-        }
-        let request_id = self.take_id();
-        let limit = (to - start + 1).min(MAX_HEADER_FETCH);
-        let req = GetBlockHeaders { request_id, start: BlockId::Number(start), limit, skip: 0, reverse: false };
-        let sent = self.send_request(id::GET_BLOCK_HEADERS, &req.encode(), "GetBlockHeaders").await?;
-        Ok(Some((sent, request_id, start)))
-    }
-
-    /// The bodies (and with `receipts` the receipts) of `headers`, both asked for at once and
-    /// verified against the headers; a short answer (the node's response size limit) is followed
-    /// by a request for the rest, as Bor re-queues undelivered blocks. Returns the requests made.
-    async fn fetch_blocks(&mut self, headers: &[SealedHeader], receipts: bool) -> Result<u64, PeerError> {
-        let (mut bodies_from, mut receipts_from, mut requests) = (0, if receipts { 0 } else { headers.len() }, 0);
-        while bodies_from < headers.len() || receipts_from < headers.len() {
-            let ask = |from: usize| headers[from..].iter().map(SealedHeader::hash).collect::<Vec<_>>();
-            let bodies_req = if bodies_from < headers.len() {
-                let request_id = self.take_id();
-                let payload = HashRequest { request_id, hashes: ask(bodies_from) }.encode();
-                Some((self.send_request(id::GET_BLOCK_BODIES, &payload, "GetBlockBodies").await?, request_id))
-            } else {
-                None
-            };
-            let receipts_req = if receipts_from < headers.len() {
-                let request_id = self.take_id();
-                let payload = HashRequest { request_id, hashes: ask(receipts_from) }.encode();
-                Some((self.send_request(id::GET_RECEIPTS, &payload, "GetReceipts").await?, request_id))
-            } else {
-                None
-            };
-            if let Some((sent, request_id)) = bodies_req {
-                let msg = self.await_answer(sent, request_id, id::BLOCK_BODIES, "GetBlockBodies").await?;
-                let (_, bodies) = messages::decode_response(&msg.data, "BlockBodies", <BlockBody as alloy_rlp::Decodable>::decode)?;
-                requests += 1;
-                if bodies.is_empty() {
-                    return Err(PeerError::BadData(format!("no bodies from block {}", headers[bodies_from].number())));
-                }
-                for (body, header) in bodies.iter().zip(&headers[bodies_from..]) {
-                    body.verify(header).map_err(|e| PeerError::BadData(format!("body {}: {e}", header.number())))?;
-                }
-                bodies_from += bodies.len().min(headers.len() - bodies_from);
-            }
-            if let Some((sent, request_id)) = receipts_req {
-                let msg = self.await_answer(sent, request_id, id::RECEIPTS, "GetReceipts").await?;
-                let lists = self.decode_receipts(&msg)?;
-                requests += 1;
-                if lists.is_empty() {
-                    return Err(PeerError::BadData(format!("no receipts from block {}", headers[receipts_from].number())));
-                }
-                for (list, header) in lists.iter().zip(&headers[receipts_from..]) {
-                    let consensus = match list.split_last() {
-                        Some((last, rest)) if hypasis_chain::receipt::is_state_sync_receipt(last) => rest,
-                        _ => list.as_slice(),
-                    };
-                    hypasis_chain::receipt::verify_receipts(header.header(), consensus)
-                        .map_err(|e| PeerError::BadData(format!("receipts {}: {e}", header.number())))?;
-                }
-                receipts_from += lists.len().min(headers.len() - receipts_from);
-            }
-        }
-        Ok(requests)
-    }
+/// A `Receipts` answer, eth/69's encoding or eth/68's.
+fn decode_receipts(data: &[u8], eth69: bool) -> Result<Vec<Vec<hypasis_chain::Receipt>>, PeerError> {
+    let (_, receipts) = if eth69 {
+        messages::decode_response(data, "Receipts", messages::decode_receipts69)?
+    } else {
+        messages::decode_response(data, "Receipts", <Vec<hypasis_chain::Receipt> as alloy_rlp::Decodable>::decode)?
+    };
+    Ok(receipts)
 }
 
 /// A Status for the chain a node reports in its REST `/api/v1/status` (network id, genesis,

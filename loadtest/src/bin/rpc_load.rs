@@ -95,8 +95,7 @@ async fn connection(args: &Args, url: &str, body: Bytes, until: Instant, expecte
         tally.latencies_us.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
         tally.requests += 1;
         tally.bytes += answer.len() as u64;
-        let refused =
-            args.walk.is_some() && (answer.windows(13).any(|w| w == b"\"result\":null") || answer.windows(8).any(|w| w == b"\"error\":"));
+        let refused = args.walk.is_some() && refused(&answer);
         if status != 200 || refused || expected_len.is_some_and(|l| l != answer.len()) {
             if tally.errors == 0 {
                 eprintln!("answered {status} with {} bytes: {}", answer.len(), String::from_utf8_lossy(&answer[..answer.len().min(200)]));
@@ -105,6 +104,15 @@ async fn connection(args: &Args, url: &str, body: Bytes, until: Instant, expecte
         }
     }
     Ok(tally)
+}
+
+/// Whether a JSON-RPC answer refuses the request: not JSON, an `error` member, or a `null` or
+/// missing `result` (a block the server does not have).
+fn refused(answer: &[u8]) -> bool {
+    match serde_json::from_slice::<serde_json::Value>(answer) {
+        Ok(reply) => reply.get("error").is_some() || reply.get("result").is_none_or(serde_json::Value::is_null),
+        Err(_) => true,
+    }
 }
 
 #[tokio::main]

@@ -10,7 +10,8 @@
 //! - `rlp`: RLP encoding alone of the same answers;
 //! - `snappy`: compressing and decompressing them (every eth message is snappy-compressed);
 //! - `frame`: one frame through our RLPx codec, encode (AES-256-CTR + keccak MAC) and decode;
-//! - `mac`: the keccak MAC of a 64 KiB frame body alone;
+//! - `mac`: the keccak MAC of a 64 KiB frame body alone, and keccak256 of it in assembly
+//!   (keccak-asm, the MAC's) beside pure Rust (sha3);
 //! - `handshake`: a whole ECIES handshake, both sides, over an in-memory pipe.
 //!
 //! Bodies and receipts are mainnet-shaped (`DevnetConfig::txs_per_block` 150, ~115 KB bodies), so
@@ -150,6 +151,10 @@ fn frames(c: &mut Criterion, runtime: &Runtime, answers: &[(&str, &Vec<u8>)]) {
     let mut group = c.benchmark_group("mac");
     group.throughput(Throughput::Bytes(body.len() as u64));
     group.bench_function("keccak_mac_64k_body", |b| b.iter(|| mac.update_body(black_box(&body))));
+    // The MAC's keccak, assembly (keccak-asm, what the MAC uses) beside pure Rust (sha3, what it
+    // used before), on the same bytes in the same run.
+    group.bench_function("keccak256_64k_asm", |b| b.iter(|| <keccak_asm::Keccak256 as keccak_asm::Digest>::digest(black_box(&body))));
+    group.bench_function("keccak256_64k_pure_rust", |b| b.iter(|| <sha3::Keccak256 as sha3::Digest>::digest(black_box(&body))));
     group.finish();
 }
 

@@ -3,7 +3,7 @@
 
 use aes::cipher::{BlockEncrypt, KeyInit};
 use alloy_primitives::B256;
-use sha3::{Digest, Keccak256};
+use keccak_asm::{Digest, Keccak256};
 
 /// One direction's MAC state.
 #[derive(Clone)]
