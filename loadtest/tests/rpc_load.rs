@@ -5,6 +5,7 @@ use std::{
     io::{BufRead, BufReader, Read, Write},
     net::{TcpListener, TcpStream},
     process::Command,
+    sync::atomic::{AtomicU32, Ordering},
 };
 
 /// Serves keep-alive HTTP/1.1 on a free port; each request body goes through `answer`.
@@ -63,9 +64,23 @@ fn up_to_three(request: &str) -> String {
     }
 }
 
+/// Block 2 is refused three times (not there yet), then served.
+fn late_block_two(request: &str) -> String {
+    static REFUSED: AtomicU32 = AtomicU32::new(0);
+    if request.contains("\"0x2\"") && REFUSED.fetch_add(1, Ordering::SeqCst) < 3 {
+        return r#"{"jsonrpc":"2.0","id":1,"result":null}"#.to_owned();
+    }
+    every_block(request)
+}
+
 fn walk(url: &str, blocks: u64) -> (bool, String) {
+    walk_with(url, blocks, &["--connections", "2"])
+}
+
+fn walk_with(url: &str, blocks: u64, extra: &[&str]) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_hypasis-rpc-load"))
-        .args(["--url", url, "--connections", "2", "--walk", &blocks.to_string()])
+        .args(["--url", url, "--walk", &blocks.to_string()])
+        .args(extra)
         .args(["--body", r#"{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["BLOCK",false]}"#])
         .output()
         .expect("run hypasis-rpc-load");
@@ -76,14 +91,21 @@ fn walk(url: &str, blocks: u64) -> (bool, String) {
 fn a_walk_counts_every_block_answered() {
     let (ok, summary) = walk(&serve(every_block), 20);
     assert!(ok, "{summary}");
-    assert!(summary.contains("requests=40 errors=0"), "two connections, 20 blocks each, none refused: {summary}");
+    assert!(summary.contains("requests=40 errors=0 retries=0"), "two connections, 20 blocks each, none refused: {summary}");
 }
 
 #[test]
 fn a_walk_counts_null_results_and_errors_as_refused() {
     let (ok, summary) = walk(&serve(up_to_three), 6);
     assert!(!ok, "refusals make the run fail: {summary}");
-    assert!(summary.contains("requests=12 errors=6"), "blocks 4 (null), 5 (error) and 6 (null) on each connection: {summary}");
+    assert!(summary.contains("requests=12 errors=6 retries=0"), "blocks 4 (null), 5 (error) and 6 (null) on each connection: {summary}");
+}
+
+#[test]
+fn a_syncing_walk_asks_again_for_a_block_not_there_yet() {
+    let (ok, summary) = walk_with(&serve(late_block_two), 3, &["--connections", "1", "--retry-ms", "10", "--seconds", "30"]);
+    assert!(ok, "{summary}");
+    assert!(summary.contains("requests=6 errors=0 retries=3"), "block 2 asked four times: {summary}");
 }
 
 #[test]

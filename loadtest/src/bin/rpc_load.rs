@@ -7,7 +7,9 @@
 //! With `--walk N` each connection instead asks once for every block 1..=N in order (the body's
 //! `BLOCK` replaced by the number in hex), as a client syncing a range over JSON-RPC does; an
 //! answer that is not `200`, is a JSON-RPC error or a `null` result counts as an error. Several
-//! comma-separated `--url`s spread the connections over them (connection i on URL i mod n).
+//! comma-separated `--url`s spread the connections over them (connection i on URL i mod n). With
+//! `--retry-ms` a refused block is asked again after that pause until answered (a syncing client
+//! waiting for a server that is still filling its history), within `--seconds`.
 
 use bytes::Bytes;
 use clap::Parser;
@@ -41,12 +43,18 @@ struct Args {
     /// Each connection asks for blocks 1..=N once, in order (`BLOCK` in the body), then stops.
     #[arg(long)]
     walk: Option<u64>,
+    /// With --walk, a refused block (`null` or an error) is asked again after this pause, as a
+    /// syncing client does, until answered or --seconds have passed since the start; 0: counted
+    /// as an error and skipped.
+    #[arg(long, default_value_t = 0)]
+    retry_ms: u64,
 }
 
 #[derive(Debug, Default)]
 struct Tally {
     requests: u64,
     errors: u64,
+    retries: u64,
     bytes: u64,
     latencies_us: Vec<u32>,
 }
@@ -66,12 +74,14 @@ async fn connection(args: &Args, url: &str, body: Bytes, until: Instant, expecte
     });
     let mut tally = Tally::default();
     let template = String::from_utf8_lossy(&body).into_owned();
-    let mut block = 0u64;
+    let (mut block, mut again) = (0u64, false);
     loop {
         let body = match args.walk {
-            Some(last) if block >= last => break,
+            Some(last) if block >= last && !again => break,
             Some(_) => {
-                block += 1;
+                if !again {
+                    block += 1;
+                }
                 Bytes::from(template.replace("BLOCK", &format!("0x{block:x}")))
             }
             None if tally.requests > 0 && Instant::now() >= until => break,
@@ -96,6 +106,12 @@ async fn connection(args: &Args, url: &str, body: Bytes, until: Instant, expecte
         tally.requests += 1;
         tally.bytes += answer.len() as u64;
         let refused = args.walk.is_some() && refused(&answer);
+        again = refused && status == 200 && args.retry_ms > 0 && Instant::now() < until;
+        if again {
+            tally.retries += 1;
+            tokio::time::sleep(Duration::from_millis(args.retry_ms)).await;
+            continue;
+        }
         if status != 200 || refused || expected_len.is_some_and(|l| l != answer.len()) {
             if tally.errors == 0 {
                 eprintln!("answered {status} with {} bytes: {}", answer.len(), String::from_utf8_lossy(&answer[..answer.len().min(200)]));
@@ -145,15 +161,17 @@ async fn main() {
         let tally = result.unwrap_or_else(|e| fail(&e));
         total.requests += tally.requests;
         total.errors += tally.errors;
+        total.retries += tally.retries;
         total.bytes += tally.bytes;
         total.latencies_us.extend(tally.latencies_us);
     }
     total.latencies_us.sort_unstable();
     let pct = |p: f64| total.latencies_us.get(((total.latencies_us.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0) as f64 / 1000.0;
     println!(
-        "requests={} errors={} seconds={elapsed:.1} requests_per_second={:.0} mib_per_second={:.1} answer_bytes={} p50_ms={:.2} p99_ms={:.2}",
+        "requests={} errors={} retries={} seconds={elapsed:.1} requests_per_second={:.0} mib_per_second={:.1} answer_bytes={} p50_ms={:.2} p99_ms={:.2}",
         total.requests,
         total.errors,
+        total.retries,
         total.requests as f64 / elapsed,
         total.bytes as f64 / elapsed / 1_048_576.0,
         expected_len.unwrap_or(0),

@@ -4,7 +4,7 @@
 //! pings by itself.
 
 use crate::{
-    DisconnectReason, Hello, WireError,
+    Capability, DisconnectReason, Hello, WireError,
     eth::{self, status::Status},
     p2p::{self, BASE_PROTOCOL_LENGTH},
     snappy,
@@ -16,6 +16,13 @@ use hypasis_rlpx::FrameCodec;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
+
+/// The snap protocol's capability name (`snap/1`, devp2p `caps/snap.md`).
+pub const SNAP: &str = "snap";
+/// The snap version we speak.
+pub const SNAP_VERSION: u64 = 1;
+/// Message ids snap/1 occupies (GetAccountRange 0x00 … TrieNodes 0x07).
+pub const SNAP_MESSAGE_COUNT: u8 = 8;
 
 /// How long to wait for the peer's Hello and Status.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,6 +36,8 @@ pub struct P2pConn<S> {
     pub remote_hello: Hello,
     /// The negotiated eth version.
     pub eth_version: u64,
+    /// Whether both sides offered `snap/1` (its messages follow eth's in the id space).
+    pub snap: bool,
 }
 
 /// A connection after Status: eth messages flow.
@@ -48,12 +57,15 @@ pub enum Incoming {
     Pong,
     /// An eth message.
     Eth(EthMessage),
+    /// A `snap/1` message (id relative to snap), when both sides offered snap/1.
+    Snap(EthMessage),
 }
 
-/// An eth message.
+/// An eth (or snap) message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EthMessage {
-    /// Message id relative to eth (`0x00` = Status).
+    /// Message id relative to its capability (eth: `0x00` = Status; snap: `0x00` =
+    /// GetAccountRange).
     pub id: u8,
     /// `msg-data`, decompressed.
     pub data: Bytes,
@@ -95,7 +107,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> P2pConn<S> {
             p2p::DISCONNECT => return Err(WireError::Disconnected(DisconnectReason::decode(data))),
             other => return Err(WireError::Breach(format!("expected Hello, got message 0x{other:02x}"))),
         };
-        let mut conn = Self { framed, snappy: false, remote_hello, eth_version: 0 };
+        let mut conn = Self { framed, snappy: false, remote_hello, eth_version: 0, snap: false };
         if conn.remote_hello.id != remote_id {
             return Err(conn.refuse(DisconnectReason::UnexpectedIdentity, "Hello node id differs from the handshake key").await);
         }
@@ -108,6 +120,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> P2pConn<S> {
                 return Err(conn.refuse(DisconnectReason::UselessPeer, &format!("no shared eth version (peer offers {offered:?})")).await);
             }
         }
+        let snap = Capability::new(SNAP, SNAP_VERSION);
+        conn.snap = ours.capabilities.contains(&snap) && conn.remote_hello.capabilities.contains(&snap);
         Ok(conn)
     }
 
@@ -185,6 +199,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EthConn<S> {
         &self.inner.remote_hello
     }
 
+    /// Whether snap/1 was negotiated beside eth.
+    pub fn snap(&self) -> bool {
+        self.inner.snap
+    }
+
+    /// Where snap's ids start: after p2p's and the negotiated eth version's (0x21 beside eth/68,
+    /// 0x22 beside eth/69), as capabilities are laid out in name order.
+    fn snap_offset(&self) -> u8 {
+        BASE_PROTOCOL_LENGTH + eth::message_count(self.inner.eth_version)
+    }
+
+    /// Sends a snap/1 message (relative id).
+    ///
+    /// # Errors
+    /// Transport errors, or [`WireError::Breach`] when snap/1 was not negotiated.
+    pub async fn send_snap(&mut self, id: u8, data: &[u8]) -> Result<(), WireError> {
+        if !self.inner.snap || id >= SNAP_MESSAGE_COUNT {
+            return Err(WireError::Breach(format!("snap message 0x{id:02x} on a session without snap/1")));
+        }
+        let offset = self.snap_offset();
+        self.inner.send_raw(offset + id, data).await
+    }
+
     /// Sends an eth message (relative id).
     ///
     /// # Errors
@@ -222,6 +259,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EthConn<S> {
             id if id - BASE_PROTOCOL_LENGTH < eth::message_count(self.inner.eth_version) => {
                 Ok(Incoming::Eth(EthMessage { id: id - BASE_PROTOCOL_LENGTH, data }))
             }
+            id if self.inner.snap && id - self.snap_offset() < SNAP_MESSAGE_COUNT => {
+                Ok(Incoming::Snap(EthMessage { id: id - self.snap_offset(), data }))
+            }
             other => Err(WireError::Breach(format!("message id 0x{other:02x} is outside every negotiated capability"))),
         }
     }
@@ -234,8 +274,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EthConn<S> {
         self.inner.send_raw(p2p::PONG, &[0xc0]).await
     }
 
-    /// Receives the next eth message, answering pings along the way (for clients; not
-    /// cancel-safe).
+    /// Receives the next eth message, answering pings along the way and skipping snap messages
+    /// (for eth clients; not cancel-safe).
     ///
     /// # Errors
     /// As [`EthConn::next_message`].
@@ -245,6 +285,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EthConn<S> {
                 Incoming::Ping => self.pong().await?,
                 Incoming::Pong => {}
                 Incoming::Eth(m) => return Ok(m),
+                // Only sessions that offered snap/1 get these; eth clients read eth.
+                Incoming::Snap(_) => {}
             }
         }
     }

@@ -35,7 +35,7 @@ pub mod session;
 pub mod status;
 
 pub use config::NetworkConfig;
-pub use dial::{dial, handshake};
+pub use dial::{dial, handshake, handshake_with_snap};
 pub use peers::PeerInfo;
 pub use server::{NetworkHandle, spawn};
 pub use session::EndReason;

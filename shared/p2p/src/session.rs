@@ -106,6 +106,8 @@ pub(crate) async fn session(
                     Ok(Incoming::Ping) => eth.pong().await,
                     Ok(Incoming::Pong) => Ok(()),
                     Ok(Incoming::Eth(msg)) => handle(&mut eth, shared, stats, eth69, msg, &peer).await,
+                    // The server does not offer snap/1 yet, so no session negotiates it.
+                    Ok(Incoming::Snap(msg)) => Err(hypasis_eth_wire::WireError::Breach(format!("snap message 0x{:02x} without snap/1", msg.id))),
                     Err(e) => Err(e),
                 };
                 if let Err(e) = result {

@@ -3,7 +3,9 @@
 //! against a state root, code and node hashes).
 
 pub mod account;
+pub mod backend;
 pub mod messages;
+pub mod pool;
 pub mod range_proof;
 pub mod verify;
 

@@ -62,7 +62,8 @@ impl Default for BackwardConfig {
     }
 }
 
-/// How long a fetched batch waits for the block above it before it is parked.
+/// How long a fetched batch waits for the block above it, once nobody holds the batch above's
+/// claim, before it is parked.
 const LINK_WAIT: Duration = Duration::from_secs(5);
 /// Most fetched batches kept while the block above them is missing.
 const MAX_PARKED: usize = 64;
@@ -187,7 +188,7 @@ async fn one_batch(
             if *skip > 0 {
                 *skip -= 1;
             } else if claims.claim(&Claims::batch(k), config.claim_lease).await {
-                let result = fill(ctx, config, shared, (k, lo, hi), cancel).await;
+                let result = fill(ctx, config, claims, shared, (k, lo, hi), cancel).await;
                 claims.release(&Claims::batch(k)).await;
                 return result.map(|()| true);
             }
@@ -206,12 +207,13 @@ async fn one_batch(
 async fn fill(
     ctx: &SyncContext,
     config: &BackwardConfig,
+    claims: &Claims,
     shared: &Shared,
     (k, lo, hi): (u64, u64, u64),
     cancel: &CancellationToken,
 ) -> Result<(), SyncError> {
     let checked = tokio::select! {
-        checked = fetch_checked(ctx, config, shared, (k, lo, hi)) => checked?,
+        checked = fetch_checked(ctx, config, claims, shared, (k, lo, hi)) => checked?,
         () = cancel.cancelled() => return Ok(()),
     };
     let Some((blocks, upstream)) = checked else { return Ok(()) };
@@ -232,6 +234,7 @@ async fn fill(
 async fn fetch_checked(
     ctx: &SyncContext,
     config: &BackwardConfig,
+    claims: &Claims,
     shared: &Shared,
     (k, lo, hi): (u64, u64, u64),
 ) -> Result<Option<Parked>, SyncError> {
@@ -260,7 +263,7 @@ async fn fetch_checked(
             (fetched.blocks, fetched.upstream)
         }
     };
-    let linked = match link(ctx, config, &blocks).await {
+    let linked = match link(ctx, config, claims, &blocks).await {
         Err(SyncError::LinkTimeout(above)) => {
             let mut parked = shared.parked.lock();
             if parked.len() < MAX_PARKED {
@@ -281,14 +284,22 @@ async fn fetch_checked(
 
 /// Checks that `blocks` link to the held block above (waiting for it while another worker fills
 /// it) and to the held block below. `Ok(Err(reason))` means the batch is wrong.
-async fn link(ctx: &SyncContext, config: &BackwardConfig, blocks: &[Block]) -> Result<Result<(), Unverified>, SyncError> {
+///
+/// The wait gives up after [`LINK_WAIT`] once nobody holds the claim of the batch above (it
+/// failed and was let go), and at most after most of our own claim's lease: while the batch
+/// above is being filled, by any instance, waiting is cheaper than dropping this batch, which
+/// would be fetched again, and every batch below waiting on it with it.
+async fn link(ctx: &SyncContext, config: &BackwardConfig, claims: &Claims, blocks: &[Block]) -> Result<Result<(), Unverified>, SyncError> {
     let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else { return Ok(Ok(())) };
-    let deadline = Instant::now() + LINK_WAIT.min(config.claim_lease);
+    let started = Instant::now();
+    let (unclaimed_wait, longest_wait) = (LINK_WAIT.min(config.claim_lease), config.claim_lease.mul_f64(0.8));
+    let above_batch = Claims::batch((last.number() + 1) / config.batch.max(1));
     let above = loop {
         if let Some(above) = ctx.store.by_numbers(&[last.number() + 1], Parts::HEADER).await?.into_iter().next().flatten() {
             break above;
         }
-        if Instant::now() > deadline {
+        let waited = started.elapsed();
+        if waited > longest_wait || (waited > unclaimed_wait && !claims.is_claimed(&above_batch).await) {
             return Err(SyncError::LinkTimeout(last.number() + 1));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

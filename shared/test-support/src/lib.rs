@@ -8,6 +8,7 @@
 //! - [`tls`]: a test CA and server certificate made with `openssl`.
 
 pub mod bor;
+pub mod geth;
 pub mod nginx;
 pub mod redis;
 pub mod redis_cluster;
