@@ -103,7 +103,20 @@ impl BorPeer {
             while let Some(done) = checks.try_join_next() {
                 done.map_err(|e| PeerError::BadData(format!("verification task: {e}")))??;
             }
-            let (request_id, msg) = self.next_answer(&in_flight).await?;
+            let (request_id, msg) = match self.next_answer(&in_flight).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    if let Some(stats) = &self.stats {
+                        let oldest = in_flight.values().min_by_key(|r| r.sent).map_or("a request", |r| r.asked.name());
+                        stats.failed(oldest);
+                    }
+                    // A verification failure found already says more than what followed it.
+                    while let Some(done) = checks.try_join_next() {
+                        done.map_err(|e| PeerError::BadData(format!("verification task: {e}")))??;
+                    }
+                    return Err(e);
+                }
+            };
             let request = in_flight.remove(&request_id).expect("next_answer returns a request in flight");
             if let Some(stats) = &self.stats {
                 stats.answered(request.asked.name(), msg.data.len(), request.sent.elapsed());
@@ -113,8 +126,13 @@ impl BorPeer {
             match request.asked {
                 Asked::Headers => {
                     let (_, headers) = messages::decode_response(&msg.data, "BlockHeaders", SealedHeader::decode)?;
-                    if headers.is_empty() {
-                        return Err(PeerError::BadData(format!("no headers from {}", previous.number() + 1)));
+                    if headers.is_empty() || headers.len() > request.items {
+                        let count = headers.len();
+                        return Err(PeerError::BadData(format!(
+                            "{count} headers from {} for {} asked",
+                            previous.number() + 1,
+                            request.items
+                        )));
                     }
                     for header in headers {
                         if header.parent_hash() != previous.hash() || header.number() != previous.number() + 1 {

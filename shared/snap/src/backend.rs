@@ -39,6 +39,12 @@ use tokio::{
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
 /// Requests a session keeps in flight at once; more wait for a slot.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 16;
+/// How long dialling and both handshakes may take (a backend that drops packets must fail in
+/// time for the pool to back off, not hang its checkout).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one write to the backend may take before the session is given up (a backend that
+/// stops reading would otherwise stall every caller).
+const SEND_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// Why a backend request failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +58,12 @@ pub enum BackendError {
     /// No answer within the request timeout.
     #[error("no answer to {0} within the backend request timeout")]
     Timeout(&'static str),
+    /// A request whose RLP does not start with a request id.
+    #[error("{0} has no request id")]
+    NoRequestId(&'static str),
+    /// A request id already waiting for its answer on this session.
+    #[error("request id {0} is already in flight on this session")]
+    DuplicateId(u64),
     /// The session has ended.
     #[error("the backend session has ended")]
     Closed,
@@ -129,6 +141,18 @@ impl BackendSession {
         eth_versions: &[u64],
         ours: &Status,
     ) -> Result<Self, BackendError> {
+        tokio::time::timeout(CONNECT_TIMEOUT, Self::connect_now(target, our_key, client_id, eth_versions, ours))
+            .await
+            .map_err(|_| BackendError::Timeout("connect"))?
+    }
+
+    async fn connect_now(
+        target: &BackendTarget,
+        our_key: &k256::SecretKey,
+        client_id: &str,
+        eth_versions: &[u64],
+        ours: &Status,
+    ) -> Result<Self, BackendError> {
         let stream = TcpStream::connect(target.addr).await.map_err(|e| WireError::Rlpx(hypasis_rlpx::RlpxError::Io(e)))?;
         let p2p = hypasis_p2p::handshake_with_snap(stream, our_key, target.id, client_id, eth_versions, true).await?;
         let remote_client = p2p.remote_hello.client_id.clone();
@@ -167,13 +191,16 @@ impl BackendSession {
         self.shared.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Sends a snap request (its request id from [`BackendSession::next_request_id`]) and decodes
-    /// the answer as `A`.
+    /// Sends a snap request (its request id from [`BackendSession::next_request_id`] of this
+    /// session) and decodes the answer as `A`.
     ///
     /// # Errors
-    /// [`BackendError`] when the session fails, times out, or the answer is malformed.
-    pub async fn snap<Q: Message, A: Message>(&self, request_id: u64, request: &Q) -> Result<A, BackendError> {
-        let data = self.call(request_id, Some(Q::ID), A::ID, request.to_rlp(), Q::NAME).await?;
+    /// [`BackendError`] when the session fails, times out, the id is already in flight, or the
+    /// answer is malformed.
+    pub async fn snap<Q: Message, A: Message>(&self, request: &Q) -> Result<A, BackendError> {
+        let payload = request.to_rlp();
+        let request_id = request_id_of(&payload).ok_or(BackendError::NoRequestId(Q::NAME))?;
+        let data = self.call(request_id, Some(Q::ID), A::ID, payload, Q::NAME).await?;
         Ok(A::decode_strict(&data)?)
     }
 
@@ -201,7 +228,11 @@ impl BackendSession {
         let (reply, answer) = oneshot::channel();
         let call = Call { request_id, snap_id, answer_id, payload, what, reply };
         self.calls.send(call).await.map_err(|_| BackendError::Closed)?;
-        answer.await.map_err(|_| BackendError::Closed)?
+        // The session times requests out itself; this bounds a session that stopped working.
+        match tokio::time::timeout(DEFAULT_REQUEST_TIMEOUT + SEND_TIMEOUT, answer).await {
+            Ok(answer) => answer.map_err(|_| BackendError::Closed)?,
+            Err(_) => Err(BackendError::Timeout(what)),
+        }
     }
 }
 
@@ -214,10 +245,17 @@ async fn run(mut conn: EthConn<TcpStream>, mut inbox: mpsc::Receiver<Call>, shar
         tokio::select! {
             call = inbox.recv() => {
                 let Some(call) = call else { break None };
-                let sent = match call.snap_id {
-                    Some(id) => conn.send_snap(id, &call.payload).await,
-                    None => conn.send(eth_id::GET_BLOCK_HEADERS, &call.payload).await,
+                if waiting.contains_key(&call.request_id) {
+                    let _ = call.reply.send(Err(BackendError::DuplicateId(call.request_id)));
+                    continue;
+                }
+                let send = async {
+                    match call.snap_id {
+                        Some(id) => conn.send_snap(id, &call.payload).await,
+                        None => conn.send(eth_id::GET_BLOCK_HEADERS, &call.payload).await,
+                    }
                 };
+                let sent = tokio::time::timeout(SEND_TIMEOUT, send).await.unwrap_or(Err(WireError::Timeout("a write to the backend")));
                 if let Err(e) = sent {
                     let _ = call.reply.send(Err(BackendError::Closed));
                     break Some(e);
@@ -229,7 +267,8 @@ async fn run(mut conn: EthConn<TcpStream>, mut inbox: mpsc::Receiver<Call>, shar
             }
             incoming = conn.next_message() => match incoming {
                 Ok(Incoming::Ping) => {
-                    if let Err(e) = conn.pong().await {
+                    let pong = tokio::time::timeout(SEND_TIMEOUT, conn.pong()).await;
+                    if let Err(e) = pong.unwrap_or(Err(WireError::Timeout("a pong to the backend"))) {
                         break Some(e);
                     }
                 }
@@ -275,11 +314,16 @@ async fn run(mut conn: EthConn<TcpStream>, mut inbox: mpsc::Receiver<Call>, shar
     }
 }
 
+/// The request id a message's RLP list starts with.
+fn request_id_of(data: &[u8]) -> Option<u64> {
+    let mut p = data;
+    alloy_rlp::Header::decode(&mut p).ok().filter(|h| h.list)?;
+    u64::decode(&mut p).ok()
+}
+
 /// Hands an answer to the caller waiting for its request id, if it is the kind asked for.
 fn deliver(waiting: &mut HashMap<u64, Waiting>, snap: bool, id: u8, data: Bytes) {
-    let mut p = data.as_ref();
-    let request_id = alloy_rlp::Header::decode(&mut p).ok().and_then(|_| u64::decode(&mut p).ok());
-    let Some(request_id) = request_id else { return };
+    let Some(request_id) = request_id_of(&data) else { return };
     if waiting.get(&request_id).is_some_and(|w| w.snap == snap && w.answer_id == id)
         && let Some(w) = waiting.remove(&request_id)
     {

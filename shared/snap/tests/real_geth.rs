@@ -40,7 +40,7 @@ fn manager(addr: std::net::SocketAddr) -> BackendManager {
 async fn account_range(session: &BackendSession, root: B256, origin: B256, bytes: u64) -> AccountRange {
     let request_id = session.next_request_id();
     let request = GetAccountRange { request_id, root, origin, limit: B256::repeat_byte(0xff), bytes };
-    let answer: AccountRange = session.snap(request_id, &request).await.expect("AccountRange");
+    let answer: AccountRange = session.snap(&request).await.expect("AccountRange");
     assert_eq!(answer.request_id, request_id);
     answer
 }
@@ -98,7 +98,7 @@ async fn a_real_geth_backend_serves_snap_answers_that_pass_our_proof_checks() {
     assert!(!code_hashes.is_empty(), "the test chain has contracts");
     let request_id = session.next_request_id();
     let codes: ByteCodes =
-        session.snap(request_id, &GetByteCodes { request_id, hashes: code_hashes.clone(), bytes: 2 << 20 }).await.expect("ByteCodes");
+        session.snap(&GetByteCodes { request_id, hashes: code_hashes.clone(), bytes: 2 << 20 }).await.expect("ByteCodes");
     assert_eq!(codes.codes.len(), code_hashes.len());
     verify::byte_codes(&code_hashes, &codes.codes).expect("geth's codes");
 
@@ -114,7 +114,7 @@ async fn a_real_geth_backend_serves_snap_answers_that_pass_our_proof_checks() {
         limit: Bytes::new(),
         bytes: 2 << 20,
     };
-    let storage: StorageRanges = session.snap(request_id, &request).await.expect("StorageRanges");
+    let storage: StorageRanges = session.snap(&request).await.expect("StorageRanges");
     assert!(storage.slots.iter().any(|list| !list.is_empty()), "geth sent slots");
     let tries: Vec<StorageTrie> = with_storage.iter().map(|(_, a)| StorageTrie { root: a.storage_root, origin: B256::ZERO }).collect();
     verify::storage_ranges(&tries, &storage).expect("geth's storage ranges");

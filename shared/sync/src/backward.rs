@@ -188,7 +188,8 @@ async fn one_batch(
             if *skip > 0 {
                 *skip -= 1;
             } else if claims.claim(&Claims::batch(k), config.claim_lease).await {
-                let result = fill(ctx, config, claims, shared, (k, lo, hi), cancel).await;
+                let claimed_at = Instant::now();
+                let result = fill(ctx, config, claims, shared, (k, lo, hi), claimed_at, cancel).await;
                 claims.release(&Claims::batch(k)).await;
                 return result.map(|()| true);
             }
@@ -210,10 +211,11 @@ async fn fill(
     claims: &Claims,
     shared: &Shared,
     (k, lo, hi): (u64, u64, u64),
+    claimed_at: Instant,
     cancel: &CancellationToken,
 ) -> Result<(), SyncError> {
     let checked = tokio::select! {
-        checked = fetch_checked(ctx, config, claims, shared, (k, lo, hi)) => checked?,
+        checked = fetch_checked(ctx, config, claims, shared, (k, lo, hi), claimed_at) => checked?,
         () = cancel.cancelled() => return Ok(()),
     };
     let Some((blocks, upstream)) = checked else { return Ok(()) };
@@ -237,6 +239,7 @@ async fn fetch_checked(
     claims: &Claims,
     shared: &Shared,
     (k, lo, hi): (u64, u64, u64),
+    claimed_at: Instant,
 ) -> Result<Option<Parked>, SyncError> {
     let batch = config.batch.max(1);
     let (first, last) = ((k * batch).max(lo).max(config.floor), (k * batch + batch - 1).min(hi));
@@ -263,7 +266,7 @@ async fn fetch_checked(
             (fetched.blocks, fetched.upstream)
         }
     };
-    let linked = match link(ctx, config, claims, &blocks).await {
+    let linked = match link(ctx, config, claims, &blocks, claimed_at).await {
         Err(SyncError::LinkTimeout(above)) => {
             let mut parked = shared.parked.lock();
             if parked.len() < MAX_PARKED {
@@ -286,20 +289,27 @@ async fn fetch_checked(
 /// it) and to the held block below. `Ok(Err(reason))` means the batch is wrong.
 ///
 /// The wait gives up after [`LINK_WAIT`] once nobody holds the claim of the batch above (it
-/// failed and was let go), and at most after most of our own claim's lease: while the batch
-/// above is being filled, by any instance, waiting is cheaper than dropping this batch, which
-/// would be fetched again, and every batch below waiting on it with it.
-async fn link(ctx: &SyncContext, config: &BackwardConfig, claims: &Claims, blocks: &[Block]) -> Result<Result<(), Unverified>, SyncError> {
+/// failed and was let go), and at the latest when 80% of our own claim's lease (taken at
+/// `claimed_at`) has passed, so the batch is stored or parked before the claim can expire: while
+/// the batch above is being filled, by any instance, waiting is cheaper than dropping this batch,
+/// which would be fetched again, and every batch below waiting on it with it.
+async fn link(
+    ctx: &SyncContext,
+    config: &BackwardConfig,
+    claims: &Claims,
+    blocks: &[Block],
+    claimed_at: Instant,
+) -> Result<Result<(), Unverified>, SyncError> {
     let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else { return Ok(Ok(())) };
     let started = Instant::now();
-    let (unclaimed_wait, longest_wait) = (LINK_WAIT.min(config.claim_lease), config.claim_lease.mul_f64(0.8));
+    let unclaimed_wait = LINK_WAIT.min(config.claim_lease);
+    let claim_ends = claimed_at + config.claim_lease.mul_f64(0.8);
     let above_batch = Claims::batch((last.number() + 1) / config.batch.max(1));
     let above = loop {
         if let Some(above) = ctx.store.by_numbers(&[last.number() + 1], Parts::HEADER).await?.into_iter().next().flatten() {
             break above;
         }
-        let waited = started.elapsed();
-        if waited > longest_wait || (waited > unclaimed_wait && !claims.is_claimed(&above_batch).await) {
+        if Instant::now() > claim_ends || (started.elapsed() > unclaimed_wait && !claims.is_claimed(&above_batch).await) {
             return Err(SyncError::LinkTimeout(last.number() + 1));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
