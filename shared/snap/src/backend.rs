@@ -141,39 +141,30 @@ impl BackendSession {
         eth_versions: &[u64],
         ours: &Status,
     ) -> Result<Self, BackendError> {
-        tokio::time::timeout(CONNECT_TIMEOUT, Self::connect_now(target, our_key, client_id, eth_versions, ours))
-            .await
-            .map_err(|_| BackendError::Timeout("connect"))?
-    }
-
-    async fn connect_now(
-        target: &BackendTarget,
-        our_key: &k256::SecretKey,
-        client_id: &str,
-        eth_versions: &[u64],
-        ours: &Status,
-    ) -> Result<Self, BackendError> {
-        let stream = TcpStream::connect(target.addr).await.map_err(|e| WireError::Rlpx(hypasis_rlpx::RlpxError::Io(e)))?;
-        let p2p = hypasis_p2p::handshake_with_snap(stream, our_key, target.id, client_id, eth_versions, true).await?;
-        let remote_client = p2p.remote_hello.client_id.clone();
-        if !p2p.snap {
-            return Err(BackendError::NoSnap(remote_client));
-        }
-        let bor = remote_client.to_ascii_lowercase().starts_with("bor");
-        let status = Status { version: p2p.eth_version, ..ours.clone() };
-        let conn = p2p.exchange_status(&status, bor, |_| Ok(())).await?;
-        let head = BackendHead { hash: conn.remote_status.head, number: conn.remote_status.range.map(|(_, latest)| latest) };
-        let shared = Arc::new(Shared { alive: AtomicBool::new(true), head: Mutex::new(head), next_id: AtomicU64::new(1) });
-        let (calls, inbox) = mpsc::channel(DEFAULT_MAX_IN_FLIGHT);
-        let eth_version = conn.version();
-        tokio::spawn(run(conn, inbox, shared.clone(), DEFAULT_REQUEST_TIMEOUT));
-        Ok(Self {
-            calls,
-            shared,
-            slots: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
-            client_id: remote_client,
-            eth_version,
-        })
+        let session = async {
+            let stream = TcpStream::connect(target.addr).await.map_err(|e| WireError::Rlpx(hypasis_rlpx::RlpxError::Io(e)))?;
+            let p2p = hypasis_p2p::handshake_with_snap(stream, our_key, target.id, client_id, eth_versions, true).await?;
+            let remote_client = p2p.remote_hello.client_id.clone();
+            if !p2p.snap {
+                return Err(BackendError::NoSnap(remote_client));
+            }
+            let bor = remote_client.to_ascii_lowercase().starts_with("bor");
+            let status = Status { version: p2p.eth_version, ..ours.clone() };
+            let conn = p2p.exchange_status(&status, bor, |_| Ok(())).await?;
+            let head = BackendHead { hash: conn.remote_status.head, number: conn.remote_status.range.map(|(_, latest)| latest) };
+            let shared = Arc::new(Shared { alive: AtomicBool::new(true), head: Mutex::new(head), next_id: AtomicU64::new(1) });
+            let (calls, inbox) = mpsc::channel(DEFAULT_MAX_IN_FLIGHT);
+            let eth_version = conn.version();
+            tokio::spawn(run(conn, inbox, shared.clone(), DEFAULT_REQUEST_TIMEOUT));
+            Ok(Self {
+                calls,
+                shared,
+                slots: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
+                client_id: remote_client,
+                eth_version,
+            })
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, session).await.map_err(|_| BackendError::Timeout("connect"))?
     }
 
     /// Whether the connection is still up.

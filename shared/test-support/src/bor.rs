@@ -59,16 +59,7 @@ const START_DEADLINE: Duration = Duration::from_secs(60);
 /// When the binary cannot be found or built (Go missing, no network on the first build).
 pub fn binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("HYPASIS_BOR_BIN") {
-            return PathBuf::from(bin);
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-bor");
-        let out = Command::new(&script).stderr(Stdio::inherit()).output().expect("run scripts/install-bor");
-        assert!(out.status.success(), "scripts/install-bor failed ({}); it needs Go and the Go module proxy", out.status);
-        PathBuf::from(String::from_utf8(out.stdout).expect("utf-8").trim())
-    })
-    .clone()
+    BIN.get_or_init(|| crate::installed_tool("HYPASIS_BOR_BIN", "install-bor")).clone()
 }
 
 /// A running Bor, killed on drop. Its data directory lives as long as it does.

@@ -9,7 +9,7 @@
 use crate::free_port;
 use std::{
     net::{SocketAddr, TcpStream},
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Child, Command, Stdio},
     sync::OnceLock,
     time::{Duration, Instant},
@@ -26,16 +26,7 @@ pub const ETHTEST_NETWORK_ID: u64 = 3_503_995_874_084_926;
 /// When the binary cannot be found or built (Go missing, no module proxy on the first build).
 pub fn binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("HYPASIS_GETH_BIN") {
-            return PathBuf::from(bin);
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-geth");
-        let out = Command::new(&script).stderr(Stdio::inherit()).output().expect("run scripts/install-geth");
-        assert!(out.status.success(), "scripts/install-geth failed ({}); it needs Go and the Go module proxy", out.status);
-        PathBuf::from(String::from_utf8(out.stdout).expect("utf-8").trim())
-    })
-    .clone()
+    BIN.get_or_init(|| crate::installed_tool("HYPASIS_GETH_BIN", "install-geth")).clone()
 }
 
 /// The folder of go-ethereum's devp2p test chain (`genesis.json`, `chain.rlp`, `headstate.json`,

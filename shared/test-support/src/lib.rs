@@ -15,6 +15,24 @@ pub mod redis_cluster;
 pub mod seaweedfs;
 pub mod tls;
 
+/// The path of a tool the tests run (Bor, geth, SeaweedFS): `$env_var` when set, else what
+/// `scripts/<script>` prints after building it from the Go module proxy into `.cache/tools`.
+///
+/// # Panics
+/// When the script fails (Go missing, no module proxy on the first build).
+pub fn installed_tool(env_var: &str, script: &str) -> std::path::PathBuf {
+    if let Some(bin) = std::env::var_os(env_var) {
+        return std::path::PathBuf::from(bin);
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts").join(script);
+    let out = std::process::Command::new(&path)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("run scripts/{script}: {e}"));
+    assert!(out.status.success(), "scripts/{script} failed ({}); it needs Go and the Go module proxy", out.status);
+    std::path::PathBuf::from(String::from_utf8(out.stdout).expect("utf-8").trim())
+}
+
 /// A TCP port that was free a moment ago.
 ///
 /// # Panics

@@ -9,8 +9,8 @@
 use crate::free_port;
 use std::{
     net::TcpStream,
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::PathBuf,
+    process::{Child, Command},
     sync::OnceLock,
     time::{Duration, Instant},
 };
@@ -24,16 +24,7 @@ const START_DEADLINE: Duration = Duration::from_secs(60);
 /// When the binary cannot be found or built.
 pub fn binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("HYPASIS_WEED_BIN") {
-            return PathBuf::from(bin);
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-seaweedfs");
-        let out = Command::new(&script).stderr(Stdio::inherit()).output().expect("run scripts/install-seaweedfs");
-        assert!(out.status.success(), "scripts/install-seaweedfs failed ({}); it needs Go and the Go module proxy", out.status);
-        PathBuf::from(String::from_utf8(out.stdout).expect("utf-8").trim())
-    })
-    .clone()
+    BIN.get_or_init(|| crate::installed_tool("HYPASIS_WEED_BIN", "install-seaweedfs")).clone()
 }
 
 /// A running SeaweedFS with its S3 gateway.
