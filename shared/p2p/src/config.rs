@@ -76,6 +76,8 @@ pub struct NetworkConfig {
     pub trusted: HashSet<NodeId>,
     /// Fair use: delays or refuses requests over an operator's budget (`None`: no limits).
     pub request_gate: Option<std::sync::Arc<dyn crate::gate::RequestGate>>,
+    /// snap/1 state served through backends (`None`: snap/1 is never offered).
+    pub snap: Option<std::sync::Arc<dyn crate::snap_hook::SnapServer>>,
     /// Load balancers whose PROXY protocol headers name the real client (none: off).
     pub trusted_proxies: crate::proxy::TrustedProxies,
     /// How long a trusted proxy has to send its PROXY header.
@@ -106,6 +108,7 @@ impl NetworkConfig {
             max_ingress_frame: DEFAULT_MAX_INGRESS_FRAME,
             trusted: HashSet::new(),
             request_gate: None,
+            snap: None,
             trusted_proxies: crate::proxy::TrustedProxies::default(),
             proxy_header_timeout: crate::proxy::DEFAULT_HEADER_TIMEOUT,
             client_id: format!("hypasis-sync/v{}", env!("CARGO_PKG_VERSION")),

@@ -12,6 +12,8 @@
 //! - [`session`]: a connected peer's session (announcements, pings, idle timeout) and why it
 //!   ended.
 //! - [`dispatch`]: requests answered from the store; [`gate`]: fair use's say on each request.
+//! - [`snap_hook`]: snap/1 requests handed to the node's state backends (offered in Hello only
+//!   while they can serve).
 //! - [`peers`]: connected peers with per-peer counters.
 //! - [`per_ip`]: per-address caps (handshakes in flight, peers) and temporary bans.
 //! - [`metrics`]: `hypasis_p2p_*` metrics.
@@ -32,6 +34,8 @@ pub mod proxy;
 pub mod serve;
 pub mod server;
 pub mod session;
+pub mod snap_hook;
+mod snap_requests;
 pub mod status;
 
 pub use config::NetworkConfig;

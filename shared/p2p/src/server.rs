@@ -318,10 +318,19 @@ fn our_hello(shared: &Shared, key: &SecretKey) -> Hello {
     Hello {
         protocol_version: P2P_VERSION,
         client_id: shared.config.client_id.clone(),
-        capabilities: eth::SUPPORTED_VERSIONS.iter().map(|v| Capability::new("eth", *v)).collect(),
+        capabilities: capabilities(shared),
         listen_port: u64::from(shared.config.listen.port()),
         id: identity::node_id(key),
     }
+}
+
+/// eth's versions, and snap/1 while the snap backends can serve.
+fn capabilities(shared: &Shared) -> Vec<Capability> {
+    let mut caps: Vec<Capability> = eth::SUPPORTED_VERSIONS.iter().map(|v| Capability::new("eth", *v)).collect();
+    if shared.config.snap.as_ref().is_some_and(|snap| snap.available()) {
+        caps.push(Capability::new(hypasis_eth_wire::conn::SNAP, hypasis_eth_wire::conn::SNAP_VERSION));
+    }
+    caps
 }
 
 async fn current_head(shared: &Shared) -> ChainHead {

@@ -3,7 +3,7 @@
 //! idle timeout, until it ends for an [`EndReason`].
 
 use crate::deadline::PeerStream;
-use crate::{dispatch::handle, metrics, peers::PeerStats, server::Shared};
+use crate::{dispatch::handle, metrics, peers::PeerStats, server::Shared, snap_requests};
 use hypasis_eth_wire::{
     DisconnectReason,
     conn::{EthConn, Incoming},
@@ -56,6 +56,7 @@ pub(crate) async fn session(
     let mut last_heard = Instant::now();
     let mut ping = tokio::time::interval(shared.config.ping_interval);
     ping.reset();
+    let mut snap_pending = snap_requests::Pending::new();
     loop {
         tokio::select! {
             () = shared.cancel.cancelled() => {
@@ -100,24 +101,33 @@ pub(crate) async fn session(
                     last_range_sent = head.number;
                 }
             }
+            Some(done) = snap_pending.join_next(), if !snap_pending.is_empty() => {
+                if let Err(e) = snap_requests::finish(&mut eth, shared, stats, done, (&peer.0, &peer.1)).await {
+                    return ended(&mut eth, e).await;
+                }
+            }
             incoming = eth.next_message() => {
                 last_heard = Instant::now();
                 let result = match incoming {
                     Ok(Incoming::Ping) => eth.pong().await,
                     Ok(Incoming::Pong) => Ok(()),
                     Ok(Incoming::Eth(msg)) => handle(&mut eth, shared, stats, eth69, msg, &peer).await,
-                    // The server does not offer snap/1 yet, so no session negotiates it.
-                    Ok(Incoming::Snap(msg)) => Err(hypasis_eth_wire::WireError::Breach(format!("snap message 0x{:02x} without snap/1", msg.id))),
+                    Ok(Incoming::Snap(msg)) => snap_requests::start(&mut eth, shared, stats, &mut snap_pending, msg, &peer).await,
                     Err(e) => Err(e),
                 };
                 if let Err(e) = result {
-                    tracing::debug!(target: "p2p::session", error = %e, "session ended");
-                    if let Some(reason) = e.disconnect_reason() {
-                        let _ = eth.disconnect(reason, &e.to_string()).await;
-                    }
-                    return EndReason::Wire(e.kind());
+                    return ended(&mut eth, e).await;
                 }
             }
         }
     }
+}
+
+/// Ends the session for `e`, telling the peer why when the error has a reason.
+async fn ended(eth: &mut EthConn<PeerStream>, e: hypasis_eth_wire::WireError) -> EndReason {
+    tracing::debug!(target: "p2p::session", error = %e, "session ended");
+    if let Some(reason) = e.disconnect_reason() {
+        let _ = eth.disconnect(reason, &e.to_string()).await;
+    }
+    EndReason::Wire(e.kind())
 }

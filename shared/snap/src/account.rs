@@ -56,6 +56,18 @@ pub fn to_slim(account: &TrieAccount) -> Vec<u8> {
     out
 }
 
+/// Decodes a full (state-trie) account body, as a state trie's leaf holds it.
+///
+/// # Errors
+/// [`AccountError`] when it is not one account list.
+pub fn from_full(mut body: &[u8]) -> Result<TrieAccount, AccountError> {
+    let account = TrieAccount::decode(&mut body).map_err(|e| AccountError(e.to_string()))?;
+    if !body.is_empty() {
+        return Err(AccountError("bytes after the account".into()));
+    }
+    Ok(account)
+}
+
 /// The full (state-trie) RLP of `account`.
 pub fn to_full(account: &TrieAccount) -> Vec<u8> {
     alloy_rlp::encode(account)
@@ -71,6 +83,8 @@ mod tests {
         assert_eq!(to_slim(&plain), vec![0xc4, 0x01, 0x0a, 0x80, 0x80]);
         assert_eq!(from_slim(&to_slim(&plain)), Ok(plain));
         assert_eq!(to_full(&plain).len(), 70, "the full form carries both hashes");
+        assert_eq!(from_full(&to_full(&plain)), Ok(plain));
+        assert!(from_full(&to_slim(&plain)).is_err(), "the slim form is not a trie leaf");
         let contract = TrieAccount { nonce: 0, balance: U256::ZERO, storage_root: B256::repeat_byte(1), code_hash: B256::repeat_byte(2) };
         assert_eq!(from_slim(&to_slim(&contract)), Ok(contract));
         assert_eq!(to_slim(&contract).len(), to_full(&contract).len());

@@ -3,11 +3,16 @@
 //! against a state root, code and node hashes).
 
 pub mod account;
+pub mod answers;
 pub mod backend;
 pub mod messages;
 pub mod pool;
 pub mod range_proof;
+pub mod service;
+pub mod trie_path;
 pub mod verify;
+pub mod walk;
 
 pub use messages::{Message, MessageError};
+pub use service::{CacheBudgets, SnapService};
 pub use range_proof::{RangeProofError, verify_range};

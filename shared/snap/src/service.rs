@@ -1,0 +1,290 @@
+//! snap/1 served through the cluster: requests for the state of a recent verified header are
+//! asked of the state backends (one pool of sessions each), every answer is checked before it
+//! is served ([`crate::verify`], [`crate::walk`]), a backend that lies is benched and the request
+//! asked of the next, and verified answers are cached by request (state under a root never
+//! changes). The four requests are answered in [`crate::answers`].
+
+use crate::{
+    backend::BackendSession,
+    messages::{self, Message},
+    pool::BackendPool,
+    walk::{self, NodeCache},
+};
+use alloy_primitives::{B256, Bytes, keccak256};
+use alloy_rlp::Header;
+use hypasis_p2p::snap_hook::{SnapAnswer, SnapServer};
+use parking_lot::{Mutex, RwLock};
+use std::{
+    collections::HashMap,
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+use tokio_util::sync::CancellationToken;
+
+/// Recent states served: a full node keeps about this many (head−127 ..= head).
+pub const RECENT_STATES: u64 = 128;
+/// Answers are cut at this size, whatever the request asks (geth's soft limit).
+pub const SOFT_RESPONSE_LIMIT: u64 = 2 * 1024 * 1024;
+/// How long a backend that sent a bad answer is left out.
+pub const BAD_BACKEND_PENALTY: Duration = Duration::from_secs(60);
+/// How often each backend's health is checked (a session checked out of its pool).
+pub const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+/// Default byte budget of verified answers cached.
+pub const DEFAULT_ANSWER_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+/// Default byte budget of verified trie nodes cached (used to prove storage roots and nodes).
+pub const DEFAULT_NODE_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Byte budgets of the caches.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheBudgets {
+    /// Verified answers.
+    pub answers: u64,
+    /// Verified trie nodes.
+    pub nodes: u64,
+}
+
+impl Default for CacheBudgets {
+    fn default() -> Self {
+        Self { answers: DEFAULT_ANSWER_CACHE_BYTES, nodes: DEFAULT_NODE_CACHE_BYTES }
+    }
+}
+
+/// One state backend: its pool and how it has behaved.
+#[derive(Debug)]
+pub(crate) struct Backend {
+    /// `host:port`, the metric label.
+    pub(crate) name: String,
+    pool: BackendPool,
+    healthy: AtomicBool,
+    benched_until: Mutex<Option<Instant>>,
+}
+
+impl Backend {
+    fn benched(&self) -> bool {
+        self.benched_until.lock().is_some_and(|until| Instant::now() < until)
+    }
+}
+
+/// What one backend's attempt at a request came to.
+#[derive(Debug)]
+pub(crate) enum Attempt<T> {
+    /// A verified answer.
+    Served(T),
+    /// The backend does not hold the state (or could not prove its answer): ask the next.
+    NoData,
+    /// The answer failed its checks: the backend is benched.
+    Lie(String),
+    /// The session failed (connection, timeout).
+    Failed(String),
+}
+
+/// Verified answers by request, without their request ids, bounded by bytes.
+type AnswerCache = quick_cache::sync::Cache<(u8, B256), Bytes, AnswerWeight>;
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AnswerWeight;
+
+impl quick_cache::Weighter<(u8, B256), Bytes> for AnswerWeight {
+    fn weight(&self, _key: &(u8, B256), answer: &Bytes) -> u64 {
+        answer.len() as u64 + 64
+    }
+}
+
+/// snap/1 through the state backends.
+#[derive(Debug)]
+pub struct SnapService {
+    backends: Vec<Backend>,
+    /// State roots of our verified recent headers, by root: their block numbers.
+    roots: RwLock<HashMap<B256, u64>>,
+    pub(crate) nodes: NodeCache,
+    answers: AnswerCache,
+    next: AtomicUsize,
+}
+
+impl SnapService {
+    /// A service over `backends` (name, pool) with the given cache budgets.
+    pub fn new(backends: Vec<(String, BackendPool)>, budgets: CacheBudgets) -> Arc<Self> {
+        let estimate = usize::try_from(budgets.answers / 100_000).unwrap_or(usize::MAX).max(16);
+        metrics::gauge!("hypasis_snap_limit", "name" => "answer_cache_bytes").set(budgets.answers as f64);
+        metrics::gauge!("hypasis_snap_limit", "name" => "node_cache_bytes").set(budgets.nodes as f64);
+        metrics::gauge!("hypasis_snap_limit", "name" => "soft_response_bytes").set(SOFT_RESPONSE_LIMIT as f64);
+        metrics::gauge!("hypasis_snap_limit", "name" => "recent_states").set(RECENT_STATES as f64);
+        Arc::new(Self {
+            backends: backends
+                .into_iter()
+                .map(|(name, pool)| Backend { name, pool, healthy: AtomicBool::new(false), benched_until: Mutex::new(None) })
+                .collect(),
+            roots: RwLock::new(HashMap::new()),
+            nodes: walk::node_cache(budgets.nodes),
+            answers: AnswerCache::with_weighter(estimate, budgets.answers.max(1), AnswerWeight),
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// The state roots served from now on: those of verified headers (number, root), of which
+    /// the [`RECENT_STATES`] highest are kept.
+    pub fn set_recent_roots(&self, headers: impl IntoIterator<Item = (u64, B256)>) {
+        let mut headers: Vec<(u64, B256)> = headers.into_iter().collect();
+        let Some(head) = headers.iter().map(|(n, _)| *n).max() else { return };
+        headers.retain(|(n, _)| *n + RECENT_STATES > head);
+        *self.roots.write() = headers.into_iter().map(|(n, root)| (root, n)).collect();
+    }
+
+    /// Whether `root` is the state root of one of our recent verified headers.
+    pub fn is_recent(&self, root: &B256) -> bool {
+        self.roots.read().contains_key(root)
+    }
+
+    /// Backends whose last health check found a working session and that are not benched.
+    pub fn healthy_backends(&self) -> usize {
+        self.backends.iter().filter(|b| b.healthy.load(Ordering::Relaxed) && !b.benched()).count()
+    }
+
+    /// Checks every backend each [`HEALTH_INTERVAL`] (a session checked out of its pool, dialled
+    /// when there is none) until `cancel`.
+    pub fn spawn_health_checks(self: &Arc<Self>, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEALTH_INTERVAL);
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                for backend in &this.backends {
+                    let ok = matches!(backend.pool.get().await, Ok(session) if session.is_alive());
+                    backend.healthy.store(ok, Ordering::Relaxed);
+                    metrics::gauge!("hypasis_snap_backend_up", "backend" => backend.name.clone()).set(if ok { 1.0 } else { 0.0 });
+                }
+                metrics::gauge!("hypasis_snap_backends_healthy").set(this.healthy_backends() as f64);
+            }
+        })
+    }
+
+    /// Asks the backends in turn (starting at the next in rotation, skipping benched ones) until
+    /// one serves a verified answer.
+    pub(crate) async fn ask<T, F, Fut>(&self, kind: &'static str, attempt: F) -> Option<T>
+    where
+        F: Fn(BackendSession) -> Fut,
+        Fut: Future<Output = Attempt<T>>,
+    {
+        let count = self.backends.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..count {
+            let backend = &self.backends[(start + i) % count];
+            if backend.benched() {
+                continue;
+            }
+            let session = match backend.pool.get().await {
+                Ok(session) => BackendSession::clone(&session),
+                Err(e) => {
+                    backend.healthy.store(false, Ordering::Relaxed);
+                    tracing::debug!(target: "snap", backend = %backend.name, error = %e, "no backend session");
+                    continue;
+                }
+            };
+            let (label, served) = match attempt(session).await {
+                Attempt::Served(answer) => ("ok", Some(answer)),
+                Attempt::NoData => ("no_data", None),
+                Attempt::Lie(reason) => {
+                    tracing::warn!(target: "snap", backend = %backend.name, kind, %reason, "backend answer failed verification; benched");
+                    *backend.benched_until.lock() = Some(Instant::now() + BAD_BACKEND_PENALTY);
+                    ("bad_answer", None)
+                }
+                Attempt::Failed(reason) => {
+                    tracing::debug!(target: "snap", backend = %backend.name, kind, %reason, "backend request failed");
+                    ("failed", None)
+                }
+            };
+            metrics::counter!("hypasis_snap_backend_requests_total", "backend" => backend.name.clone(), "kind" => kind, "result" => label)
+                .increment(1);
+            if served.is_some() {
+                return served;
+            }
+        }
+        None
+    }
+
+    /// A cached answer to `request` (encoded with request id 0), re-labelled with `id`.
+    pub(crate) fn cached(&self, msg: u8, request: &[u8], id: u64) -> Option<Vec<u8>> {
+        let found = self.answers.get(&(msg, keccak256(request)));
+        metrics::counter!("hypasis_snap_cache_total", "result" => if found.is_some() { "hit" } else { "miss" }).increment(1);
+        found.map(|rest| with_request_id(id, &rest))
+    }
+
+    /// Caches a verified `answer` to `request` (encoded with request id 0) and returns it
+    /// labelled with `id`.
+    pub(crate) fn remember(&self, msg: u8, request: &[u8], answer: &[u8], id: u64) -> Option<Vec<u8>> {
+        let rest = without_request_id(answer)?;
+        let labelled = with_request_id(id, &rest);
+        self.answers.insert((msg, keccak256(request)), rest);
+        Some(labelled)
+    }
+}
+
+impl SnapServer for SnapService {
+    fn available(&self) -> bool {
+        self.healthy_backends() > 0
+    }
+
+    fn answer(self: Arc<Self>, id: u8, data: alloy_primitives::Bytes) -> SnapAnswer {
+        Box::pin(async move {
+            let (answer_id, answer) = match id {
+                messages::id::GET_ACCOUNT_RANGE => (messages::id::ACCOUNT_RANGE, self.account_range(decode(&data)?).await),
+                messages::id::GET_STORAGE_RANGES => (messages::id::STORAGE_RANGES, self.storage_ranges(decode(&data)?).await),
+                messages::id::GET_BYTE_CODES => (messages::id::BYTE_CODES, self.byte_codes(decode(&data)?).await),
+                messages::id::GET_TRIE_NODES => (messages::id::TRIE_NODES, self.trie_nodes(decode(&data)?).await?),
+                other => return Err(format!("snap message 0x{other:02x} is not a request")),
+            };
+            metrics::counter!("hypasis_snap_bytes_served_total").increment(answer.len() as u64);
+            Ok((answer_id, answer))
+        })
+    }
+}
+
+fn decode<M: Message>(data: &[u8]) -> Result<M, String> {
+    M::decode_strict(data).map_err(|e| e.to_string())
+}
+
+/// An answer's list without its first item (the request id).
+fn without_request_id(answer: &[u8]) -> Option<Bytes> {
+    let mut buf = answer;
+    let header = Header::decode(&mut buf).ok().filter(|h| h.list)?;
+    let mut payload = buf.get(..header.payload_length)?;
+    let _: u64 = alloy_rlp::Decodable::decode(&mut payload).ok()?;
+    Some(Bytes::copy_from_slice(payload))
+}
+
+/// The answer list `[id, rest…]`.
+fn with_request_id(id: u64, rest: &[u8]) -> Vec<u8> {
+    let id_len = alloy_rlp::Encodable::length(&id);
+    let mut out = Vec::with_capacity(rest.len() + id_len + 9);
+    Header { list: true, payload_length: id_len + rest.len() }.encode(&mut out);
+    alloy_rlp::Encodable::encode(&id, &mut out);
+    out.extend_from_slice(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{AccountData, AccountRange};
+
+    #[test]
+    fn cached_answers_take_the_new_request_id() {
+        let answer = AccountRange {
+            request_id: 0,
+            accounts: vec![AccountData { hash: B256::repeat_byte(1), body: Bytes::from_static(&[0xc4, 0x01, 0x02, 0x80, 0x80]) }],
+            proof: vec![Bytes::from_static(b"node")],
+        };
+        let rest = without_request_id(&answer.to_rlp()).unwrap();
+        for id in [0, 7, 1 << 40] {
+            let relabelled = AccountRange::decode_strict(&with_request_id(id, &rest)).unwrap();
+            assert_eq!(relabelled, AccountRange { request_id: id, ..answer.clone() });
+        }
+    }
+}
