@@ -22,7 +22,6 @@ pub const DEFAULT_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct BackendManager {
     target: BackendTarget,
-    key: k256::SecretKey,
     client_id: String,
     eth_versions: Vec<u64>,
     status: Status,
@@ -36,11 +35,11 @@ struct Backoff {
 }
 
 impl BackendManager {
-    /// A manager dialling `target` with our node key, client id, eth versions and Status.
-    pub fn new(target: BackendTarget, key: k256::SecretKey, client_id: impl Into<String>, eth_versions: &[u64], status: Status) -> Self {
+    /// A manager dialling `target` with our client id, eth versions and Status. Each session
+    /// dials with a fresh node key: geth and Bor take one connection per node id.
+    pub fn new(target: BackendTarget, client_id: impl Into<String>, eth_versions: &[u64], status: Status) -> Self {
         Self {
             target,
-            key,
             client_id: client_id.into(),
             eth_versions: eth_versions.to_vec(),
             status,
@@ -76,7 +75,7 @@ impl managed::Manager for BackendManager {
                 return Err(PoolError::BackingOff(left));
             }
         }
-        match BackendSession::connect(&self.target, &self.key, &self.client_id, &self.eth_versions, &self.status).await {
+        match BackendSession::connect(&self.target, &hypasis_rlpx::keys::random_secret(), &self.client_id, &self.eth_versions, &self.status).await {
             Ok(session) => {
                 *self.backoff.lock() = Backoff { wait: DEFAULT_BACKOFF, not_before: None };
                 Ok(session)

@@ -34,7 +34,7 @@ fn chain_status() -> Status {
 
 fn manager(addr: std::net::SocketAddr) -> BackendManager {
     let target = BackendTarget { addr, id: hypasis_p2p::identity::node_id(&k256::SecretKey::from_slice(&GETH_KEY).expect("key")) };
-    BackendManager::new(target, hypasis_rlpx::keys::random_secret(), "hypasis-test", &[69, 68], chain_status())
+    BackendManager::new(target, "hypasis-test", &[69, 68], chain_status())
 }
 
 async fn account_range(session: &BackendSession, root: B256, origin: B256, bytes: u64) -> AccountRange {

@@ -24,8 +24,22 @@ pub fn installed_tool(env_var: &str, script: &str) -> std::path::PathBuf {
     if let Some(bin) = std::env::var_os(env_var) {
         return std::path::PathBuf::from(bin);
     }
+    run_install_script(script, &[])
+}
+
+/// go-ethereum's `devp2p` tool (its conformance suites) at `version`, built by
+/// `scripts/install-devp2p` into `.cache/tools` on first use.
+///
+/// # Panics
+/// As [`installed_tool`].
+pub fn devp2p_tool(version: &str) -> std::path::PathBuf {
+    run_install_script("install-devp2p", &[version])
+}
+
+fn run_install_script(script: &str, args: &[&str]) -> std::path::PathBuf {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts").join(script);
     let out = std::process::Command::new(&path)
+        .args(args)
         .stderr(std::process::Stdio::inherit())
         .output()
         .unwrap_or_else(|e| panic!("run scripts/{script}: {e}"));

@@ -202,6 +202,12 @@ pub struct Settings {
     pub proxy_protocol_from: hypasis_p2p::proxy::TrustedProxies,
     /// Node ids always admitted, even when the peer cap is reached.
     pub trusted_peers: Vec<hypasis_rlpx::NodeId>,
+    /// State backends (snap/1 served through them); empty: snap/1 is off.
+    pub state_backends: Vec<Bootnode>,
+    /// Sessions per state backend.
+    pub snap_sessions_per_backend: usize,
+    /// Bytes of verified snap/1 answers cached.
+    pub snap_cache_bytes: u64,
     /// Most connections open at once on each HTTP port.
     pub http_max_connections: usize,
     /// Idle HTTP connections are closed after this long.
@@ -404,6 +410,9 @@ impl Settings {
                 .map_err(|_| Refused(format!("{v:?} is not an IP address or CIDR; use e.g. 10.0.0.0/8 or 172.17.0.1")))
         }));
         let trusted_peers = raw.list("trusted_peers", true, node_id);
+        let state_backends = raw.list("state_backends", false, enode);
+        let snap_sessions_per_backend = raw.one("snap_sessions_per_backend", |v| number(v, 1, 64));
+        let snap_cache_mb = raw.one("snap_cache_mb", |v| number(v, 0, 1 << 20));
         let http_max_connections = raw.one("http_max_connections", |v| number(v, 1, 1_000_000));
         let http_idle_timeout = raw.one("http_idle_timeout", |v| number(v, 1, 3_600));
         let http_connections_per_ip = raw.one("http_connections_per_ip", |v| number(v, 1, 1_000_000));
@@ -502,6 +511,9 @@ impl Settings {
                 period: Duration::from_secs(p2p_ban_seconds),
             },
             trusted_peers,
+            state_backends,
+            snap_sessions_per_backend: snap_sessions_per_backend as usize,
+            snap_cache_bytes: snap_cache_mb << 20,
             operators_file,
             p2p_flood_wait: Duration::from_secs(p2p_flood_wait),
             proxy_protocol_from,

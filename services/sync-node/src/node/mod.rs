@@ -21,6 +21,7 @@ mod import;
 pub mod network;
 mod rpc;
 pub mod seals;
+mod snap;
 mod sources;
 mod tls;
 
@@ -242,7 +243,8 @@ pub async fn run(settings: Settings, metrics_handle: PrometheusHandle, shutdown:
     let operators = crate::operators::Operators::start(fair_use.clone(), settings.operators_file.clone(), cluster.clone()).await;
     fair_use::spawn(&operators, cluster.clone(), &mut tasks, &cancel);
     let gate = Some(Arc::new(fair_use::P2pGate::new(fair_use.clone(), settings.p2p_flood_wait)) as Arc<dyn hypasis_p2p::gate::RequestGate>);
-    let deps = network::NetworkDeps { keys, public_ip, spec: spec.clone(), store: store.clone(), heads: heads.subscribe(), gate };
+    let snap = snap::start(&settings, &spec, store.clone(), heads.subscribe(), &mut tasks, &cancel).await;
+    let deps = network::NetworkDeps { keys, public_ip, spec: spec.clone(), store: store.clone(), heads: heads.subscribe(), gate, snap };
     let (network, discovery) = network::start(&settings, deps, &mut tasks, &cancel).await?;
     if let Some(cluster) = &cluster {
         cluster::announce(cluster, network.clone(), heads.subscribe(), &mut tasks, &cancel);

@@ -57,6 +57,8 @@ pub(super) struct NetworkDeps {
     pub(super) store: Arc<dyn BlockStore>,
     pub(super) heads: watch::Receiver<Option<ChainHead>>,
     pub(super) gate: Option<Arc<dyn hypasis_p2p::gate::RequestGate>>,
+    /// snap/1 through the state backends, when configured.
+    pub(super) snap: Option<Arc<hypasis_snap::SnapService>>,
 }
 
 /// Starts the devp2p server and discv4 (answering for the first, cluster, identity).
@@ -78,6 +80,7 @@ pub(super) async fn start(
     p2p_config.trusted = settings.trusted_peers.iter().copied().collect();
     p2p_config.trusted_proxies = settings.proxy_protocol_from.clone();
     p2p_config.request_gate = deps.gate.clone();
+    p2p_config.snap = deps.snap.clone().map(|s| s as Arc<dyn hypasis_p2p::snap_hook::SnapServer>);
     let discovery_key = deps.keys[0].clone();
     let (network, p2p_task) =
         hypasis_p2p::spawn(p2p_config, deps.keys, Arc::new(deps.spec.clone()), deps.store, deps.heads, cancel.child_token())
