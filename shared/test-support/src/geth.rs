@@ -35,8 +35,16 @@ pub fn binary() -> PathBuf {
 /// # Panics
 /// When Go or the module is unavailable.
 pub fn ethtest_data() -> PathBuf {
+    ethtest_data_at(VERSION)
+}
+
+/// [`ethtest_data`] of go-ethereum `version` (each release's suite has its own chain).
+///
+/// # Panics
+/// As [`ethtest_data`].
+pub fn ethtest_data_at(version: &str) -> PathBuf {
     let out = Command::new("go")
-        .args(["mod", "download", "-json", &format!("github.com/ethereum/go-ethereum@{VERSION}")])
+        .args(["mod", "download", "-json", &format!("github.com/ethereum/go-ethereum@{version}")])
         .current_dir(std::env::temp_dir())
         .env("GOFLAGS", "-mod=mod")
         .output()
@@ -64,7 +72,15 @@ impl Geth {
     /// # Panics
     /// When geth cannot import the chain or does not start listening within a minute.
     pub fn with_ethtest_chain(node_key: [u8; 32]) -> Self {
-        let data = ethtest_data();
+        Self::with_chain(&ethtest_data(), node_key)
+    }
+
+    /// As [`Geth::with_ethtest_chain`], with the test chain in `data` (e.g. another release's,
+    /// from [`ethtest_data_at`]).
+    ///
+    /// # Panics
+    /// As [`Geth::with_ethtest_chain`].
+    pub fn with_chain(data: &std::path::Path, node_key: [u8; 32]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let datadir = dir.path().join("geth");
         let run = |args: &[&str]| {
