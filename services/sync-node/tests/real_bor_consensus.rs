@@ -28,8 +28,7 @@ use hypasis_chain::{
     genesis::GenesisDoc,
     import::{read_blocks, write_blocks},
 };
-use hypasis_test_support::bor::{Bor, TEST_VALIDATOR_KEY, test_genesis};
-use serde_json::{Value, json};
+use hypasis_test_support::bor::{Bor, TEST_VALIDATOR_KEY, consensus_genesis};
 use std::{
     path::{Path, PathBuf},
     time::{Duration, Instant},
@@ -42,18 +41,6 @@ const BLOCKS: u64 = 36;
 const FORGED: u64 = 31;
 /// Time the fresh Bor gets: a round of about 35 s per sprint (see above).
 const FOLLOW_DEADLINE: Duration = Duration::from_secs(480);
-
-/// Bor's test genesis with our chain config: Shanghai at 4, Cancun at 12, sprints of 4 then 16
-/// from block 16, a producer delay of 2 s.
-fn consensus_genesis() -> Value {
-    let mut genesis = test_genesis();
-    let config = &mut genesis["config"];
-    config["shanghaiBlock"] = json!(4);
-    config["cancunBlock"] = json!(12);
-    config["bor"]["producerDelay"] = json!({ "0": 2 });
-    config["bor"]["sprint"] = json!({ "0": 4, "16": 16 });
-    genesis
-}
 
 struct ConsensusChain {
     validator: Bor,

@@ -4,7 +4,8 @@
 //!   v1.16.7 (eth/69), each on its own chain;
 //! - a backend that tampers with account ranges is caught: the node asks the honest one, and
 //!   the client gets exactly what geth sent (the liar is a proxy in front of the same geth);
-//! - without a healthy backend, snap/1 is not offered.
+//! - without a healthy backend, snap/1 is not offered;
+//! - real Bor v1.5.5 works as a backend too (a Bor validator our node follows by JSON-RPC).
 
 mod lying_backend;
 mod support;
@@ -150,4 +151,64 @@ async fn snap_is_not_offered_without_a_healthy_backend() {
         Err(BackendError::NoSnap(client)) => assert!(client.starts_with("hypasis-sync"), "{client}"),
         other => panic!("snap/1 offered with no backend up: {:?}", other.map(|s| s.client_id)),
     }
+}
+
+/// Real Bor v1.5.5 as the state backend: a Bor validator without Heimdall on Bor's own test
+/// genesis (`--dev` Bor does not listen for peers), which our node follows by JSON-RPC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bor_backend_serves_snap_through_our_node() {
+    use hypasis_snap::messages::{GetTrieNodes, TrieNodes};
+    use hypasis_test_support::bor::{Bor, TEST_VALIDATOR_KEY, consensus_genesis};
+    let (bor, genesis_dir, bor_enode) = tokio::task::spawn_blocking(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("genesis.json"), consensus_genesis().to_string()).expect("genesis.json");
+        let bor = Bor::validator(&dir.path().join("genesis.json"), &TEST_VALIDATOR_KEY);
+        let info = bor.rpc("admin_nodeInfo", serde_json::json!([]));
+        let id = info["enode"].as_str().expect("enode").trim_start_matches("enode://").split('@').next().expect("id").to_owned();
+        let enode = format!("enode://{id}@127.0.0.1:{}", bor.p2p_port);
+        (bor, dir, enode)
+    })
+    .await
+    .expect("Bor");
+    let upstream = format!("http://{}", bor.http);
+    let backend = bor_enode.clone();
+    let genesis = genesis_dir.path().join("genesis.json");
+    let node = tokio::task::spawn_blocking(move || {
+        let node = Node::start(&[
+            "--chain",
+            genesis.to_str().expect("utf-8"),
+            "--upstream",
+            &upstream,
+            "--upstream-rps",
+            "100000",
+            "--state-backend",
+            &backend,
+        ]);
+        eventually(Duration::from_secs(90), "a healthy Bor backend and a head", || {
+            let head = node.get_json("/api/v1/status")["head"]["number"].as_u64()?;
+            (head >= 2 && node.metric_sum("hypasis_snap_backends_healthy", &[]) >= 1.0).then_some(())
+        });
+        node
+    })
+    .await
+    .expect("node");
+    let status = chain_status(genesis_dir.path());
+    let client = session(&target(&node.enodes[0]), &status).await.expect("our node offers snap/1 with Bor behind it");
+    let direct = session(&target(&bor_enode), &status).await.expect("Bor serves snap/1");
+    assert!(direct.client_id.to_ascii_lowercase().starts_with("bor"), "{}", direct.client_id);
+    // A root our node holds (its head) that Bor still has.
+    let head = node.get_json("/api/v1/status")["head"]["number"].as_u64().expect("head");
+    let block = bor.rpc("eth_getBlockByNumber", serde_json::json!([format!("{head:#x}"), false]));
+    let root: B256 = block["stateRoot"].as_str().expect("stateRoot").parse().expect("root");
+    let request = GetAccountRange { request_id: client.next_request_id(), root, origin: B256::ZERO, limit: B256::repeat_byte(0xff), bytes: 1 << 20 };
+    let ours: AccountRange = client.snap(&request).await.expect("AccountRange from our node");
+    let theirs: AccountRange = direct.snap(&GetAccountRange { request_id: direct.next_request_id(), ..request }).await.expect("from Bor");
+    assert!(!ours.accounts.is_empty(), "Bor's genesis allocation (validator contracts and accounts)");
+    assert_eq!((&ours.accounts, &ours.proof), (&theirs.accounts, &theirs.proof), "exactly Bor's answer");
+    let nodes: TrieNodes = client
+        .snap(&GetTrieNodes { request_id: client.next_request_id(), root, paths: vec![vec![vec![0u8].into()]], bytes: 1 << 20 })
+        .await
+        .expect("TrieNodes");
+    assert_eq!(nodes.nodes.len(), 1);
+    assert_eq!(alloy_primitives::keccak256(&nodes.nodes[0]), root, "the root node, proven");
 }

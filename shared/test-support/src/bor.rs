@@ -50,6 +50,22 @@ pub fn test_genesis() -> Value {
     serde_json::from_str(&text).expect("genesis JSON")
 }
 
+/// Bor's test genesis with a chain config for short tests: Shanghai at 4, Cancun at 12, sprints of
+/// 4 (as the genesis contract's first span expects) then 16 from block 16, a producer delay of
+/// 2 s. [`Bor::validator`] seals it with [`TEST_VALIDATOR_KEY`].
+///
+/// # Panics
+/// As [`test_genesis`].
+pub fn consensus_genesis() -> Value {
+    let mut genesis = test_genesis();
+    let config = &mut genesis["config"];
+    config["shanghaiBlock"] = serde_json::json!(4);
+    config["cancunBlock"] = serde_json::json!(12);
+    config["bor"]["producerDelay"] = serde_json::json!({ "0": 2 });
+    config["bor"]["sprint"] = serde_json::json!({ "0": 4, "16": 16 });
+    genesis
+}
+
 /// How long a started Bor gets to answer JSON-RPC.
 const START_DEADLINE: Duration = Duration::from_secs(60);
 
