@@ -117,7 +117,7 @@ impl SnapService {
             return empty.to_rlp();
         }
         let key = request.to_rlp();
-        if let Some(answer) = self.cached(id::GET_BYTE_CODES, &key, id) {
+        if let Some(answer) = self.cached(id::GET_BYTE_CODES, &key, id).await {
             return answer;
         }
         let answer = self
@@ -139,7 +139,7 @@ impl SnapService {
                 }
             })
             .await;
-        self.finish(id::GET_BYTE_CODES, &key, answer, id, empty.to_rlp())
+        self.finish(id::GET_BYTE_CODES, &key, answer, id, empty.to_rlp()).await
     }
 
     /// # Errors
@@ -161,7 +161,7 @@ impl SnapService {
             paths <= MAX_TRIE_NODE_PATHS
         });
         let key = request.to_rlp();
-        if let Some(answer) = self.cached(id::GET_TRIE_NODES, &key, id) {
+        if let Some(answer) = self.cached(id::GET_TRIE_NODES, &key, id).await {
             return Ok(answer);
         }
         let answer = self
@@ -175,7 +175,7 @@ impl SnapService {
                 }
             })
             .await;
-        Ok(self.finish(id::GET_TRIE_NODES, &key, answer, id, empty.to_rlp()))
+        Ok(self.finish(id::GET_TRIE_NODES, &key, answer, id, empty.to_rlp()).await)
     }
 
     /// The nodes answering `request`, every one proven from its root.
@@ -223,16 +223,16 @@ impl SnapService {
             return empty.to_rlp();
         }
         let key = request.to_rlp();
-        if let Some(answer) = self.cached(msg, &key, id) {
+        if let Some(answer) = self.cached(msg, &key, id).await {
             return answer;
         }
         let answer = self.ask(Q::NAME, |session| attempt(session, request.clone())).await;
-        self.finish(msg, &key, answer, id, empty.to_rlp())
+        self.finish(msg, &key, answer, id, empty.to_rlp()).await
     }
 
     /// Caches a verified answer and relabels it with the peer's request id; `empty` when no
     /// backend could serve one.
-    fn finish(&self, msg: u8, key: &[u8], answer: Option<Vec<u8>>, id: u64, empty: Vec<u8>) -> Vec<u8> {
+    async fn finish(&self, msg: u8, key: &[u8], answer: Option<Vec<u8>>, id: u64, empty: Vec<u8>) -> Vec<u8> {
         let kind = match msg {
             id::GET_ACCOUNT_RANGE => "GetAccountRange",
             id::GET_STORAGE_RANGES => "GetStorageRanges",
@@ -244,7 +244,7 @@ impl SnapService {
             return empty;
         };
         metrics::counter!("hypasis_snap_requests_total", "kind" => kind, "result" => "served").increment(1);
-        self.remember(msg, key, &answer, id).unwrap_or(empty)
+        self.remember(msg, key, &answer, id).await.unwrap_or(empty)
     }
 }
 

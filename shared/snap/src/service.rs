@@ -17,6 +17,7 @@ use parking_lot::{Mutex, RwLock};
 use std::{
     collections::HashMap,
     future::Future,
+    pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -82,6 +83,15 @@ pub(crate) enum Attempt<T> {
     Failed(String),
 }
 
+/// Where verified answers are shared between instances (Redis in a cluster), keyed by the hash
+/// of the request (its message id and RLP with request id 0), stored without request ids.
+pub trait SharedAnswers: Send + Sync + std::fmt::Debug + 'static {
+    /// The answer stored under `key`, if any (a failed read is a miss).
+    fn get(&self, key: B256) -> Pin<Box<dyn Future<Output = Option<Bytes>> + Send + '_>>;
+    /// Stores `answer` under `key` (failures are the implementation's to count).
+    fn put(&self, key: B256, answer: Bytes) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
 /// Verified answers by request, without their request ids, bounded by bytes.
 type AnswerCache = quick_cache::sync::Cache<(u8, B256), Bytes, AnswerWeight>;
 
@@ -102,12 +112,14 @@ pub struct SnapService {
     roots: RwLock<HashMap<B256, u64>>,
     pub(crate) nodes: NodeCache,
     answers: AnswerCache,
+    shared: Option<Arc<dyn SharedAnswers>>,
     next: AtomicUsize,
 }
 
 impl SnapService {
-    /// A service over `backends` (name, pool) with the given cache budgets.
-    pub fn new(backends: Vec<(String, BackendPool)>, budgets: CacheBudgets) -> Arc<Self> {
+    /// A service over `backends` (name, pool) with the given cache budgets, sharing verified
+    /// answers through `shared` when given.
+    pub fn new(backends: Vec<(String, BackendPool)>, budgets: CacheBudgets, shared: Option<Arc<dyn SharedAnswers>>) -> Arc<Self> {
         let estimate = usize::try_from(budgets.answers / 100_000).unwrap_or(usize::MAX).max(16);
         metrics::gauge!("hypasis_snap_limit", "name" => "answer_cache_bytes").set(budgets.answers as f64);
         metrics::gauge!("hypasis_snap_limit", "name" => "node_cache_bytes").set(budgets.nodes as f64);
@@ -121,6 +133,7 @@ impl SnapService {
             roots: RwLock::new(HashMap::new()),
             nodes: walk::node_cache(budgets.nodes),
             answers: AnswerCache::with_weighter(estimate, budgets.answers.max(1), AnswerWeight),
+            shared,
             next: AtomicUsize::new(0),
         })
     }
@@ -209,19 +222,35 @@ impl SnapService {
         None
     }
 
-    /// A cached answer to `request` (encoded with request id 0), re-labelled with `id`.
-    pub(crate) fn cached(&self, msg: u8, request: &[u8], id: u64) -> Option<Vec<u8>> {
-        let found = self.answers.get(&(msg, keccak256(request)));
-        metrics::counter!("hypasis_snap_cache_total", "result" => if found.is_some() { "hit" } else { "miss" }).increment(1);
-        found.map(|rest| with_request_id(id, &rest))
+    /// A cached answer to `request` (encoded with request id 0), re-labelled with `id`: from
+    /// memory, else from the shared tier (then kept in memory too).
+    pub(crate) async fn cached(&self, msg: u8, request: &[u8], id: u64) -> Option<Vec<u8>> {
+        let key = (msg, keccak256(request));
+        let found = self.answers.get(&key);
+        metrics::counter!("hypasis_snap_cache_total", "tier" => "memory", "result" => if found.is_some() { "hit" } else { "miss" })
+            .increment(1);
+        if let Some(rest) = found {
+            return Some(with_request_id(id, &rest));
+        }
+        let shared = self.shared.as_ref()?;
+        let found = shared.get(shared_key(key)).await;
+        metrics::counter!("hypasis_snap_cache_total", "tier" => "shared", "result" => if found.is_some() { "hit" } else { "miss" })
+            .increment(1);
+        let rest = found?;
+        self.answers.insert(key, rest.clone());
+        Some(with_request_id(id, &rest))
     }
 
-    /// Caches a verified `answer` to `request` (encoded with request id 0) and returns it
-    /// labelled with `id`.
-    pub(crate) fn remember(&self, msg: u8, request: &[u8], answer: &[u8], id: u64) -> Option<Vec<u8>> {
+    /// Caches a verified `answer` to `request` (encoded with request id 0), in memory and in the
+    /// shared tier, and returns it labelled with `id`.
+    pub(crate) async fn remember(&self, msg: u8, request: &[u8], answer: &[u8], id: u64) -> Option<Vec<u8>> {
         let rest = without_request_id(answer)?;
         let labelled = with_request_id(id, &rest);
-        self.answers.insert((msg, keccak256(request)), rest);
+        let key = (msg, keccak256(request));
+        self.answers.insert(key, rest.clone());
+        if let Some(shared) = &self.shared {
+            shared.put(shared_key(key), rest).await;
+        }
         Some(labelled)
     }
 }
@@ -244,6 +273,14 @@ impl SnapServer for SnapService {
             Ok((answer_id, answer))
         })
     }
+}
+
+/// The shared tier's key of a request: one hash of the message id and the request's hash.
+fn shared_key((msg, request): (u8, B256)) -> B256 {
+    let mut bytes = [0u8; 33];
+    bytes[0] = msg;
+    bytes[1..].copy_from_slice(request.as_slice());
+    keccak256(bytes)
 }
 
 fn decode<M: Message>(data: &[u8]) -> Result<M, String> {

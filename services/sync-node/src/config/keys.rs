@@ -491,9 +491,9 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "state_backends",
         flag: "state-backend",
-        env: None,
-        value_name: "ENODE",
-        help: "A full node (geth or Bor, serving snap/1) whose state is served to snap-syncing peers, every answer proof-checked; repeat for more. snap/1 is offered only while one is healthy",
+        env: Some("STATE_BACKENDS"),
+        value_name: "ENODES",
+        help: "Full nodes (geth or Bor, serving snap/1) whose state is served to snap-syncing peers, every answer proof-checked (repeat, or comma-separated enode URLs). snap/1 is offered only while one is healthy",
         default: Default::None,
         list: true,
         secret: false,

@@ -410,7 +410,7 @@ impl Settings {
                 .map_err(|_| Refused(format!("{v:?} is not an IP address or CIDR; use e.g. 10.0.0.0/8 or 172.17.0.1")))
         }));
         let trusted_peers = raw.list("trusted_peers", true, node_id);
-        let state_backends = raw.list("state_backends", false, enode);
+        let state_backends = raw.list("state_backends", true, enode);
         let snap_sessions_per_backend = raw.one("snap_sessions_per_backend", |v| number(v, 1, 64));
         let snap_cache_mb = raw.one("snap_cache_mb", |v| number(v, 0, 1 << 20));
         let http_max_connections = raw.one("http_max_connections", |v| number(v, 1, 1_000_000));
@@ -610,6 +610,19 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("unknown setting `api_prot`; did you mean `api_port`?"), "{text}");
         assert!(text.contains("p2p_port"), "{text}");
+    }
+
+    #[test]
+    fn state_backends_are_enodes_repeated_or_comma_separated() {
+        let (a, b) = (format!("enode://{}@10.0.0.5:30303", "ab".repeat(64)), format!("enode://{}@10.0.0.6:30304", "cd".repeat(64)));
+        let s = resolve(&["--state-backend", &a, "--state-backend", &b]).unwrap();
+        assert_eq!(s.state_backends.iter().map(|b| b.tcp).collect::<Vec<_>>(), [30303, 30304]);
+        assert_eq!(resolve(&["--state-backend", &format!("{a},{b}")]).unwrap().state_backends.len(), 2);
+        assert_eq!(s.snap_sessions_per_backend, hypasis_snap::pool::DEFAULT_SESSIONS_PER_BACKEND);
+        assert_eq!(s.snap_cache_bytes, hypasis_snap::service::DEFAULT_ANSWER_CACHE_BYTES);
+        let err = resolve(&["--state-backend", "geth.internal:30303"]).unwrap_err();
+        assert!(err.to_string().contains("state_backends") && err.to_string().contains("not an enode URL"), "{err}");
+        assert!(resolve(&["--snap-sessions-per-backend", "0"]).is_err());
     }
 
     #[test]

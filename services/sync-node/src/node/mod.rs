@@ -22,6 +22,7 @@ pub mod network;
 mod rpc;
 pub mod seals;
 mod snap;
+mod snap_redis;
 mod sources;
 mod tls;
 

@@ -50,7 +50,17 @@ pub(super) async fn start(
         })
         .collect();
     let budgets = CacheBudgets { answers: settings.snap_cache_bytes, nodes: DEFAULT_NODE_CACHE_BYTES };
-    let service = SnapService::new(pools, budgets);
+    let shared = match super::cluster::redis_target(settings) {
+        Some(target) => match hypasis_cluster::connect(&target).await {
+            Ok(client) => Some(Arc::new(super::snap_redis::RedisAnswers::new(client, spec.chain_id)) as Arc<dyn hypasis_snap::SharedAnswers>),
+            Err(e) => {
+                tracing::warn!(target: "snap", error = %e, "snap answers not shared through Redis (each instance asks the backends itself)");
+                None
+            }
+        },
+        None => None,
+    };
+    let service = SnapService::new(pools, budgets, shared);
     let health = service.spawn_health_checks(cancel.child_token());
     tasks.spawn(async move {
         let _ = health.await;
