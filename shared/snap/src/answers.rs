@@ -117,11 +117,8 @@ impl SnapService {
             return empty.to_rlp();
         }
         let key = request.to_rlp();
-        if let Some(answer) = self.cached(id::GET_BYTE_CODES, &key, id).await {
-            return answer;
-        }
-        let answer = self
-            .ask("GetByteCodes", |session| {
+        let fetch = || {
+            self.ask("GetByteCodes", |session| {
                 let request = request.clone();
                 async move {
                     let asked = GetByteCodes { request_id: session.next_request_id(), ..request };
@@ -138,8 +135,8 @@ impl SnapService {
                     }
                 }
             })
-            .await;
-        self.finish(id::GET_BYTE_CODES, &key, answer, id, empty.to_rlp()).await
+        };
+        self.answered(id::GET_BYTE_CODES, &key, id, empty.to_rlp(), fetch).await
     }
 
     /// # Errors
@@ -161,11 +158,8 @@ impl SnapService {
             paths <= MAX_TRIE_NODE_PATHS
         });
         let key = request.to_rlp();
-        if let Some(answer) = self.cached(id::GET_TRIE_NODES, &key, id).await {
-            return Ok(answer);
-        }
-        let answer = self
-            .ask("GetTrieNodes", |session| {
+        let fetch = || {
+            self.ask("GetTrieNodes", |session| {
                 let request = &request;
                 async move {
                     match self.walk_trie_nodes(&session, request).await {
@@ -174,8 +168,8 @@ impl SnapService {
                     }
                 }
             })
-            .await;
-        Ok(self.finish(id::GET_TRIE_NODES, &key, answer, id, empty.to_rlp()).await)
+        };
+        Ok(self.answered(id::GET_TRIE_NODES, &key, id, empty.to_rlp(), fetch).await)
     }
 
     /// The nodes answering `request`, every one proven from its root.
@@ -223,28 +217,37 @@ impl SnapService {
             return empty.to_rlp();
         }
         let key = request.to_rlp();
-        if let Some(answer) = self.cached(msg, &key, id).await {
-            return answer;
-        }
-        let answer = self.ask(Q::NAME, |session| attempt(session, request.clone())).await;
-        self.finish(msg, &key, answer, id, empty.to_rlp()).await
+        let fetch = || self.ask(Q::NAME, |session| attempt(session, request.clone()));
+        self.answered(msg, &key, id, empty.to_rlp(), fetch).await
     }
 
-    /// Caches a verified answer and relabels it with the peer's request id; `empty` when no
-    /// backend could serve one.
-    async fn finish(&self, msg: u8, key: &[u8], answer: Option<Vec<u8>>, id: u64, empty: Vec<u8>) -> Vec<u8> {
+    /// The answer to the request `key` (encoded with request id 0), labelled with the peer's
+    /// request `id`: from a cache, else fetched once (identical requests meanwhile wait for the
+    /// same fetch) and cached; `empty` when no backend had a verified answer.
+    async fn answered<F, Fut>(&self, msg: u8, key: &[u8], id: u64, empty: Vec<u8>, fetch: F) -> Vec<u8>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Option<Vec<u8>>>,
+    {
+        if let Some(answer) = self.cached(msg, key, id).await {
+            return answer;
+        }
         let kind = match msg {
             id::GET_ACCOUNT_RANGE => "GetAccountRange",
             id::GET_STORAGE_RANGES => "GetStorageRanges",
             id::GET_BYTE_CODES => "GetByteCodes",
             _ => "GetTrieNodes",
         };
-        let Some(answer) = answer else {
-            metrics::counter!("hypasis_snap_requests_total", "kind" => kind, "result" => "unserved").increment(1);
-            return empty;
-        };
-        metrics::counter!("hypasis_snap_requests_total", "kind" => kind, "result" => "served").increment(1);
-        self.remember(msg, key, &answer, id).await.unwrap_or(empty)
+        match self.fetch_once(msg, key, fetch).await {
+            Some(rest) => {
+                metrics::counter!("hypasis_snap_requests_total", "kind" => kind, "result" => "served").increment(1);
+                crate::service::with_request_id(id, &rest)
+            }
+            None => {
+                metrics::counter!("hypasis_snap_requests_total", "kind" => kind, "result" => "unserved").increment(1);
+                empty
+            }
+        }
     }
 }
 

@@ -104,6 +104,9 @@ impl quick_cache::Weighter<(u8, B256), Bytes> for AnswerWeight {
     }
 }
 
+/// One fetch of an answer, which identical requests wait for.
+type Fetch = tokio::sync::OnceCell<Option<Bytes>>;
+
 /// snap/1 through the state backends.
 #[derive(Debug)]
 pub struct SnapService {
@@ -113,6 +116,8 @@ pub struct SnapService {
     pub(crate) nodes: NodeCache,
     answers: AnswerCache,
     shared: Option<Arc<dyn SharedAnswers>>,
+    /// Fetches under way, by request: identical requests wait for the same one.
+    in_flight: Mutex<HashMap<(u8, B256), Arc<Fetch>>>,
     next: AtomicUsize,
 }
 
@@ -134,6 +139,7 @@ impl SnapService {
             nodes: walk::node_cache(budgets.nodes),
             answers: AnswerCache::with_weighter(estimate, budgets.answers.max(1), AnswerWeight),
             shared,
+            in_flight: Mutex::new(HashMap::new()),
             next: AtomicUsize::new(0),
         })
     }
@@ -241,17 +247,37 @@ impl SnapService {
         Some(with_request_id(id, &rest))
     }
 
-    /// Caches a verified `answer` to `request` (encoded with request id 0), in memory and in the
-    /// shared tier, and returns it labelled with `id`.
-    pub(crate) async fn remember(&self, msg: u8, request: &[u8], answer: &[u8], id: u64) -> Option<Vec<u8>> {
-        let rest = without_request_id(answer)?;
-        let labelled = with_request_id(id, &rest);
+    /// `fetch`'s answer to `request` (encoded with request id 0), without its request id, cached
+    /// in memory and in the shared tier. Concurrent identical requests share one fetch (the
+    /// others count as cache hits of tier `in_flight`).
+    pub(crate) async fn fetch_once<F, Fut>(&self, msg: u8, request: &[u8], fetch: F) -> Option<Bytes>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Option<Vec<u8>>>,
+    {
         let key = (msg, keccak256(request));
-        self.answers.insert(key, rest.clone());
-        if let Some(shared) = &self.shared {
-            shared.put(shared_key(key), rest).await;
+        let cell = self.in_flight.lock().entry(key).or_default().clone();
+        let mut fetched_here = false;
+        let rest = cell
+            .get_or_init(|| async {
+                fetched_here = true;
+                let rest = without_request_id(&fetch().await?)?;
+                self.answers.insert(key, rest.clone());
+                if let Some(shared) = &self.shared {
+                    shared.put(shared_key(key), rest.clone()).await;
+                }
+                Some(rest)
+            })
+            .await
+            .clone();
+        let mut in_flight = self.in_flight.lock();
+        if in_flight.get(&key).is_some_and(|current| Arc::ptr_eq(current, &cell)) {
+            in_flight.remove(&key);
         }
-        Some(labelled)
+        if !fetched_here {
+            metrics::counter!("hypasis_snap_cache_total", "tier" => "in_flight", "result" => "hit").increment(1);
+        }
+        rest
     }
 }
 
@@ -297,7 +323,7 @@ fn without_request_id(answer: &[u8]) -> Option<Bytes> {
 }
 
 /// The answer list `[id, rest…]`.
-fn with_request_id(id: u64, rest: &[u8]) -> Vec<u8> {
+pub(crate) fn with_request_id(id: u64, rest: &[u8]) -> Vec<u8> {
     let id_len = alloy_rlp::Encodable::length(&id);
     let mut out = Vec::with_capacity(rest.len() + id_len + 9);
     Header { list: true, payload_length: id_len + rest.len() }.encode(&mut out);

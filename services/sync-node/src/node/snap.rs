@@ -65,22 +65,39 @@ pub(super) async fn start(
     tasks.spawn(async move {
         let _ = health.await;
     });
-    tasks.spawn(follow_roots(service.clone(), store, heads, cancel.child_token()));
+    let genesis_root = spec.genesis_header.as_ref().map(|h| h.state_root);
+    tasks.spawn(follow_roots(service.clone(), store, heads, genesis_root, cancel.child_token()));
     tracing::info!(target: "snap", backends = settings.state_backends.len(), "serving snap/1 through state backends");
     Some(service)
 }
 
-/// Keeps the service's recent roots those of the headers head−127 ..= head as the head moves.
-async fn follow_roots(service: Arc<SnapService>, store: Arc<dyn BlockStore>, mut heads: watch::Receiver<Option<ChainHead>>, cancel: CancellationToken) {
+/// Keeps the service's recent roots those of the headers head−127 ..= head as the head moves
+/// (the genesis state's until there is a head).
+async fn follow_roots(
+    service: Arc<SnapService>,
+    store: Arc<dyn BlockStore>,
+    mut heads: watch::Receiver<Option<ChainHead>>,
+    genesis_root: Option<alloy_primitives::B256>,
+    cancel: CancellationToken,
+) {
     loop {
         let head = *heads.borrow_and_update();
+        let number = head.map_or(0, |h| h.number);
+        let mut roots = Vec::new();
         if let Some(head) = head {
             let numbers: Vec<u64> = (head.number.saturating_sub(RECENT_STATES - 1)..=head.number).collect();
             match store.by_numbers(&numbers, Parts::HEADER).await {
-                Ok(blocks) => service.set_recent_roots(blocks.into_iter().flatten().map(|b| (b.header.number, b.header.state_root))),
+                Ok(blocks) => roots.extend(blocks.into_iter().flatten().map(|b| (b.header.number, b.header.state_root))),
                 Err(e) => tracing::warn!(target: "snap", error = %e, "reading recent headers for their state roots failed"),
             }
         }
+        // The store may not hold block 0; the chain spec does.
+        if number < RECENT_STATES
+            && let Some(root) = genesis_root
+        {
+            roots.push((0, root));
+        }
+        service.set_recent_roots(roots);
         tokio::select! {
             () = cancel.cancelled() => return,
             changed = heads.changed() => if changed.is_err() { return },
