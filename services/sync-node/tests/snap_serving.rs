@@ -137,6 +137,14 @@ async fn a_tampered_account_range_is_caught_and_the_honest_backend_serves() {
         assert_eq!((&ours.accounts, &ours.proof), (&theirs.accounts, &theirs.proof), "exactly geth's answer from {origin}");
     }
     assert!(liar.lies.load(std::sync::atomic::Ordering::Relaxed) >= 1, "the liar was asked and lied");
+    // The same request again comes from the cache, under its new request id.
+    let asked_backends = node.metric_sum("hypasis_snap_backend_requests_total", &[]);
+    let request = GetAccountRange { request_id: client.next_request_id(), root, origin: B256::ZERO, limit: B256::repeat_byte(0xff), bytes: 4000 };
+    let again: AccountRange = client.snap(&request).await.expect("AccountRange again");
+    assert_eq!(again.request_id, request.request_id);
+    assert!(!again.accounts.is_empty());
+    assert_eq!(node.metric_sum("hypasis_snap_backend_requests_total", &[]), asked_backends, "no backend asked");
+    assert!(node.metric_sum("hypasis_snap_cache_total", &["tier=\"memory\"", "result=\"hit\""]) >= 1.0);
     let caught = node.metric_sum("hypasis_snap_backend_requests_total", &["result=\"bad_answer\""]);
     assert!(caught >= 1.0, "the lie was detected: {caught}");
 }

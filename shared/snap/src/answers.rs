@@ -238,15 +238,15 @@ impl SnapService {
             id::GET_BYTE_CODES => "GetByteCodes",
             _ => "GetTrieNodes",
         };
-        match self.fetch_once(msg, key, fetch).await {
-            Some(rest) => {
-                metrics::counter!("hypasis_snap_requests_total", "kind" => kind, "result" => "served").increment(1);
-                crate::service::with_request_id(id, &rest)
-            }
-            None => {
-                metrics::counter!("hypasis_snap_requests_total", "kind" => kind, "result" => "unserved").increment(1);
-                empty
-            }
+        let (rest, fetched_here) = self.fetch_once(msg, key, fetch).await;
+        // A request that joined another's fetch is counted once, as an in-flight cache hit.
+        if fetched_here {
+            let result = if rest.is_some() { "served" } else { "unserved" };
+            metrics::counter!("hypasis_snap_requests_total", "kind" => kind, "result" => result).increment(1);
+        }
+        match rest {
+            Some(rest) => crate::service::with_request_id(id, &rest),
+            None => empty,
         }
     }
 }

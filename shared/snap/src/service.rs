@@ -248,9 +248,9 @@ impl SnapService {
     }
 
     /// `fetch`'s answer to `request` (encoded with request id 0), without its request id, cached
-    /// in memory and in the shared tier. Concurrent identical requests share one fetch (the
-    /// others count as cache hits of tier `in_flight`).
-    pub(crate) async fn fetch_once<F, Fut>(&self, msg: u8, request: &[u8], fetch: F) -> Option<Bytes>
+    /// in memory and in the shared tier, and whether this call fetched it. Concurrent identical
+    /// requests share one fetch (the others count as cache hits of tier `in_flight`).
+    pub(crate) async fn fetch_once<F, Fut>(&self, msg: u8, request: &[u8], fetch: F) -> (Option<Bytes>, bool)
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Option<Vec<u8>>>,
@@ -277,7 +277,7 @@ impl SnapService {
         if !fetched_here {
             metrics::counter!("hypasis_snap_cache_total", "tier" => "in_flight", "result" => "hit").increment(1);
         }
-        rest
+        (rest, fetched_here)
     }
 }
 
