@@ -22,6 +22,7 @@ pub(crate) fn limits(config: &crate::NetworkConfig, pending_handshakes: usize) {
         ("soft_response_bytes", config.soft_response_limit),
         ("max_ingress_frame_bytes", config.max_ingress_frame),
         ("write_timeout_seconds", config.write_timeout.as_secs() as usize),
+        ("snap_in_flight_per_peer", crate::snap_hook::MAX_SNAP_IN_FLIGHT_PER_PEER),
     ] {
         gauge!("hypasis_p2p_limit", "name" => name).set(value as f64);
     }

@@ -118,7 +118,7 @@ impl SnapService {
         }
         let key = request.to_rlp();
         let fetch = || {
-            self.ask("GetByteCodes", |session| {
+            self.ask("GetByteCodes", None, |session| {
                 let request = request.clone();
                 async move {
                     let asked = GetByteCodes { request_id: session.next_request_id(), ..request };
@@ -159,7 +159,7 @@ impl SnapService {
         });
         let key = request.to_rlp();
         let fetch = || {
-            self.ask("GetTrieNodes", |session| {
+            self.ask("GetTrieNodes", self.root_number(&request.root), |session| {
                 let request = &request;
                 async move {
                     match self.walk_trie_nodes(&session, request).await {
@@ -217,7 +217,7 @@ impl SnapService {
             return empty.to_rlp();
         }
         let key = request.to_rlp();
-        let fetch = || self.ask(Q::NAME, |session| attempt(session, request.clone()));
+        let fetch = || self.ask(Q::NAME, self.root_number(&request.root()), |session| attempt(session, request.clone()));
         self.answered(msg, &key, id, empty.to_rlp(), fetch).await
     }
 

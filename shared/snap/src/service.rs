@@ -90,7 +90,15 @@ pub trait SharedAnswers: Send + Sync + std::fmt::Debug + 'static {
     fn get(&self, key: B256) -> Pin<Box<dyn Future<Output = Option<Bytes>> + Send + '_>>;
     /// Stores `answer` under `key` (failures are the implementation's to count).
     fn put(&self, key: B256, answer: Bytes) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    /// Claims the fetch of `key` for `ttl`: `true` when it is ours to fetch (or the claim could
+    /// not be checked), `false` when another instance claimed it first.
+    fn claim(&self, key: B256, ttl: Duration) -> Pin<Box<dyn Future<Output = bool> + Send + '_>>;
 }
+
+/// How long another instance's fetch of the same answer is waited for (then we fetch it too).
+pub const SHARED_FETCH_WAIT: Duration = Duration::from_secs(5);
+/// How often the shared tier is read while waiting for another instance's fetch.
+const SHARED_POLL: Duration = Duration::from_millis(25);
 
 /// Verified answers by request, without their request ids, bounded by bytes.
 type AnswerCache = quick_cache::sync::Cache<(u8, B256), Bytes, AnswerWeight>;
@@ -126,10 +134,19 @@ impl SnapService {
     /// answers through `shared` when given.
     pub fn new(backends: Vec<(String, BackendPool)>, budgets: CacheBudgets, shared: Option<Arc<dyn SharedAnswers>>) -> Arc<Self> {
         let estimate = usize::try_from(budgets.answers / 100_000).unwrap_or(usize::MAX).max(16);
-        metrics::gauge!("hypasis_snap_limit", "name" => "answer_cache_bytes").set(budgets.answers as f64);
-        metrics::gauge!("hypasis_snap_limit", "name" => "node_cache_bytes").set(budgets.nodes as f64);
-        metrics::gauge!("hypasis_snap_limit", "name" => "soft_response_bytes").set(SOFT_RESPONSE_LIMIT as f64);
-        metrics::gauge!("hypasis_snap_limit", "name" => "recent_states").set(RECENT_STATES as f64);
+        for (name, value) in [
+            ("answer_cache_bytes", budgets.answers),
+            ("node_cache_bytes", budgets.nodes),
+            ("soft_response_bytes", SOFT_RESPONSE_LIMIT),
+            ("recent_states", RECENT_STATES),
+            ("max_code_lookups", crate::answers::MAX_CODE_LOOKUPS as u64),
+            ("max_trie_node_paths", crate::answers::MAX_TRIE_NODE_PATHS as u64),
+            ("max_storage_accounts", crate::answers::MAX_STORAGE_ACCOUNTS as u64),
+            ("bad_backend_penalty_seconds", BAD_BACKEND_PENALTY.as_secs()),
+            ("health_interval_seconds", HEALTH_INTERVAL.as_secs()),
+        ] {
+            metrics::gauge!("hypasis_snap_limit", "name" => name).set(value as f64);
+        }
         Arc::new(Self {
             backends: backends
                 .into_iter()
@@ -184,15 +201,22 @@ impl SnapService {
         })
     }
 
+    /// The block number of a recent root.
+    pub(crate) fn root_number(&self, root: &B256) -> Option<u64> {
+        self.roots.read().get(root).copied()
+    }
+
     /// Asks the backends in turn (starting at the next in rotation, skipping benched ones) until
-    /// one serves a verified answer.
-    pub(crate) async fn ask<T, F, Fut>(&self, kind: &'static str, attempt: F) -> Option<T>
+    /// one serves a verified answer. With the `block` of the state asked for, backends whose
+    /// announced head says they no longer (or do not yet) hold it are asked last.
+    pub(crate) async fn ask<T, F, Fut>(&self, kind: &'static str, block: Option<u64>, attempt: F) -> Option<T>
     where
         F: Fn(BackendSession) -> Fut,
         Fut: Future<Output = Attempt<T>>,
     {
         let count = self.backends.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut later = Vec::new();
         for i in 0..count {
             let backend = &self.backends[(start + i) % count];
             if backend.benched() {
@@ -206,26 +230,47 @@ impl SnapService {
                     continue;
                 }
             };
-            let (label, served) = match attempt(session).await {
-                Attempt::Served(answer) => ("ok", Some(answer)),
-                Attempt::NoData => ("no_data", None),
-                Attempt::Lie(reason) => {
-                    tracing::warn!(target: "snap", backend = %backend.name, kind, %reason, "backend answer failed verification; benched");
-                    *backend.benched_until.lock() = Some(Instant::now() + BAD_BACKEND_PENALTY);
-                    ("bad_answer", None)
-                }
-                Attempt::Failed(reason) => {
-                    tracing::debug!(target: "snap", backend = %backend.name, kind, %reason, "backend request failed");
-                    ("failed", None)
-                }
+            let holds = match (block, session.head().number) {
+                (Some(block), Some(head)) => head >= block && head < block + RECENT_STATES,
+                _ => true,
             };
-            metrics::counter!("hypasis_snap_backend_requests_total", "backend" => backend.name.clone(), "kind" => kind, "result" => label)
-                .increment(1);
-            if served.is_some() {
-                return served;
+            if !holds {
+                later.push((backend, session));
+                continue;
+            }
+            if let Some(answer) = self.try_backend(backend, session, kind, &attempt).await {
+                return Some(answer);
+            }
+        }
+        for (backend, session) in later {
+            if let Some(answer) = self.try_backend(backend, session, kind, &attempt).await {
+                return Some(answer);
             }
         }
         None
+    }
+
+    async fn try_backend<T, F, Fut>(&self, backend: &Backend, session: BackendSession, kind: &'static str, attempt: &F) -> Option<T>
+    where
+        F: Fn(BackendSession) -> Fut,
+        Fut: Future<Output = Attempt<T>>,
+    {
+        let (label, served) = match attempt(session).await {
+            Attempt::Served(answer) => ("ok", Some(answer)),
+            Attempt::NoData => ("no_data", None),
+            Attempt::Lie(reason) => {
+                tracing::warn!(target: "snap", backend = %backend.name, kind, %reason, "backend answer failed verification; benched");
+                *backend.benched_until.lock() = Some(Instant::now() + BAD_BACKEND_PENALTY);
+                ("bad_answer", None)
+            }
+            Attempt::Failed(reason) => {
+                tracing::debug!(target: "snap", backend = %backend.name, kind, %reason, "backend request failed");
+                ("failed", None)
+            }
+        };
+        metrics::counter!("hypasis_snap_backend_requests_total", "backend" => backend.name.clone(), "kind" => kind, "result" => label)
+            .increment(1);
+        served
     }
 
     /// A cached answer to `request` (encoded with request id 0), re-labelled with `id`: from
@@ -257,14 +302,24 @@ impl SnapService {
     {
         let key = (msg, keccak256(request));
         let cell = self.in_flight.lock().entry(key).or_default().clone();
-        let mut fetched_here = false;
+        // Who got the answer: this call from a backend, this call from another instance's fetch,
+        // or (neither set) another call on this instance.
+        let (mut fetched_here, mut from_elsewhere) = (false, false);
         let rest = cell
             .get_or_init(|| async {
+                let skey = shared_key(key);
+                if let Some(shared) = &self.shared
+                    && let Some(rest) = self.fetched_elsewhere(shared.as_ref(), skey).await
+                {
+                    from_elsewhere = true;
+                    self.answers.insert(key, rest.clone());
+                    return Some(rest);
+                }
                 fetched_here = true;
                 let rest = without_request_id(&fetch().await?)?;
                 self.answers.insert(key, rest.clone());
                 if let Some(shared) = &self.shared {
-                    shared.put(shared_key(key), rest.clone()).await;
+                    shared.put(skey, rest.clone()).await;
                 }
                 Some(rest)
             })
@@ -274,10 +329,28 @@ impl SnapService {
         if in_flight.get(&key).is_some_and(|current| Arc::ptr_eq(current, &cell)) {
             in_flight.remove(&key);
         }
-        if !fetched_here {
+        if from_elsewhere {
+            metrics::counter!("hypasis_snap_cache_total", "tier" => "shared", "result" => "hit").increment(1);
+        } else if !fetched_here {
             metrics::counter!("hypasis_snap_cache_total", "tier" => "in_flight", "result" => "hit").increment(1);
         }
         (rest, fetched_here)
+    }
+
+    /// When another instance claimed the fetch of `key`, its answer once it is in the shared
+    /// tier (waiting at most [`SHARED_FETCH_WAIT`]); `None` when the fetch is ours.
+    async fn fetched_elsewhere(&self, shared: &dyn SharedAnswers, key: B256) -> Option<Bytes> {
+        if shared.claim(key, SHARED_FETCH_WAIT).await {
+            return None;
+        }
+        let deadline = Instant::now() + SHARED_FETCH_WAIT;
+        while Instant::now() < deadline {
+            tokio::time::sleep(SHARED_POLL).await;
+            if let Some(rest) = shared.get(key).await {
+                return Some(rest);
+            }
+        }
+        None
     }
 }
 

@@ -127,7 +127,7 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
     (
         "hypasis_snap_limit",
         Gauge,
-        "snap/1 limits, by name (answer_cache_bytes, node_cache_bytes, soft_response_bytes, recent_states, shared_answer_ttl_seconds)",
+        "snap/1 limits, by name (answer_cache_bytes, node_cache_bytes, soft_response_bytes, recent_states, max_code_lookups, max_trie_node_paths, max_storage_accounts, bad_backend_penalty_seconds, health_interval_seconds, shared_answer_ttl_seconds)",
     ),
     (
         "hypasis_proxy_protocol_accepted_total",

@@ -1,5 +1,7 @@
 //! Verified snap/1 answers shared between instances through Redis, so a popular pivot is read
-//! from the backends once per cluster, not once per instance. Keys expire after
+//! from the backends once per cluster, not once per instance: the first instance to miss an
+//! answer claims its fetch (`SET NX` with a 5 s expiry); the others wait for the answer to
+//! appear instead of asking the backends too. Keys expire after
 //! [`SNAP_ANSWER_TTL`]: by then the root has left every backend's recent states, and Redis's
 //! memory for answers is bounded by what the cluster fetches in that time.
 
@@ -39,6 +41,21 @@ impl SharedAnswers for RedisAnswers {
                     metrics::counter!("hypasis_snap_shared_errors_total", "op" => "get").increment(1);
                     tracing::debug!(target: "snap", error = %e, "reading a shared snap answer failed");
                     None
+                }
+            }
+        })
+    }
+
+    fn claim(&self, key: B256, ttl: Duration) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        Box::pin(async move {
+            let expiry = fred::types::Expiration::PX(ttl.as_millis() as i64);
+            let claim = format!("{}:claim", self.key(key));
+            match self.client.set::<Option<String>, _, _>(claim, 1, Some(expiry), Some(fred::types::SetOptions::NX), false).await {
+                Ok(set) => set.is_some(),
+                Err(e) => {
+                    metrics::counter!("hypasis_snap_shared_errors_total", "op" => "claim").increment(1);
+                    tracing::debug!(target: "snap", error = %e, "claiming a snap fetch failed; fetching anyway");
+                    true
                 }
             }
         })
