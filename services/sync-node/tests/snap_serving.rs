@@ -139,7 +139,8 @@ async fn a_tampered_account_range_is_caught_and_the_honest_backend_serves() {
     assert!(liar.lies.load(std::sync::atomic::Ordering::Relaxed) >= 1, "the liar was asked and lied");
     // The same request again comes from the cache, under its new request id.
     let asked_backends = node.metric_sum("hypasis_snap_backend_requests_total", &[]);
-    let request = GetAccountRange { request_id: client.next_request_id(), root, origin: B256::ZERO, limit: B256::repeat_byte(0xff), bytes: 4000 };
+    let request =
+        GetAccountRange { request_id: client.next_request_id(), root, origin: B256::ZERO, limit: B256::repeat_byte(0xff), bytes: 4000 };
     let again: AccountRange = client.snap(&request).await.expect("AccountRange again");
     assert_eq!(again.request_id, request.request_id);
     assert!(!again.accounts.is_empty());
@@ -208,7 +209,8 @@ async fn a_bor_backend_serves_snap_through_our_node() {
     let head = node.get_json("/api/v1/status")["head"]["number"].as_u64().expect("head");
     let block = bor.rpc("eth_getBlockByNumber", serde_json::json!([format!("{head:#x}"), false]));
     let root: B256 = block["stateRoot"].as_str().expect("stateRoot").parse().expect("root");
-    let request = GetAccountRange { request_id: client.next_request_id(), root, origin: B256::ZERO, limit: B256::repeat_byte(0xff), bytes: 1 << 20 };
+    let request =
+        GetAccountRange { request_id: client.next_request_id(), root, origin: B256::ZERO, limit: B256::repeat_byte(0xff), bytes: 1 << 20 };
     let ours: AccountRange = client.snap(&request).await.expect("AccountRange from our node");
     let theirs: AccountRange = direct.snap(&GetAccountRange { request_id: direct.next_request_id(), ..request }).await.expect("from Bor");
     assert!(!ours.accounts.is_empty(), "Bor's genesis allocation (validator contracts and accounts)");

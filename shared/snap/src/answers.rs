@@ -14,13 +14,12 @@ use crate::{
     account,
     backend::{BackendError, BackendSession},
     messages::{
-        AccountRange, ByteCodes, GetAccountRange, GetByteCodes, GetStorageRanges, GetTrieNodes, Message, StorageRanges, TrieNodes,
-        id,
+        AccountRange, ByteCodes, GetAccountRange, GetByteCodes, GetStorageRanges, GetTrieNodes, Message, StorageRanges, TrieNodes, id,
     },
     service::{Attempt, SOFT_RESPONSE_LIMIT, SnapService},
     trie_path::{bytes_to_hash, compact_to_nibbles, key_path, nibbles_to_compact},
     verify::{self, AnswerError, StorageTrie},
-    walk::{Found, NodeSource, Query, WalkError, Wanted, Want, walk},
+    walk::{Found, NodeSource, Query, WalkError, Want, Wanted, walk},
 };
 use alloy_primitives::{B256, Bytes};
 use alloy_trie::EMPTY_ROOT_HASH;
@@ -100,7 +99,8 @@ impl SnapService {
         let mut tries = Vec::new();
         for (i, found) in found.iter().enumerate() {
             let Found::Value(body) = found else { continue };
-            let storage_root = account::from_full(body).map_err(|e| Attempt::Failed(format!("an account in the state trie: {e}")))?.storage_root;
+            let storage_root =
+                account::from_full(body).map_err(|e| Attempt::Failed(format!("an account in the state trie: {e}")))?.storage_root;
             if storage_root != EMPTY_ROOT_HASH {
                 tries.push(StorageTrie { root: storage_root, origin: if i == 0 { origin } else { B256::ZERO } });
             }
@@ -195,7 +195,12 @@ impl SnapService {
                 queries.push(Query { owner: None, root, path: compact_to_nibbles(&set[0]), want: Want::Node });
             } else if let Some(Some(storage_root)) = roots.next() {
                 let owner = Some(bytes_to_hash(&set[0]));
-                queries.extend(set[1..].iter().map(|p| Query { owner, root: *storage_root, path: compact_to_nibbles(p), want: Want::Node }));
+                queries.extend(set[1..].iter().map(|p| Query {
+                    owner,
+                    root: *storage_root,
+                    path: compact_to_nibbles(p),
+                    want: Want::Node,
+                }));
             }
         }
         let found = walk(&queries, &self.nodes, &mut source).await.map_err(walk_failed)?;
@@ -354,4 +359,3 @@ impl NodeSource for SessionSource<'_> {
         Ok(answer.nodes.into_iter().take_while(|node| !node.is_empty()).collect())
     }
 }
-

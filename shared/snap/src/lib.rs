@@ -14,5 +14,5 @@ pub mod verify;
 pub mod walk;
 
 pub use messages::{Message, MessageError};
-pub use service::{CacheBudgets, SharedAnswers, SnapService};
 pub use range_proof::{RangeProofError, verify_range};
+pub use service::{CacheBudgets, SharedAnswers, SnapService};

@@ -75,7 +75,9 @@ impl managed::Manager for BackendManager {
                 return Err(PoolError::BackingOff(left));
             }
         }
-        match BackendSession::connect(&self.target, &hypasis_rlpx::keys::random_secret(), &self.client_id, &self.eth_versions, &self.status).await {
+        match BackendSession::connect(&self.target, &hypasis_rlpx::keys::random_secret(), &self.client_id, &self.eth_versions, &self.status)
+            .await
+        {
             Ok(session) => {
                 *self.backoff.lock() = Backoff { wait: DEFAULT_BACKOFF, not_before: None };
                 Ok(session)

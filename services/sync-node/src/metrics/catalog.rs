@@ -118,10 +118,22 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
         Counter,
         "snap/1 requests answered, by kind and result (served, unserved: no backend had a verified answer, unknown_root: not a recent verified state root)",
     ),
-    ("hypasis_snap_backend_requests_total", Counter, "Requests to state backends, by backend, kind and result (ok, no_data, bad_answer, failed)"),
-    ("hypasis_snap_cache_total", Counter, "snap/1 answer cache lookups, by tier (memory, shared) and result (hit: a backend call saved, miss)"),
+    (
+        "hypasis_snap_backend_requests_total",
+        Counter,
+        "Requests to state backends, by backend, kind and result (ok, no_data, bad_answer, failed)",
+    ),
+    (
+        "hypasis_snap_cache_total",
+        Counter,
+        "snap/1 answer cache lookups, by tier (memory, shared, in_flight) and result (hit: a backend call saved, miss)",
+    ),
     ("hypasis_snap_bytes_served_total", Counter, "Bytes of snap/1 answers sent to peers"),
-    ("hypasis_snap_backends_healthy", Gauge, "State backends with a working session and not benched (snap/1 is offered while this is above 0)"),
+    (
+        "hypasis_snap_backends_healthy",
+        Gauge,
+        "State backends with a working session and not benched (snap/1 is offered while this is above 0)",
+    ),
     ("hypasis_snap_backend_up", Gauge, "Whether a state backend's last health check got a working session (1) or not (0), by backend"),
     ("hypasis_snap_shared_errors_total", Counter, "Failed reads and writes of shared snap/1 answers in Redis, by op"),
     (

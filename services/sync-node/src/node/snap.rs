@@ -52,7 +52,9 @@ pub(super) async fn start(
     let budgets = CacheBudgets { answers: settings.snap_cache_bytes, nodes: DEFAULT_NODE_CACHE_BYTES };
     let shared = match super::cluster::redis_target(settings) {
         Some(target) => match hypasis_cluster::connect(&target).await {
-            Ok(client) => Some(Arc::new(super::snap_redis::RedisAnswers::new(client, spec.chain_id)) as Arc<dyn hypasis_snap::SharedAnswers>),
+            Ok(client) => {
+                Some(Arc::new(super::snap_redis::RedisAnswers::new(client, spec.chain_id)) as Arc<dyn hypasis_snap::SharedAnswers>)
+            }
             Err(e) => {
                 tracing::warn!(target: "snap", error = %e, "snap answers not shared through Redis (each instance asks the backends itself)");
                 None

@@ -15,11 +15,9 @@ use hypasis_snap::{
     backend::{BackendSession, BackendTarget},
     messages::{AccountRange, ByteCodes, GetAccountRange, GetByteCodes, GetStorageRanges, GetTrieNodes, StorageRanges, TrieNodes, id},
 };
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
 };
 use tokio::net::TcpListener;
 use tokio_util::codec::Framed;
@@ -57,8 +55,9 @@ async fn serve(
     status: Status,
     lies: Arc<AtomicUsize>,
 ) -> Result<(), String> {
-    let upstream =
-        BackendSession::connect(&geth, &hypasis_rlpx::keys::random_secret(), "liar", &[69, 68], &status).await.map_err(|e| e.to_string())?;
+    let upstream = BackendSession::connect(&geth, &hypasis_rlpx::keys::random_secret(), "liar", &[69, 68], &status)
+        .await
+        .map_err(|e| e.to_string())?;
     let (secrets, _) = hypasis_rlpx::accept(&mut stream, std::slice::from_ref(&key)).await.map_err(|e| e.to_string())?;
     let remote = secrets.remote_id;
     let framed = Framed::new(stream, hypasis_rlpx::FrameCodec::new(secrets, hypasis_rlpx::codec::DEFAULT_MAX_INGRESS_FRAME));
@@ -70,8 +69,13 @@ async fn serve(
         id: hypasis_p2p::identity::node_id(&key),
     };
     let conn = P2pConn::handshake(framed, &hello, remote).await.map_err(|e| e.to_string())?;
+    // Geth's head as ours, as a real backend announces it (a backend that says it is behind a
+    // root is asked last).
+    let head = upstream.head().hash;
+    let number = upstream.header(head).await.map_err(|e| e.to_string())?.map_or(0, |h| h.header().number);
     let version = conn.eth_version;
-    let mut conn = conn.exchange_status(&Status { version, ..status }, false, |_| Ok(())).await.map_err(|e| e.to_string())?;
+    let ours = Status { version, head, range: Some((0, number)), ..status };
+    let mut conn = conn.exchange_status(&ours, false, |_| Ok(())).await.map_err(|e| e.to_string())?;
     loop {
         let msg = match conn.next_message().await.map_err(|e| e.to_string())? {
             Incoming::Ping => {
