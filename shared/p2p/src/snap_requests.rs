@@ -41,7 +41,12 @@ pub(crate) async fn start(
         return Err(WireError::Refused { reason: DisconnectReason::UselessPeer, detail });
     }
     while pending.len() >= MAX_SNAP_IN_FLIGHT_PER_PEER {
-        if let Some(done) = pending.join_next().await {
+        // Shutting down: the request is dropped (the session loop ends next).
+        let done = tokio::select! {
+            () = shared.cancel.cancelled() => return Ok(()),
+            done = pending.join_next() => done,
+        };
+        if let Some(done) = done {
             finish(eth, shared, stats, done, (peer, ip)).await?;
         }
     }

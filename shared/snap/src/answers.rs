@@ -327,7 +327,7 @@ fn failed<T>(e: &BackendError) -> Attempt<T> {
 
 fn walk_failed<T>(e: WalkError) -> Attempt<T> {
     match e {
-        WalkError::Mismatch { .. } | WalkError::Malformed(..) => Attempt::Lie(e.to_string()),
+        WalkError::Unasked { .. } | WalkError::Malformed(..) => Attempt::Lie(e.to_string()),
         WalkError::Unavailable(_) => Attempt::NoData,
         WalkError::TooManyRounds | WalkError::Source(_) => Attempt::Failed(e.to_string()),
     }
@@ -355,7 +355,7 @@ impl NodeSource for SessionSource<'_> {
         }
         let request = GetTrieNodes { request_id: self.session.next_request_id(), root: self.root, paths, bytes: SOFT_RESPONSE_LIMIT };
         let answer: TrieNodes = self.session.snap(&request).await.map_err(|e| WalkError::Source(e.to_string()))?;
-        // An empty node: the backend lacks it; what follows it is not trusted to line up.
-        Ok(answer.nodes.into_iter().take_while(|node| !node.is_empty()).collect())
+        // An empty node: the backend lacks it (it is asked again next round).
+        Ok(answer.nodes.into_iter().filter(|node| !node.is_empty()).collect())
     }
 }

@@ -32,6 +32,9 @@ pub const RECENT_STATES: u64 = 128;
 pub const SOFT_RESPONSE_LIMIT: u64 = 2 * 1024 * 1024;
 /// How long a backend that sent a bad answer is left out.
 pub const BAD_BACKEND_PENALTY: Duration = Duration::from_secs(60);
+/// Longest one backend gets to produce a verified answer (a trie walk is several round trips);
+/// then the next backend is asked.
+pub const ATTEMPT_DEADLINE: Duration = Duration::from_secs(10);
 /// How often each backend's health is checked (a session checked out of its pool).
 pub const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 /// Default byte budget of verified answers cached.
@@ -115,6 +118,22 @@ impl quick_cache::Weighter<(u8, B256), Bytes> for AnswerWeight {
 /// One fetch of an answer, which identical requests wait for.
 type Fetch = tokio::sync::OnceCell<Option<Bytes>>;
 
+/// Takes a fetch out of the in-flight map when dropped (if it is still the one there).
+struct Leave<'a> {
+    map: &'a Mutex<HashMap<(u8, B256), Arc<Fetch>>>,
+    key: (u8, B256),
+    cell: Arc<Fetch>,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        let mut map = self.map.lock();
+        if map.get(&self.key).is_some_and(|current| Arc::ptr_eq(current, &self.cell)) {
+            map.remove(&self.key);
+        }
+    }
+}
+
 /// snap/1 through the state backends.
 #[derive(Debug)]
 pub struct SnapService {
@@ -144,6 +163,7 @@ impl SnapService {
             ("max_storage_accounts", crate::answers::MAX_STORAGE_ACCOUNTS as u64),
             ("bad_backend_penalty_seconds", BAD_BACKEND_PENALTY.as_secs()),
             ("health_interval_seconds", HEALTH_INTERVAL.as_secs()),
+            ("attempt_deadline_seconds", ATTEMPT_DEADLINE.as_secs()),
         ] {
             metrics::gauge!("hypasis_snap_limit", "name" => name).set(value as f64);
         }
@@ -255,7 +275,10 @@ impl SnapService {
         F: Fn(BackendSession) -> Fut,
         Fut: Future<Output = Attempt<T>>,
     {
-        let (label, served) = match attempt(session).await {
+        let outcome = tokio::time::timeout(ATTEMPT_DEADLINE, attempt(session))
+            .await
+            .unwrap_or_else(|_| Attempt::Failed(format!("no verified answer within {ATTEMPT_DEADLINE:?}")));
+        let (label, served) = match outcome {
             Attempt::Served(answer) => ("ok", Some(answer)),
             Attempt::NoData => ("no_data", None),
             Attempt::Lie(reason) => {
@@ -288,8 +311,14 @@ impl SnapService {
         metrics::counter!("hypasis_snap_cache_total", "tier" => "shared", "result" => if found.is_some() { "hit" } else { "miss" })
             .increment(1);
         let rest = found?;
-        self.answers.insert(key, rest.clone());
-        Some(with_request_id(id, &rest))
+        let labelled = with_request_id(id, &rest);
+        // Redis is shared: what comes from it is served only if it is the answer's layout.
+        if !well_formed(msg, &labelled) {
+            metrics::counter!("hypasis_snap_shared_errors_total", "op" => "malformed").increment(1);
+            return None;
+        }
+        self.answers.insert(key, rest);
+        Some(labelled)
     }
 
     /// `fetch`'s answer to `request` (encoded with request id 0), without its request id, cached
@@ -302,6 +331,9 @@ impl SnapService {
     {
         let key = (msg, keccak256(request));
         let cell = self.in_flight.lock().entry(key).or_default().clone();
+        // Removed when this call ends, finished or cancelled (a peer that leaves aborts its
+        // requests), unless another fetch has taken the place since.
+        let _leave = Leave { map: &self.in_flight, key, cell: cell.clone() };
         // Who got the answer: this call from a backend, this call from another instance's fetch,
         // or (neither set) another call on this instance.
         let (mut fetched_here, mut from_elsewhere) = (false, false);
@@ -310,6 +342,7 @@ impl SnapService {
                 let skey = shared_key(key);
                 if let Some(shared) = &self.shared
                     && let Some(rest) = self.fetched_elsewhere(shared.as_ref(), skey).await
+                    && well_formed(msg, &with_request_id(0, &rest))
                 {
                     from_elsewhere = true;
                     self.answers.insert(key, rest.clone());
@@ -325,10 +358,6 @@ impl SnapService {
             })
             .await
             .clone();
-        let mut in_flight = self.in_flight.lock();
-        if in_flight.get(&key).is_some_and(|current| Arc::ptr_eq(current, &cell)) {
-            in_flight.remove(&key);
-        }
         if from_elsewhere {
             metrics::counter!("hypasis_snap_cache_total", "tier" => "shared", "result" => "hit").increment(1);
         } else if !fetched_here {
@@ -380,6 +409,17 @@ fn shared_key((msg, request): (u8, B256)) -> B256 {
     bytes[0] = msg;
     bytes[1..].copy_from_slice(request.as_slice());
     keccak256(bytes)
+}
+
+/// Whether `answer` decodes as the answer to request `msg`.
+fn well_formed(msg: u8, answer: &[u8]) -> bool {
+    match msg {
+        messages::id::GET_ACCOUNT_RANGE => messages::AccountRange::decode_strict(answer).is_ok(),
+        messages::id::GET_STORAGE_RANGES => messages::StorageRanges::decode_strict(answer).is_ok(),
+        messages::id::GET_BYTE_CODES => messages::ByteCodes::decode_strict(answer).is_ok(),
+        messages::id::GET_TRIE_NODES => messages::TrieNodes::decode_strict(answer).is_ok(),
+        _ => false,
+    }
 }
 
 fn decode<M: Message>(data: &[u8]) -> Result<M, String> {

@@ -6,7 +6,8 @@
 //! Paths lead where geth's `GetNode` leads them (`trie/trie.go`): to a hashed node (its RLP), to
 //! nothing (an empty answer), or to an embedded node or a value, which geth does not answer with
 //! a node ([`Found::NotConsensus`]). All queries walk together: each round asks the backend, in
-//! one request, for every hashed node some query needs next.
+//! one request, for every hashed node some query needs next; what comes back is matched to what
+//! was asked by hash.
 
 use alloy_primitives::{B256, Bytes, keccak256};
 use alloy_trie::{
@@ -17,7 +18,7 @@ use std::{collections::HashSet, future::Future};
 
 /// Most request rounds of one walk: a 32-byte key is 64 nibbles deep at most, and a backend
 /// that sends part of a round's nodes costs a round more.
-pub const MAX_ROUNDS: usize = 256;
+pub const MAX_ROUNDS: usize = 128;
 
 /// Verified trie nodes by hash (content under a hash never changes).
 pub type NodeCache = quick_cache::sync::Cache<B256, Bytes, NodeWeight>;
@@ -88,13 +89,9 @@ pub struct Wanted {
 /// Why a walk did not finish.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WalkError {
-    /// The backend sent a node that is not the one at that place: it lies.
-    #[error("the node sent for path {path:?} hashes to {got}, not {expected}")]
-    Mismatch {
-        /// The node's path.
-        path: Vec<u8>,
-        /// The hash its parent holds.
-        expected: B256,
+    /// The backend sent a node that is none of those asked for (by hash): it lies.
+    #[error("the backend sent a node hashing to {got}, which was not asked for")]
+    Unasked {
         /// The hash of what was sent.
         got: B256,
     },
@@ -143,16 +140,19 @@ pub async fn walk<S: NodeSource>(queries: &[Query], cache: &NodeCache, source: &
         if wanted.is_empty() {
             return Ok(cursors.into_iter().map(|c| c.found.unwrap_or(Found::Nothing)).collect());
         }
-        let nodes = source.fetch(&wanted).await?;
-        if nodes.is_empty() {
-            return Err(WalkError::Unavailable(wanted.len()));
-        }
-        for (want, node) in wanted.iter().zip(nodes) {
+        // Matched by hash, not by position: nodes are content-addressed, and a backend may skip
+        // a path it cannot resolve (geth does) and go on with the next.
+        let mut kept = 0;
+        for node in source.fetch(&wanted).await? {
             let got = keccak256(&node);
-            if got != want.hash {
-                return Err(WalkError::Mismatch { path: want.path.clone(), expected: want.hash, got });
+            if !asked.contains(&got) {
+                return Err(WalkError::Unasked { got });
             }
-            cache.insert(want.hash, node);
+            cache.insert(got, node);
+            kept += 1;
+        }
+        if kept == 0 {
+            return Err(WalkError::Unavailable(wanted.len()));
         }
     }
     Err(WalkError::TooManyRounds)
