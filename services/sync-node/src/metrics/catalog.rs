@@ -135,7 +135,11 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
         "State backends with a working session and not benched (snap/1 is offered while this is above 0)",
     ),
     ("hypasis_snap_backend_up", Gauge, "Whether a state backend's last health check got a working session (1) or not (0), by backend"),
-    ("hypasis_snap_shared_errors_total", Counter, "Failed reads and writes of shared snap/1 answers in Redis, by op (get, put, claim, malformed: an entry that is not an answer, not served)"),
+    (
+        "hypasis_snap_shared_errors_total",
+        Counter,
+        "Failed reads and writes of shared snap/1 answers in Redis, by op (get, put, claim, malformed: an entry that is not an answer, not served)",
+    ),
     (
         "hypasis_snap_limit",
         Gauge,
