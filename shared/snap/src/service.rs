@@ -167,6 +167,7 @@ impl SnapService {
         ] {
             metrics::gauge!("hypasis_snap_limit", "name" => name).set(value as f64);
         }
+        metrics::gauge!("hypasis_snap_backends_configured").set(backends.len() as f64);
         Arc::new(Self {
             backends: backends
                 .into_iter()

@@ -134,6 +134,7 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
         Gauge,
         "State backends with a working session and not benched (snap/1 is offered while this is above 0)",
     ),
+    ("hypasis_snap_backends_configured", Gauge, "State backends configured (`--state-backend`); 0: snap/1 is off"),
     ("hypasis_snap_backend_up", Gauge, "Whether a state backend's last health check got a working session (1) or not (0), by backend"),
     (
         "hypasis_snap_shared_errors_total",
@@ -206,6 +207,10 @@ const SELECTED_SERIES: &[(&str, &str, &str)] = &[
     ("hypasis_history_seal_errors_total", "stage", "refresh"),
     ("hypasis_rpc_render_cache_total", "result", "hit"),
     ("hypasis_rpc_render_cache_total", "result", "miss"),
+    ("hypasis_snap_backend_requests_total", "result", "bad_answer"),
+    ("hypasis_snap_cache_total", "result", "hit"),
+    ("hypasis_snap_requests_total", "result", "served"),
+    ("hypasis_snap_requests_total", "result", "unserved"),
 ];
 
 /// Describes every metric and registers it at zero (`hypasis_build_info` is set by the node).
